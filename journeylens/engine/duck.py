@@ -32,7 +32,8 @@ def run(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, n
         for name, cols in tables.items():
             con.register(name, pa.table({k: pa.array(v) for k, v in cols.items()}))
             names.append(name)
-        result = con.sql(sql).fetch_arrow_table()
+        rel = con.sql(sql)
+        result = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
     finally:
         for name in names:
             con.unregister(name)
