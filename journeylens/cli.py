@@ -34,20 +34,6 @@ def _root() -> None:
     """Journey mining from multichannel event logs."""
 
 
-def _reader(path: Path):
-    """Pick the reader from the file name (a directory is read as Parquet)."""
-    from . import io
-
-    name = path.name.lower()
-    if path.is_dir() or name.endswith((".parquet", ".pq")):
-        return io.read_parquet
-    if name.endswith((".xes", ".xes.gz")):
-        return io.read_xes
-    if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")):
-        return io.read_jsonl
-    return io.read_csv
-
-
 class _Steps:
     """Named steps with timings, shown as a progress bar on stderr unless quiet."""
 
@@ -106,6 +92,7 @@ def analyze(
     with _errors_as_exit_codes():
         from . import prepare
         from .compare import JourneyMap
+        from .io.dispatch import read
         from .io.writers import write_table
 
         if not events.exists():
@@ -117,11 +104,9 @@ def analyze(
                              device=device, tz=tz, strict=strict).items()
             if v is not None and v is not False
         }
-        reader = _reader(events)
-        if reader.__name__ == "read_csv":
-            options.update({k: v for k, v in (("sep", sep), ("encoding", encoding)) if v is not None})
+        options.update({k: v for k, v in (("sep", sep), ("encoding", encoding)) if v is not None})
         with steps.step("load"):
-            log = reader(events, **options)
+            log = read(events, **options)
         if len(log) == 0:
             raise InputError(f"{events}: no events accepted ({log.rows_quarantined} rows quarantined)")
         jmap = None

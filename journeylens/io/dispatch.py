@@ -1,0 +1,38 @@
+"""``jl.read``: pick the reader from the file name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..log import EventLog
+
+_PARQUET = (".parquet", ".pq")
+_XES = (".xes", ".xes.gz")
+_JSONL = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")
+
+
+def read(path: str | Path, **options: Any) -> EventLog:
+    """Read an event file with the reader its name calls for.
+
+    ``.xes(.gz)`` → :func:`read_xes`; ``.parquet``, a folder or a glob →
+    :func:`read_parquet`; ``.jsonl``/``.ndjson``/``.json`` (``.gz``) →
+    :func:`read_jsonl`; anything else → :func:`read_csv`. Options go to the reader.
+
+    >>> import journeylens as jl
+    >>> log = jl.read(jl.datasets.sample_path(), **jl.datasets.SAMPLE_MAPPING)   # doctest: +SKIP
+    """
+    from . import files, xes
+
+    p = Path(path)
+    name = p.name.lower()
+    if p.is_dir() or any(ch in str(path) for ch in "*?[") or name.endswith(_PARQUET):
+        return files.read_parquet(path, **options)
+    if name.endswith(_XES):
+        return xes.read_xes(path, **options)
+    if name.endswith(_JSONL):
+        return files.read_jsonl(path, **options)
+    if not p.exists():
+        raise InputError(f"{path}: no such file")
+    return files.read_csv(path, **options)
