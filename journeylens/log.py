@@ -115,6 +115,39 @@ class EventLog:
         ts = self._frame["timestamp"].dt.tz_convert(None).to_numpy()
         return _readonly(ts.astype("datetime64[us]").view("int64"))
 
+    def journey_codes(self, within: str = "user") -> np.ndarray:
+        """Integer id of each row's journey: its user, or its (user, session) pair.
+
+        ``within="session"`` needs a ``session_id`` column (``jl.sessionize`` or a
+        source session column); a session id reused by two users stays two journeys.
+        """
+        from .errors import JourneyLensError
+
+        if within == "user":
+            return self.user_codes
+        if within != "session":
+            raise JourneyLensError(f"within must be 'user' or 'session', not {within!r}")
+        if "session_id" not in self._frame:
+            raise JourneyLensError("the log has no session_id: call jl.sessionize(log, gap=...) first")
+        keys = pd.MultiIndex.from_arrays([self.user_codes, self._frame["session_id"].to_numpy()])
+        codes, _ = pd.factorize(keys, sort=True)
+        return codes.astype(np.int64)
+
+    def level_codes(self, level: str = "event") -> tuple[np.ndarray, pd.Index]:
+        """Codes and names of each row at ``level`` (event, stage or channel); -1 where absent."""
+        from .errors import JourneyLensError
+
+        column = {"event": "event", "stage": "stage", "channel": "channel"}.get(level)
+        if column is None:
+            raise JourneyLensError(f"level must be 'event', 'stage' or 'channel', not {level!r}")
+        if column not in self._frame:
+            hint = "call jl.assign_stages(log, journey_map) first" if level == "stage" else "load it with channel=…"
+            raise JourneyLensError(f"the log has no {column} column: {hint}")
+        values = self._frame[column]
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype("category")
+        return values.cat.codes.to_numpy().astype(np.int32), values.cat.categories
+
     def has(self, column: str) -> bool:
         """Whether the log carries ``column`` (e.g. ``"session_id"``, ``"stage"``)."""
         return column in self._frame.columns

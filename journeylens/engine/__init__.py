@@ -15,6 +15,6 @@ per-dialect hook when a second engine arrives.
 Callers hand in numpy arrays and get numpy arrays or small pandas frames back.
 """
 
-from .kernels import session_starts, sort_order
+from .kernels import directly_follows, endpoints, session_starts, sort_order, variants
 
-__all__ = ["session_starts", "sort_order"]
+__all__ = ["directly_follows", "endpoints", "session_starts", "sort_order", "variants"]

@@ -24,17 +24,31 @@ def connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Run ``sql`` with each of ``tables`` (name → {column: array}) registered; columns back as numpy."""
+def arrow_table(columns: Mapping[str, np.ndarray]) -> pa.Table:
+    """Zero-copy Arrow view of numpy columns, for registering with DuckDB."""
+    return pa.table({k: pa.array(v) for k, v in columns.items()})
+
+
+def to_arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
+    """Materialise a relation as Arrow (the method name changed in DuckDB 2.0)."""
+    return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+
+
+def query(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) -> pa.Table:
+    """Run ``sql`` with each of ``tables`` (name → {column: array}) registered; the result as Arrow."""
     con = connection()
     names = []
     try:
         for name, cols in tables.items():
-            con.register(name, pa.table({k: pa.array(v) for k, v in cols.items()}))
+            con.register(name, arrow_table(cols))
             names.append(name)
-        rel = con.sql(sql)
-        result = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+        return to_arrow(con.sql(sql))
     finally:
         for name in names:
             con.unregister(name)
+
+
+def run(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Like :func:`query`, with the result columns as numpy arrays."""
+    result = query(sql, tables)
     return {c: result.column(c).to_numpy() for c in result.column_names}

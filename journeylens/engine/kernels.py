@@ -52,3 +52,52 @@ def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: i
     sql = SESSION_SQL.format(gap=int(gap_us), span=span)
     out = duck.run(sql, {"ev": {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}})
     return out["start"].astype(bool)
+
+
+# Directly-follows pairs inside each group (user or session) with the gap between
+# them; one window pass, then a group-by. Gaps are exact integers (µs).
+DFG_SQL = """
+WITH w AS (
+    SELECT g, u, e, t, lead(e) OVER win AS e2, lead(t) OVER win AS t2
+    FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)
+)
+SELECT e AS a, e2 AS b, count(*) AS n, count(DISTINCT u) AS users,
+       avg(t2 - t) AS mean_us, median(t2 - t) AS median_us, quantile_cont(t2 - t, 0.9) AS p90_us
+FROM w WHERE e2 IS NOT NULL
+GROUP BY a, b ORDER BY a, b
+"""
+
+ENDPOINTS_SQL = """
+SELECT arg_min(e, i) AS first, arg_max(e, i) AS last FROM ev GROUP BY g
+"""
+
+VARIANTS_SQL = """
+WITH seq AS (SELECT g, list(e ORDER BY i) AS v FROM ev GROUP BY g)
+SELECT v, count(*) AS n FROM seq GROUP BY v ORDER BY n DESC, v
+"""
+
+
+def _ev(group: np.ndarray, codes: np.ndarray, **extra: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    cols = {"i": np.arange(len(group), dtype=np.int64), "g": group, "e": codes}
+    cols.update(extra)
+    return {"ev": cols}
+
+
+def directly_follows(group: np.ndarray, codes: np.ndarray, user: np.ndarray, time_us: np.ndarray) -> dict[str, np.ndarray]:
+    """Pairs (a, b) of consecutive codes within each group, with counts, users and gap statistics (µs)."""
+    return duck.run(DFG_SQL, _ev(group, codes, u=user, t=time_us))
+
+
+def endpoints(group: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """First and last code of every group."""
+    return duck.run(ENDPOINTS_SQL, _ev(group, codes))
+
+
+def variants(group: np.ndarray, codes: np.ndarray, top: int | None = None) -> tuple[list[list[int]], np.ndarray, int]:
+    """Distinct code sequences of the groups, most frequent first (ties in sequence order).
+
+    Returns the ``top`` sequences (all when None), their counts, and the number of distinct sequences.
+    """
+    table = duck.query(VARIANTS_SQL, _ev(group, codes))
+    shown = table.slice(0, top) if top else table  # decode only what is returned
+    return shown.column("v").to_pylist(), shown.column("n").to_numpy(), table.num_rows

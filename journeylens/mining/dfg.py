@@ -1,0 +1,110 @@
+"""Directly-follows graphs between touchpoints, lifecycle stages or channels."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Literal
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .. import engine
+from ..log import EventLog
+
+Level = Literal["event", "stage", "channel"]
+Within = Literal["user", "session"]
+EDGE_COLUMNS = ["source", "target", "count", "users", "mean_s", "median_s", "p90_s"]
+
+
+@dataclass(frozen=True)
+class DFG:
+    """A directly-follows graph: edge table, start and end counts, and a networkx view.
+
+    ``edges`` has one row per observed step ``source → target`` with its number
+    of occurrences, distinct users, and the mean/median/90th-percentile gap in
+    seconds. For ``level="stage"``, ``backward`` flags steps from a later stage
+    back to an earlier one (by the map's stage order), and ``self`` flags staying.
+    """
+
+    edges: pd.DataFrame
+    starts: pd.Series
+    ends: pd.Series
+    level: str
+    within: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """The edge table (a copy)."""
+        return self.edges.copy()
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """A ``networkx.DiGraph``: edges carry the table's columns; nodes carry ``starts``/``ends``."""
+        g = nx.DiGraph(level=self.level, within=self.within)
+        nodes = pd.Index(self.edges["source"]).append(pd.Index(self.edges["target"]))
+        for node in nodes.append(self.starts.index).append(self.ends.index).unique():
+            g.add_node(node, starts=int(self.starts.get(node, 0)), ends=int(self.ends.get(node, 0)))
+        for row in self.edges.to_dict("records"):
+            a, b = row.pop("source"), row.pop("target")
+            g.add_edge(a, b, **row)
+        return g
+
+    def plot(self, top: int | None = 40):
+        """A process-graph figure (plotly) of the ``top`` most frequent edges."""
+        from ..viz.process_graph import process_graph_figure
+
+        return process_graph_figure(self, top=top)
+
+    def _repr_html_(self) -> str:
+        title = f"Directly-follows graph ({html.escape(self.level)} level, within {html.escape(self.within)})"
+        table = self.edges.sort_values("count", ascending=False).head(20).to_html(index=False, escape=True)
+        return f"<div><strong>{title}</strong>: {len(self.edges)} edges, {len(self.starts)} start nodes{table}</div>"
+
+
+def dfg(log: EventLog, level: Level = "event", within: Within = "user") -> DFG:
+    """Count the directly-follows steps of every journey.
+
+    ``level`` is what a node is (event, lifecycle stage, channel); events with no
+    value at that level are left out. ``within`` cuts journeys per user or per session.
+
+    >>> import pandas as pd, journeylens as jl
+    >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "a", "b", "b"],
+    ...     "time": pd.date_range("2024-01-01", periods=5, freq="h"),
+    ...     "event": ["home", "cart", "home", "home", "cart"]}))
+    >>> jl.dfg(log).to_frame()[["source", "target", "count", "users"]].values.tolist()
+    [['cart', 'home', 1, 1], ['home', 'cart', 2, 2]]
+    """
+    codes, names = log.level_codes(level)
+    group = log.journey_codes(within)
+    keep = codes >= 0
+    group, codes = group[keep], codes[keep]
+    pairs = engine.directly_follows(group, codes, log.user_codes[keep], log.time_us[keep])
+    names_arr = np.asarray(names, dtype=object)
+    edges = pd.DataFrame(
+        {
+            "source": names_arr[pairs["a"]],
+            "target": names_arr[pairs["b"]],
+            "count": pairs["n"].astype(np.int64),
+            "users": pairs["users"].astype(np.int64),
+            "mean_s": pairs["mean_us"] / 1e6,
+            "median_s": pairs["median_us"] / 1e6,
+            "p90_s": pairs["p90_us"] / 1e6,
+        },
+        columns=EDGE_COLUMNS,
+    )
+    if level == "stage":
+        rank = pd.Series(np.arange(len(names)), index=names)
+        src, dst = rank.reindex(edges["source"]).to_numpy(), rank.reindex(edges["target"]).to_numpy()
+        edges["backward"] = dst < src
+        edges["self"] = dst == src
+    ends = engine.endpoints(group, codes)
+    starts = _count(names_arr[ends["first"]]) if len(codes) else pd.Series(dtype=np.int64)
+    finals = _count(names_arr[ends["last"]]) if len(codes) else pd.Series(dtype=np.int64)
+    return DFG(edges=edges, starts=starts, ends=finals, level=level, within=within)
+
+
+def _count(values: np.ndarray) -> pd.Series:
+    counts = pd.Series(values).value_counts()
+    counts.index.name = None
+    return counts.sort_index().astype(np.int64).rename("count")

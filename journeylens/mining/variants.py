@@ -1,0 +1,85 @@
+"""Variants: the distinct ordered paths journeys take, most frequent first."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import engine
+from ..log import EventLog
+from .dfg import Level, Within
+
+
+@dataclass(frozen=True)
+class Variants:
+    """Distinct paths with ``count``, ``share`` and ``cumulative_share`` of journeys.
+
+    ``table`` holds the returned variants (all, or the ``top`` ones);
+    ``n_variants`` and ``n_journeys`` count all of them.
+    """
+
+    table: pd.DataFrame
+    n_variants: int
+    n_journeys: int
+    level: str
+    within: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """``variant`` (tuple of names), ``length``, ``count``, ``share``, ``cumulative_share``."""
+        return self.table.copy()
+
+    def to_dict(self) -> dict[tuple[str, ...], int]:
+        """``{variant: count}``, the shape ``pm4py.get_variants`` returns."""
+        return dict(zip(self.table["variant"], self.table["count"].astype(int)))
+
+    def plot(self, top: int = 15):
+        """Horizontal bars of the ``top`` variants' shares (plotly)."""
+        import plotly.graph_objects as go
+
+        t = self.table.head(top).iloc[::-1]
+        labels = [" › ".join(v) if len(v) <= 8 else " › ".join(v[:7]) + f" … ({len(v)} steps)" for v in t["variant"]]
+        fig = go.Figure(go.Bar(x=t["share"], y=labels, orientation="h", text=t["count"], hovertext=labels))
+        fig.update_layout(title=f"Top variants ({self.n_variants:,} in all)", xaxis_tickformat=".0%", height=120 + 28 * len(t))
+        return fig
+
+    def _repr_html_(self) -> str:
+        t = self.table.head(15).copy()
+        t["variant"] = [" › ".join(v) for v in t["variant"]]
+        body = t.to_html(index=False, escape=True)
+        return f"<div><strong>{self.n_variants:,} variants</strong> over {self.n_journeys:,} journeys ({html.escape(self.within)}){body}</div>"
+
+
+def variants(log: EventLog, within: Within = "user", top: int | None = None, level: Level = "event") -> Variants:
+    """The distinct journeys (ordered sequences) and how many follow each.
+
+    Sequences are built and grouped in the engine; only the returned ``top``
+    variants are decoded to names. Ties in count are ordered by the sequence.
+
+    >>> import pandas as pd, journeylens as jl
+    >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "b", "b", "c"],
+    ...     "time": pd.date_range("2024-01-01", periods=5, freq="h"),
+    ...     "event": ["home", "cart", "home", "cart", "home"]}))
+    >>> jl.variants(log).to_frame()[["variant", "count"]].values.tolist()
+    [[('home', 'cart'), 2], [('home',), 1]]
+    """
+    codes, names = log.level_codes(level)
+    group = log.journey_codes(within)
+    keep = codes >= 0
+    seqs, counts, total = engine.variants(group[keep], codes[keep], top=top)
+    names_arr = np.asarray(names, dtype=object)
+    n_journeys = int(len(np.unique(group[keep])))
+    counts = counts.astype(np.int64)
+    share = counts / n_journeys if n_journeys else counts.astype(float)
+    table = pd.DataFrame(
+        {
+            "variant": [tuple(names_arr[s]) for s in seqs],
+            "length": [len(s) for s in seqs],
+            "count": counts,
+            "share": share,
+            "cumulative_share": np.cumsum(share),
+        }
+    )
+    return Variants(table=table, n_variants=total, n_journeys=n_journeys, level=level, within=within)

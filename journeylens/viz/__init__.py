@@ -1,0 +1,1 @@
+"""Figures (plotly): process graphs, and later Sankey, funnels, heatmaps and the HTML report."""
