@@ -15,6 +15,22 @@ per-dialect hook when a second engine arrives.
 Callers hand in numpy arrays and get numpy arrays or small pandas frames back.
 """
 
-from .kernels import directly_follows, endpoints, session_starts, sort_order, variants
+from .kernels import (
+    anchored_paths,
+    directly_follows,
+    endpoints,
+    loop_instances,
+    session_starts,
+    sort_order,
+    variants,
+)
 
-__all__ = ["directly_follows", "endpoints", "session_starts", "sort_order", "variants"]
+__all__ = [
+    "anchored_paths",
+    "directly_follows",
+    "endpoints",
+    "loop_instances",
+    "session_starts",
+    "sort_order",
+    "variants",
+]

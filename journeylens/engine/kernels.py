@@ -58,13 +58,13 @@ def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: i
 # them; one window pass, then a group-by. Gaps are exact integers (µs).
 DFG_SQL = """
 WITH w AS (
-    SELECT g, u, e, t, lead(e) OVER win AS e2, lead(t) OVER win AS t2
+    SELECT g, u, s, e, t, lead(e) OVER win AS e2, lead(t) OVER win AS t2
     FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)
 )
-SELECT e AS a, e2 AS b, count(*) AS n, count(DISTINCT u) AS users,
+SELECT s, e AS a, e2 AS b, count(*) AS n, count(DISTINCT u) AS users,
        avg(t2 - t) AS mean_us, median(t2 - t) AS median_us, quantile_cont(t2 - t, 0.9) AS p90_us
 FROM w WHERE e2 IS NOT NULL
-GROUP BY a, b ORDER BY a, b
+GROUP BY s, a, b ORDER BY s, a, b
 """
 
 ENDPOINTS_SQL = """
@@ -83,9 +83,19 @@ def _ev(group: np.ndarray, codes: np.ndarray, **extra: np.ndarray) -> dict[str, 
     return {"ev": cols}
 
 
-def directly_follows(group: np.ndarray, codes: np.ndarray, user: np.ndarray, time_us: np.ndarray) -> dict[str, np.ndarray]:
-    """Pairs (a, b) of consecutive codes within each group, with counts, users and gap statistics (µs)."""
-    return duck.run(DFG_SQL, _ev(group, codes, u=user, t=time_us))
+def directly_follows(
+    group: np.ndarray,
+    codes: np.ndarray,
+    user: np.ndarray,
+    time_us: np.ndarray,
+    segment: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Pairs (a, b) of consecutive codes within each group, with counts, users and gap statistics (µs).
+
+    With ``segment`` (a code per row), pairs are counted per segment ``s`` of their first event.
+    """
+    seg = np.zeros(len(group), dtype=np.int32) if segment is None else segment
+    return duck.run(DFG_SQL, _ev(group, codes, u=user, t=time_us, s=seg))
 
 
 def endpoints(group: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
@@ -101,3 +111,54 @@ def variants(group: np.ndarray, codes: np.ndarray, top: int | None = None) -> tu
     table = duck.query(VARIANTS_SQL, _ev(group, codes))
     shown = table.slice(0, top) if top else table  # decode only what is returned
     return shown.column("v").to_pylist(), shown.column("n").to_numpy(), table.num_rows
+
+
+def loop_instances(group: np.ndarray, codes: np.ndarray, user: np.ndarray, max_length: int) -> dict[str, np.ndarray]:
+    """Closed walks x0 → … → xk = x0 (k ≤ max_length, x0…x(k-1) distinct) in the journeys.
+
+    Returns one row per distinct walk: its length ``k``, codes ``x0..x{max_length}``
+    (-1 past ``k``), ``occurrences``, ``users`` and the median repetitions per user.
+    """
+    K = int(max_length)
+    xs = [f"x{j}" for j in range(K + 1)]
+    leads = ", ".join(f"lead(e, {j}) OVER win AS x{j}" for j in range(1, K + 1))
+    parts = []
+    for k in range(1, K + 1):
+        distinct = [f"x{a} <> x{b}" for a in range(k) for b in range(a + 1, k)]
+        cond = " AND ".join([f"x{k} = x0"] + distinct)
+        cols = ", ".join(xs[: k + 1] + [f"-1 AS {x}" for x in xs[k + 1 :]])
+        parts.append(f"SELECT u, {k} AS k, {cols} FROM w WHERE {cond}")
+    sql = f"""
+    WITH w AS (SELECT g, u, e AS x0, {leads} FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)),
+    inst AS ({" UNION ALL ".join(parts)}),
+    per_user AS (SELECT k, {", ".join(xs)}, u, count(*) AS c FROM inst GROUP BY ALL)
+    SELECT k, {", ".join(xs)}, sum(c)::BIGINT AS occurrences, count(*) AS users, median(c) AS median_reps
+    FROM per_user GROUP BY k, {", ".join(xs)} ORDER BY users DESC, occurrences DESC, k, {", ".join(xs)}
+    """
+    return duck.run(sql, _ev(group, codes, u=user))
+
+
+def anchored_paths(
+    group: np.ndarray, codes: np.ndarray, anchor: int, steps: int, after: bool, goal: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The ``steps`` codes after each journey's first ``anchor`` (or before its last one).
+
+    Returns distinct paths ``y1..y{steps}`` (-1 where the journey ends/starts), the
+    number of ``journeys`` taking each, and how many of those reach a ``goal`` code
+    at or after the anchor (``converted``).
+    """
+    S = int(steps)
+    fn, order = ("lead", "ASC") if after else ("lag", "DESC")
+    shifts = ", ".join(f"coalesce({fn}(e, {j}) OVER win, -1) AS y{j}" for j in range(1, S + 1))
+    ys = ", ".join(f"y{j}" for j in range(1, S + 1))
+    goal_list = ", ".join(str(int(c)) for c in goal) or "NULL"
+    sql = f"""
+    WITH w AS (SELECT g, i, e, {shifts} FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)),
+    anch AS (SELECT * FROM w WHERE e = {int(anchor)} QUALIFY row_number() OVER (PARTITION BY g ORDER BY i {order}) = 1),
+    conv AS (SELECT g, max(i) AS last_goal FROM ev WHERE e IN ({goal_list}) GROUP BY g)
+    SELECT {ys}, count(*) AS journeys,
+           sum(CASE WHEN conv.last_goal >= anch.i THEN 1 ELSE 0 END)::BIGINT AS converted
+    FROM anch LEFT JOIN conv USING (g)
+    GROUP BY {ys} ORDER BY journeys DESC, {ys}
+    """
+    return duck.run(sql, _ev(group, codes))
