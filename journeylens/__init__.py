@@ -15,8 +15,18 @@ from .errors import (
     MissingDependencyError,
     ValidationError,
 )
-from .io import from_pandas, read_sql
+from .io import from_pandas, read, read_sql, read_xes
 from .log import EventLog
+from .mining import (
+    decision_points,
+    dfg,
+    discover,
+    from_pm4py,
+    loops,
+    paths,
+    to_pm4py,
+    variants,
+)
 
 __version__ = "0.1.0"
 
@@ -28,6 +38,16 @@ __all__ = [
     "JourneyMapError",
     "MissingDependencyError",
     "ValidationError",
+    "decision_points",
+    "dfg",
+    "discover",
     "from_pandas",
+    "from_pm4py",
+    "loops",
+    "paths",
+    "read",
     "read_sql",
+    "read_xes",
+    "to_pm4py",
+    "variants",
 ]

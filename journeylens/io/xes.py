@@ -95,11 +95,15 @@ def read_xes(path: str | os.PathLike[str], **options: Any) -> EventLog:
     """
     name = os.fspath(path)
     opts = LoadOptions.from_kwargs(options, name)
+    return build_log(_read_frame(name, opts), source=name, options=opts)
+
+
+def _read_frame(name: str, opts: LoadOptions) -> pd.DataFrame:
+    """One row per event; the gathered lists are freed on return, before validation copies the frame."""
     with _reading(name), _open(name) as stream:
         encoding = _check_prolog(stream, name)
         stream.seek(0)
-        parsed = _parse(stream, encoding)
-    return build_log(_frame(parsed, opts), source=name, options=opts)
+        return _frame(_parse(stream, encoding, name), opts)
 
 
 # -- input: open, classify errors, vet the prolog ---------------------------
@@ -122,8 +126,6 @@ def _reading(name: str) -> Iterator[None]:
         raise InputError(f"{name}: is a directory, not an XES file") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    except LookupError as exc:  # an encoding libxml2 does not know
-        raise InputError(f"{name}: unsupported encoding ({exc})") from None
 
 
 def _open(name: str) -> IO[bytes]:
@@ -216,19 +218,22 @@ class _Parsed:
     trace_of_event: np.ndarray  # trace number of every event, -1 outside any trace
 
 
-def _parse(stream: IO[bytes], encoding: str) -> _Parsed:
-    parser = etree.iterparse(
-        stream,
-        events=("end",),
-        tag=("{*}trace", "{*}event"),  # any namespace or none
-        encoding=encoding,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+def _parse(stream: IO[bytes], encoding: str, name: str) -> _Parsed:
+    try:
+        parser = etree.iterparse(
+            stream,
+            events=("end",),
+            tag=("{*}trace", "{*}event"),  # any namespace or none
+            encoding=encoding,  # forced: the parser reads what the prolog check read
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+    except LookupError:  # a name Python knows but libxml2 does not
+        raise InputError(f"{name}: unsupported encoding {encoding!r}") from None
     event_values: dict[str, list[Any]] = {}
     trace_values: dict[str, list[Any]] = {}
     shared: dict[str, str] = {}
