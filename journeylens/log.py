@@ -182,11 +182,7 @@ class EventLog:
             "sessions": int(f["session_id"].nunique()) if "session_id" in f else None,
             "time_start": ts.min().isoformat() if len(f) else None,
             "time_end": ts.max().isoformat() if len(f) else None,
-            "channels": (
-                {str(k): int(v) for k, v in f["channel"].value_counts(dropna=False).sort_index().items()}
-                if "channel" in f
-                else None
-            ),
+            "channels": _channel_counts(f["channel"]) if "channel" in f else None,
             "roles": dict(self.roles),
         }
         return out
@@ -210,6 +206,13 @@ class EventLog:
             f"<div><strong>EventLog</strong> from {html.escape(self.source)}"
             f"<table>{rows}</table><details><summary>first rows</summary>{head}</details></div>"
         )
+
+
+def _channel_counts(channel: pd.Series) -> dict[str, int]:
+    """Events per channel, sorted by name; events without a channel under ``(missing)``."""
+    counts = {str(k): int(v) for k, v in channel.value_counts(dropna=True).sort_index().items() if v}
+    missing = int(channel.isna().sum())
+    return {**counts, "(missing)": missing} if missing else counts
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -1,0 +1,90 @@
+"""Shared benchmark plumbing: the seeded log, fresh-process runs, peak memory, tables.
+
+Each measured pipeline runs in its own Python process (``--child KIND PATH``) so
+imports, caches and peak RSS of one tool never colour another's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+
+Runner = Callable[[str], dict]
+
+
+def make_log(n_events: int, path: Path, seed: int = 0) -> None:
+    """A seeded synthetic log: ~10 events per user over 90 days, 30 events, 6 channels, as Parquet."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    n_users = max(1, n_events // 10)
+    users = rng.integers(0, n_users, n_events)
+    # Visits cluster in bursts so that sessions are non-trivial.
+    visit_start = rng.integers(0, 90 * 86_400, n_users)[users] + rng.integers(0, 5, n_events) * 86_400 * 3
+    seconds = visit_start + rng.exponential(300, n_events).astype("int64")
+    ts = (np.datetime64("2025-01-01T00:00:00", "s") + seconds.astype("timedelta64[s]")).astype("datetime64[ms]")
+    events = np.array([f"event_{i:02d}" for i in range(30)])[rng.integers(0, 30, n_events)]
+    channels = np.array(["web", "app", "email", "sms", "ads", "store"])[rng.integers(0, 6, n_events)]
+    user_ids = np.char.add("user_", np.char.zfill(users.astype(str), 8))
+    table = pa.table({"user_id": user_ids, "timestamp": ts, "event": events, "channel": channels})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, row_group_size=1_000_000)
+
+
+def dataset(n_events: int) -> Path:
+    """The seeded log of ``n_events`` events, generated once into ``benchmarks/data/``."""
+    path = DATA / f"ingest_{n_events}.parquet"
+    if not path.exists():
+        print(f"generating {n_events:,} events → {path}", file=sys.stderr)
+        make_log(n_events, path)
+    return path
+
+
+def parse_args(doc: str, runners: dict[str, Runner], default_events: float = 10e6) -> argparse.Namespace | None:
+    """Command line of a benchmark script; in a child process, run one pipeline, print JSON and return None."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--events", type=float, default=default_events)
+    parser.add_argument("--only", choices=sorted(runners), action="append", help="run only these pipelines")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, path = args.child
+        result = runners[kind](path)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return None
+    return args
+
+
+def measure(script: str, kinds: list[str], path: Path) -> dict[str, dict]:
+    """Run each pipeline in a fresh process; its JSON result plus wall time of the whole process."""
+    rows = {}
+    for kind in kinds:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, script, "--child", kind, str(path)], capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"{kind} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+        rows[kind]["process_s"] = time.perf_counter() - t0
+    return rows
+
+
+def print_table(title: str, rows: dict[str, dict], columns: list[str]) -> None:
+    """A fixed-width table: one line per pipeline, numbers with two decimals."""
+    print(f"\n{title}")
+    print(f"{'':14}" + "".join(f"{c:>14}" for c in columns))
+    for kind, r in rows.items():
+        cells = (r.get(c, float("nan")) for c in columns)
+        print(f"{kind:14}" + "".join(f"{v:14,.2f}" if isinstance(v, float) else f"{v:>14,}" for v in cells))
