@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -15,6 +16,8 @@ def to_timedelta(value: Any, name: str) -> pd.Timedelta:
     >>> to_timedelta("30min", "gap")
     Timedelta('0 days 00:30:00')
     """
+    if isinstance(value, str):  # "7d" is what people write; pandas now wants "7D"
+        value = re.sub(r"(?<=\d)\s*d\b", "D", value.strip())
     try:
         delta = pd.Timedelta(value)
     except (ValueError, TypeError):
