@@ -58,3 +58,19 @@ def user_segments(log: EventLog, by: By) -> tuple[np.ndarray, pd.Index, str]:
         name = str(labels.name) if labels.name is not None else "segment"
     codes, uniques = pd.factorize(per_user.to_numpy(), sort=True)
     return codes.astype(np.int64), pd.Index(uniques.astype(str)), name
+
+
+def add_segment(log: EventLog, labels: pd.Series | Mapping, name: str = "segment") -> EventLog:
+    """A new log with column ``name`` holding each event's user label (``(none)`` when unlabelled).
+
+    Makes a per-user labelling (personas, test groups) a column that every
+    ``by=`` accepts, including row-level analyses such as decision points.
+
+    >>> import pandas as pd, journeylens as jl
+    >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "b"], "time": ["2024-01-01"] * 2, "event": ["x", "y"]}))
+    >>> jl.add_segment(log, {"a": "p1"}, "persona").to_pandas()["persona"].tolist()
+    ['p1', '(none)']
+    """
+    codes, uniques, _ = user_segments(log, pd.Series(labels) if isinstance(labels, Mapping) else labels)
+    column = pd.Categorical.from_codes(codes[log.user_codes], categories=uniques)
+    return log._derive(log._frame.assign(**{name: column}))
