@@ -1,0 +1,138 @@
+"""Personas: feature table by hand, estimator contract, recovery of planted groups, a real sequence data set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.base import clone
+from sklearn.metrics import adjusted_rand_score
+
+import journeylens as jl
+from journeylens.personas import PersonaModel, compare_segments, profile, user_features
+from journeylens.segments import add_segment
+from tests.conftest import shared_file
+
+
+def _tiny() -> jl.EventLog:
+    frame = pd.DataFrame({
+        "user": ["a", "a", "a", "b", "b"],
+        "time": ["2024-01-01 10:00", "2024-01-01 10:10", "2024-01-03 10:00", "2024-01-02 09:00", "2024-01-02 09:30"],
+        "event": ["visit", "cart", "buy", "visit", "visit"],
+        "channel": ["web", "web", "app", "email", "web"],
+    })
+    return jl.from_pandas(frame)
+
+
+def test_user_features_by_hand():
+    f = user_features(_tiny(), goal="buy")
+    a, b = f.loc["a"], f.loc["b"]
+    assert (a["n_events"], a["active_days"], b["active_days"]) == (3, 2, 1)
+    assert a["tenure_days"] == pytest.approx(2.0)
+    assert a["recency_days"] == 0 and b["recency_days"] == pytest.approx(1 + 0.5 / 24)
+    assert a["median_gap_s"] == pytest.approx((600 + (2 * 86400 - 600)) / 2)
+    assert (a["channel:web"], a["channel:app"], b["channel:email"]) == pytest.approx((2 / 3, 1 / 3, 0.5))
+    assert (a["event:visit"], b["event:visit"]) == (1, 2)
+    assert a["bigram:visit>cart"] == pytest.approx(0.5) and b["bigram:visit>visit"] == 1.0
+    assert (a["converted"], b["converted"]) == (1, 0)
+
+
+def _planted(n_per: int = 120, seed: int = 0, personas: int = 3) -> tuple[jl.EventLog, dict[str, int]]:
+    """Users of three behaviours: web browsers who compare, app buyers, store-and-phone customers."""
+    rng = np.random.default_rng(seed)
+    paths = {0: (["ad", "landing", "product", "compare"], "web"), 1: (["email", "app_open", "cart", "buy"], "app"),
+             2: (["store", "phone", "buy"], "store"), 3: (["sms", "coupon", "cart"], "sms")}
+    users, times, events, channels, truth = [], [], [], [], {}
+    for p in range(personas):
+        names, channel = paths[p]
+        for i in range(n_per):
+            user = f"s{seed}-p{p}-{i:04d}"
+            truth[user] = p
+            n = int(rng.integers(4, 12))
+            users += [user] * n
+            times += list(pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 90 * 24, n)), unit="h"))
+            events += list(np.asarray(names)[rng.integers(0, len(names), n)])
+            channels += [channel if rng.random() < 0.85 else "email" for _ in range(n)]
+    frame = pd.DataFrame({"user": users, "time": times, "event": events, "channel": channels})
+    return jl.from_pandas(frame, duplicates="keep"), truth
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_auto_k_recovers_planted_groups(seed):
+    log, truth = _planted(seed=seed, personas=3 + seed % 2)
+    model = PersonaModel(k="auto", random_state=seed).fit(log)
+    assert model.k_ == 3 + seed % 2
+    assert adjusted_rand_score([truth[u] for u in model.users_], model.labels_) >= 0.9
+    scores = model.scores_
+    assert list(scores.columns) == ["k", "silhouette", "stability", "chosen"] and scores["chosen"].sum() == 1
+
+
+def test_deterministic_and_predict_agrees_on_new_users():
+    log, _ = _planted(seed=5)
+    first = PersonaModel(k=3, random_state=7).fit_predict(log)
+    again = clone(PersonaModel(k=3, random_state=7)).fit_predict(log)
+    assert (first == again).all()
+    model = PersonaModel(k=3, random_state=7).fit(log)
+    fresh, truth = _planted(seed=6)
+    predicted = model.predict(fresh)
+    refit = PersonaModel(k=3, random_state=7).fit_predict(fresh)
+    assert adjusted_rand_score(predicted, refit) >= 0.95
+    # labels are ordered by persona size, largest first
+    sizes = np.bincount(model.labels_)
+    assert (np.diff(sizes) <= 0).all()
+
+
+def test_estimator_contract_and_errors():
+    model = PersonaModel(k=2)
+    assert model.get_params()["k"] == 2
+    assert model.set_params(k=3).k == 3
+    with pytest.raises(jl.JourneyLensError, match="not fitted"):
+        PersonaModel().predict(_tiny())
+    with pytest.raises(jl.JourneyLensError, match="algorithm"):
+        PersonaModel(k=2, algorithm="magic").fit(_planted(n_per=10)[0])
+    with pytest.raises(jl.JourneyLensError, match="k must be"):
+        PersonaModel(k=0).fit(_planted(n_per=10)[0])
+
+
+def test_profiles_and_segment_tests_describe_the_planted_groups():
+    log, truth = _planted(seed=3)
+    model = PersonaModel(k=3, random_state=0).fit(log)
+    prof = profile(log, model.personas(), goal="buy").to_frame()
+    assert prof["users"].sum() == len(truth) and prof["share"].sum() == pytest.approx(1.0)
+    by_channel = dict(zip(prof["top_channels"].str.split(" ").str[0], prof["conversion_rate"]))
+    assert by_channel["web"] == 0.0  # the browsing persona never buys
+    assert by_channel["store"] > 0.5
+    assert all(p in d for p, d in zip(prof["persona"], prof["description"]))
+    tagged = add_segment(log, model.personas(), "persona")
+    tests = compare_segments(tagged, "persona", goal="buy")
+    web = tests[tests["persona"].isin(prof.loc[prof["top_channels"].str.startswith("web"), "persona"])]
+    assert web["conversion_rate"].iloc[0] == 0.0 and web["conversion_p"].iloc[0] < 1e-6
+
+
+def test_compare_segments_counts_users_once():
+    frame = pd.DataFrame({"user": ["a"] * 10 + ["b", "c"], "time": pd.date_range("2024-01-01", periods=12, freq="h"),
+                          "event": ["x"] * 11 + ["buy"], "tier": ["g"] * 10 + ["n", "n"]})
+    out = compare_segments(jl.from_pandas(frame), "tier", goal="buy").set_index("tier")
+    assert out.loc["g", "users"] == 1 and out.loc["n", "users"] == 2
+    assert out.loc["n", "conversion_rate"] == 0.5 and out.loc["g", "events_per_user"] == 10
+
+
+def test_mvad_school_to_work_personas_differ_on_final_state():
+    wide = pd.read_csv(shared_file("sequences", "mvad_wide.csv.gz"))
+    months = [c for c in wide.columns if c[:3] in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+                                                     "Oct", "Nov", "Dec")]
+    long = wide.melt(id_vars="id", value_vars=months, var_name="month", value_name="state")
+    long["time"] = pd.to_datetime(long["month"], format="%b.%y")
+    log = jl.from_pandas(long, user="id", time="time", event="state", duplicates="keep")
+    assert log.summary()["users"] == 712 and len(log) == 712 * len(months)
+    model = PersonaModel(k="auto", random_state=0).fit(log)
+    assert 2 <= model.k_ <= 8
+    personas = model.personas()
+    final = wide.set_index(wide["id"].astype(str))[months[-1]].reindex(personas.index)
+    table = pd.crosstab(personas, final)
+    chi2, p, dof, _ = stats.chi2_contingency(table)
+    assert p < 1e-10, table
+    # the description names each persona and says what it stands out by
+    prof = profile(log, personas).to_frame()
+    assert len(prof) == model.k_ and prof["distinguishing"].str.contains("d=").all()
