@@ -151,12 +151,19 @@ def discover(
         "arcs": len(net.arcs),
     }
     if evaluate_top != 0:
-        summary.update(_evaluate(pm4py, log, net, im, fm, within, evaluate_top, precision))
+        summary.update(replay_variants(log, net, im, fm, within, evaluate_top, precision))
     return ProcessModel(net=net, initial_marking=im, final_marking=fm, algorithm=algorithm, summary=summary)
 
 
-def _evaluate(pm4py, log: EventLog, net, im, fm, within: str, top: int | None, precision: bool) -> dict:
-    """Token-replay fitness over distinct variants weighted by journeys (and optional precision)."""
+def replay_variants(log: EventLog, net, im, fm, within: str = "user", top: int | None = None,
+                    precision: bool = False) -> dict:
+    """Token replay of the distinct variants on a Petri net, weighted by their journeys.
+
+    Gives what pm4py's token-based fitness gives on the whole log (``log_fitness``
+    from the pooled missing/consumed/remaining/produced tokens, ``fitness`` the mean
+    trace fitness, ``fitting_journeys_share``) while replaying each variant once.
+    """
+    pm4py = _pm4py()
     table = variants(log, within=within, top=top).table
     case = np.repeat(np.arange(len(table)), table["length"].to_numpy())
     acts = [a for variant in table["variant"] for a in variant]  # one row per step of each distinct variant
@@ -167,12 +174,15 @@ def _evaluate(pm4py, log: EventLog, net, im, fm, within: str, top: int | None, p
     })
     diag = pm4py.conformance_diagnostics_token_based_replay(df, net, im, fm, return_diagnostics_dataframe=True)
     diag = diag.set_index(diag["case_id"].astype(int)).sort_index()  # back to variant order
-    weights = table["count"].to_numpy(dtype=float)
-    fit = diag["trace_fitness"].to_numpy(dtype=float)
-    fitting = diag["is_fit"].to_numpy(dtype=bool)
+    w = table["count"].to_numpy(dtype=float)
+    tokens = {k: float((diag[k].to_numpy(dtype=float) * w).sum())
+              for k in ("missing", "consumed", "remaining", "produced")}
+    total = w.sum()
     out = {
-        "fitness": float(np.average(fit, weights=weights)) if weights.sum() else float("nan"),
-        "fitting_journeys_share": float(weights[fitting].sum() / weights.sum()) if weights.sum() else float("nan"),
+        "fitness": float(np.average(diag["trace_fitness"].to_numpy(dtype=float), weights=w)) if total else float("nan"),
+        "log_fitness": (0.5 * (1 - tokens["missing"] / tokens["consumed"]) + 0.5 * (1 - tokens["remaining"] / tokens["produced"])
+                        if tokens["consumed"] > 0 and tokens["produced"] > 0 else float("nan")),
+        "fitting_journeys_share": float(w[diag["is_fit"].to_numpy(dtype=bool)].sum() / total) if total else float("nan"),
         "variants_evaluated": int(len(table)),
         "variants_covered": float(min(table["share"].sum(), 1.0)),
     }
