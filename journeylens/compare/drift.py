@@ -64,17 +64,21 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def _p_2x2(x: int, n1: int, y: int, n2: int) -> float:
+    """Chi-square p-value of x/n1 vs y/n2; NaN when a margin is empty (no test possible)."""
+    table = np.array([[x, n1 - x], [y, n2 - y]])
+    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
+        return float("nan")
+    return float(stats.chi2_contingency(table)[1])
+
+
 def _compare_counts(before: pd.Series, after: pd.Series, n_before: int, n_after: int,
                     alpha: float, min_effect: float) -> pd.DataFrame:
     """Users per item in each period → shares, chi-square p, BH-adjusted p, Cohen's h, status."""
     both = pd.concat([before.rename("users_before"), after.rename("users_after")], axis=1).fillna(0).astype(np.int64)
     b, a = both["users_before"].to_numpy(), both["users_after"].to_numpy()
     pb, pa = b / max(n_before, 1), a / max(n_after, 1)
-    p_values = np.array([
-        stats.chi2_contingency(np.array([[x, n_before - x], [y, n_after - y]]))[1]
-        if 0 < x + y < n_before + n_after else 1.0
-        for x, y in zip(b, a)
-    ]) if len(both) else np.zeros(0)
+    p_values = np.array([_p_2x2(x, n_before, y, n_after) for x, y in zip(b, a)], dtype=float)
     both["share_before"], both["share_after"] = pb, pa
     both["cohens_h"] = 2 * np.arcsin(np.sqrt(pa)) - 2 * np.arcsin(np.sqrt(pb))
     both["p_value"] = p_values
@@ -168,8 +172,7 @@ def _outcomes(before: EventLog, after: EventLog, goal, by, alpha: float, inactiv
         for metric, count in (("conversion_rate", "converted"), ("dropoff_rate", "dropped_off")):
             nb, na = int(r["users_before"]), int(r["users_after"])
             xb, xa = int(r[f"{count}_before"]), int(r[f"{count}_after"])
-            table = np.array([[xb, nb - xb], [xa, na - xa]])
-            p = stats.chi2_contingency(table)[1] if (table.sum(axis=0) > 0).all() and (table.sum(axis=1) > 0).all() else np.nan
+            p = _p_2x2(xb, nb, xa, na)
             pb, pa = xb / max(nb, 1), xa / max(na, 1)
             rows.append({**({key: r[key]} if key else {}), "metric": metric, "before": pb, "after": pa,
                          "cohens_h": 2 * np.arcsin(np.sqrt(pa)) - 2 * np.arcsin(np.sqrt(pb)), "p_value": p,
