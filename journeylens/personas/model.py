@@ -35,6 +35,8 @@ from .features import user_features
 #: column prefixes of count-like features, compressed with log1p before scaling
 _COUNTS = ("n_events", "n_sessions", "active_days", "tenure_days", "recency_days",
            "events_per_active_day", "median_gap_s", "mean_gap_s", "event:")
+#: k-means restarts per fit while scanning k (the final fit uses 10)
+_SCAN_INIT = 2
 #: default feature groups (prefixes); ``converted`` and recency are outcomes/timing, not behaviour
 DEFAULT_FEATURES = ("n_events", "n_sessions", "active_days", "tenure_days", "events_per_active_day",
                     "median_gap_s", "channel:", "device:", "stage:", "event:", "bigram:")
@@ -61,8 +63,8 @@ class PersonaModel(ClusterMixin, BaseEstimator):
         features: Sequence[str] | None = None,
         goal: str | Sequence[str] | None = None,
         k_range: tuple[int, int] = (2, 8),
-        sample_size: int = 5000,
-        n_bootstrap: int = 4,
+        sample_size: int = 3000,
+        n_bootstrap: int = 3,
         min_stability: float = 0.8,
         minibatch_above: int = 100_000,
         random_state: int | None = 0,
@@ -101,14 +103,14 @@ class PersonaModel(ClusterMixin, BaseEstimator):
         return values
 
     # -- clustering ---------------------------------------------------------------
-    def _estimator(self, k: int, n: int, seed: int | None):
+    def _estimator(self, k: int, n: int, seed: int | None, n_init: int = 10):
         if self.algorithm == "hdbscan":
             return HDBSCAN(min_cluster_size=max(5, n // 100))
         if self.algorithm not in ("kmeans", "minibatch_kmeans"):
             raise ValidationError(f"algorithm must be 'kmeans', 'minibatch_kmeans' or 'hdbscan', not {self.algorithm!r}")
         if self.algorithm == "minibatch_kmeans" or n > self.minibatch_above:
-            return MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=3, random_state=seed)
-        return KMeans(n_clusters=k, n_init=10, random_state=seed)
+            return MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=min(n_init, 3), random_state=seed)
+        return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
 
     def _choose_k(self, Z: np.ndarray, rng: np.random.Generator) -> tuple[int, pd.DataFrame]:
         lo, hi = self.k_range
@@ -118,11 +120,11 @@ class PersonaModel(ClusterMixin, BaseEstimator):
         rows = []
         for k in range(lo, min(hi, len(sample) - 1) + 1):
             seed = int(rng.integers(2**31))
-            labels = self._estimator(k, len(sample), seed).fit_predict(sample)
+            labels = self._estimator(k, len(sample), seed, n_init=_SCAN_INIT).fit_predict(sample)
             sil = silhouette_score(sample, labels) if len(set(labels)) > 1 else -1.0
             aris = []
             for _ in range(self.n_bootstrap):
-                pair = [self._estimator(k, len(sample), int(rng.integers(2**31))).fit(
+                pair = [self._estimator(k, len(sample), int(rng.integers(2**31)), n_init=_SCAN_INIT).fit(
                     sample[rng.integers(0, len(sample), len(sample))]) for _ in range(2)]
                 aris.append(adjusted_rand_score(pair[0].predict(sample), pair[1].predict(sample)))
             rows.append({"k": k, "silhouette": float(sil), "stability": float(np.mean(aris)) if aris else np.nan})

@@ -1,0 +1,209 @@
+"""The whole analysis of one log, as the CLI and the HTML report run it.
+
+:func:`run_analysis` computes every result once; :meth:`Analysis.write` saves
+the tables (the report shows the same tables, so every number in it can be
+re-derived from the files beside it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from .compare.journey_map import JourneyMap, as_journey_map
+from .errors import JourneyLensError
+from .io.writers import write_table
+from .log import EventLog
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Analysis:
+    """Results of :func:`run_analysis`: ``results`` (result objects by name), ``tables`` (what is written)."""
+
+    log: EventLog
+    goal: tuple[str, ...] | None
+    journey_map: JourneyMap | None
+    results: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The log's summary plus what was computed, skipped and with which parameters (JSON-ready)."""
+        s = self.log.summary()
+        s["reconciled"] = s["rows_read"] == s["rows_accepted"] + s["rows_quarantined"]
+        s["goal"] = list(self.goal) if self.goal else None
+        s["journey_map"] = self.journey_map.name if self.journey_map else None
+        s["parameters"] = json.loads(json.dumps({**self.parameters, **dict(self.log.parameters)}, default=str))
+        s["skipped"] = dict(self.skipped)
+        if "personas" in self.results:
+            s["personas"] = int(self.results["personas"].k_)
+        if "conformance" in self.results:
+            s["conformance"] = json.loads(self.results["conformance"].overall.to_json(orient="records"))
+        return s
+
+    def write(self, out: str | Path, format: str = "csv") -> list[str]:
+        """Write every table as ``<name>.csv`` (formula-safe) or ``.parquet``; returns the file names."""
+        if format not in ("csv", "parquet"):
+            raise JourneyLensError(f"format must be 'csv' or 'parquet', not {format!r}")
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        names = []
+        for name, table in self.tables.items():
+            path = folder / f"{name}.{format}"
+            write_table(table, path)
+            names.append(path.name)
+        return names
+
+
+def _flat(table: pd.DataFrame) -> pd.DataFrame:
+    """Tuples (variants, loop events) as ``a > b`` text so every format can hold them."""
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object and len(out) and isinstance(out[col].iloc[0], tuple):
+            out[col] = [" > ".join(map(str, v)) for v in out[col]]
+    return out
+
+
+def default_funnel(log: EventLog, goal: Sequence[str] | None, jmap: JourneyMap | None) -> list | None:
+    """Funnel steps when none are given: the map's stages up to the goal, else the three events
+    most users do (in their usual order) followed by the goal."""
+    present = set(log.event_names.astype(str))
+    if jmap is not None and goal:
+        steps: list = []
+        for stage in jmap.stages:
+            members = [t for t in stage.touchpoints if t in present and t not in goal]
+            if members:
+                steps.append(members)
+            if any(g in stage.touchpoints for g in goal):
+                break
+        steps.append([g for g in goal if g in present])
+        return [s for s in steps if s] if len(steps) >= 2 and steps[-1] else None
+    if goal:
+        frame = pd.DataFrame({"u": log.user_codes, "e": log.event_codes})
+        frame["pos"] = frame.groupby("u").cumcount()
+        goal_codes = set(log.event_names.get_indexer(list(goal)))
+        stats = frame[~frame["e"].isin(goal_codes)].groupby("e").agg(users=("u", "nunique"), pos=("pos", "median"))
+        top = stats.sort_values(["users", "pos"], ascending=[False, True]).head(3).sort_values("pos")
+        return [str(log.event_names[e]) for e in top.index] + [[g for g in goal if g in present]]
+    return None
+
+
+def run_analysis(
+    log: EventLog,
+    goal: str | Sequence[str] | None = None,
+    journey_map: JourneyMap | dict | str | None = None,
+    funnel: Sequence | None = None,
+    personas: int | str | None = "auto",
+    gap: str = "30min",
+    inactivity: str = "7d",
+    random_state: int = 0,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Stages (with a map), sessions, mining, funnel, drop-offs, personas and conformance in one go.
+
+    ``goal`` defaults to the map's conversion. ``personas``: ``"auto"``, a number
+    of personas, or ``None``/``0`` to skip. Steps that cannot run on this log
+    (no goal, no map, too few users) are listed in ``Analysis.skipped`` with why.
+
+    >>> import journeylens as jl
+    >>> a = jl.run_analysis(jl.datasets.load_sample(), journey_map=jl.datasets.sample_map_path())  # doctest: +SKIP
+    >>> sorted(a.tables)                                                                           # doctest: +SKIP
+    """
+    from . import prepare
+    from .compare.conformance import compare
+    from .dropoff import dropoffs, roadblocks, time_to_convert
+    from .funnels import funnel as run_funnel
+    from .mining import dfg, loops, variants
+    from .personas import PersonaModel, profile, user_features
+    from .segments import add_segment
+    from .viz.sankey import journey_flows
+
+    step = progress or (lambda name: None)
+    jmap = as_journey_map(journey_map) if journey_map is not None else None
+    goals = (goal,) if isinstance(goal, str) else tuple(goal) if goal else (tuple(jmap.conversion) if jmap else None)
+    if goals:
+        missing = [g for g in goals if g not in set(log.event_names.astype(str))]
+        if missing:
+            raise JourneyLensError(f"goal {missing[0]!r} is not an event of the log")
+    a = Analysis(log=log, goal=goals or None, journey_map=jmap,
+                 parameters={"gap": gap, "inactivity": inactivity, "random_state": random_state,
+                             "personas": personas})
+    step("stages and sessions")
+    if jmap is not None:
+        log = prepare.assign_stages(log, jmap)
+    log = prepare.sessionize(log, gap=gap)
+    a.log = log
+
+    step("journeys")
+    a.results["dfg"] = dfg(log)
+    a.tables["dfg"] = a.results["dfg"].to_frame().sort_values(["count", "source", "target"], ascending=[False, True, True], ignore_index=True)
+    if log.has("stage"):
+        a.results["stage_graph"] = dfg(log, level="stage")
+        a.tables["stage_graph"] = a.results["stage_graph"].to_frame()
+    else:
+        a.skipped["stage_graph"] = "the log has no stages (give a journey map)"
+    a.results["variants"] = variants(log, top=100)
+    a.tables["variants"] = _flat(a.results["variants"].to_frame())
+    a.results["loops"] = loops(log)
+    a.tables["loops"] = _flat(a.results["loops"].to_frame())
+    a.results["flows"] = journey_flows(log)
+
+    step("funnel and drop-offs")
+    steps = list(funnel) if funnel else default_funnel(log, goals, jmap)
+    if steps:
+        a.results["funnel"] = run_funnel(log, steps)
+        a.tables["funnel"] = a.results["funnel"].to_frame()
+    else:
+        a.skipped["funnel"] = "no funnel steps and no goal to build them from"
+    if goals:
+        a.results["dropoffs"] = dropoffs(log, goals, inactivity=inactivity)
+        a.tables["dropoffs"] = a.results["dropoffs"].to_frame()
+        a.tables["dropoff_summary"] = a.results["dropoffs"].summary
+        a.results["time_to_convert"] = time_to_convert(log, goals)
+        a.tables["time_to_convert"] = a.results["time_to_convert"].to_frame()
+        a.results["roadblocks"] = roadblocks(log, goals, inactivity=inactivity)
+        a.tables["roadblocks"] = a.results["roadblocks"].to_frame()
+    else:
+        a.skipped["dropoffs"] = "no goal (give --goal or a map with a conversion)"
+
+    step("personas")
+    n_users = len(pd.unique(log.user_codes))
+    if personas and n_users >= 20:
+        features = user_features(log, goal=goals)
+        model = PersonaModel(k=personas, random_state=random_state).fit(features)
+        labels = model.personas()
+        a.results["personas"] = model
+        a.results["persona_profiles"] = profile(log, labels, goal=goals, features=features)
+        a.tables["personas"] = labels.rename("persona").reset_index()
+        a.tables["persona_profiles"] = a.results["persona_profiles"].to_frame()
+        if model.scores_ is not None:
+            a.tables["persona_k_scores"] = model.scores_
+        a.log = add_segment(log, labels, "persona")
+        if goals:
+            by_persona = dropoffs(a.log, goals, by="persona", inactivity=inactivity)
+            a.tables["dropoffs_by_persona"] = by_persona.to_frame()
+    else:
+        a.skipped["personas"] = "turned off" if not personas else f"too few users ({n_users}) for personas"
+
+    step("designed vs observed")
+    if jmap is not None:
+        by = "persona" if "personas" in a.results else None
+        result = compare(a.log, jmap, by=by)
+        a.results["conformance"] = result
+        a.tables["conformance"] = result.to_frame()
+        a.tables["conformance_overall"] = result.overall
+        a.tables["unexpected"] = result.unexpected
+        a.tables["missing"] = result.missing
+        a.tables["stage_order_violations"] = result.stage_order_violations
+        a.tables["targets"] = result.targets
+    else:
+        a.skipped["conformance"] = "no journey map (give --map)"
+    a.tables["quarantine"] = log.quarantine
+    return a
