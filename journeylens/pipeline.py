@@ -56,9 +56,7 @@ class Analysis:
         folder.mkdir(parents=True, exist_ok=True)
         names = []
         for name, table in self.tables.items():
-            path = folder / f"{name}.{format}"
-            write_table(table, path)
-            names.append(path.name)
+            names.append(write_table(table, folder / f"{name}.csv", fmt=format).name)
         return names
 
 
