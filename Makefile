@@ -14,6 +14,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null 2>&1 || { echo "installing Java 17 for the Spark engine"; \
 	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium for the report's browser test"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,dev]'
