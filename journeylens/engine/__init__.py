@@ -21,6 +21,7 @@ from .kernels import (
     endpoints,
     loop_instances,
     session_starts,
+    session_summary,
     sort_order,
     variants,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "endpoints",
     "loop_instances",
     "session_starts",
+    "session_summary",
     "sort_order",
     "variants",
 ]

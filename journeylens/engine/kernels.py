@@ -162,3 +162,47 @@ def anchored_paths(
     GROUP BY {ys} ORDER BY journeys DESC, {ys}
     """
     return duck.run(sql, _ev(group, codes))
+
+
+# One group-by per session: its first row, time span, size, first/last code and
+# its set of tag codes (e.g. channels; -1 = none) as a bit mask, decoded to the
+# names joined in name order; beyond 62 tags the names are joined by the engine.
+SESSION_SUMMARY_SQL = """
+SELECT g, min(i) AS i0, min(t) AS t0, max(t) AS t1, count(*) AS n,
+       arg_min(e, i) AS first, arg_max(e, i) AS last, {tags} AS tags
+FROM ev {join}
+GROUP BY g ORDER BY g
+"""
+MASK_TAGS = "coalesce(bit_or(CASE WHEN c >= 0 THEN 1::BIGINT << c END), 0)"
+NAMED_TAGS = "string_agg(DISTINCT name, '|' ORDER BY name)"
+
+
+def session_summary(
+    group: np.ndarray, time_us: np.ndarray, codes: np.ndarray, tags: np.ndarray, tag_names: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per group (session): first row ``i0``, first/last time ``t0``/``t1`` (µs), rows ``n``,
+    first/last code, and the sorted distinct ``tag_names`` of its tag codes joined by ``|``
+    (None when it has none).
+    """
+    names = np.asarray(tag_names, dtype=object)
+    masked = len(names) <= 62  # bits 0..62 of a signed 64-bit integer
+    sql = SESSION_SUMMARY_SQL.format(
+        tags=MASK_TAGS if masked else NAMED_TAGS, join="" if masked else "LEFT JOIN tag USING (c)"
+    )
+    tables = _ev(group, codes, t=time_us, c=tags)
+    if not masked:
+        tables["tag"] = {"c": np.arange(len(names), dtype=np.int64), "name": names}
+    out = duck.run(sql, tables)
+    if masked:  # few distinct sets: decode each once
+        out["tags"] = _decode_masks(out["tags"].astype(np.int64), names)
+    return out
+
+
+def _decode_masks(masks: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Bit masks over ``names`` → sorted names joined by ``|`` (None for an empty mask)."""
+    distinct, inverse = np.unique(masks, return_inverse=True)
+    order = np.argsort(names.astype(str), kind="stable")
+    text = np.array(
+        ["|".join(str(names[k]) for k in order if m >> int(k) & 1) or None for m in distinct], dtype=object
+    )
+    return text[inverse]
