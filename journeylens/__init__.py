@@ -3,10 +3,14 @@
 >>> import journeylens as jl
 >>> log = jl.datasets.load_sample()          # doctest: +SKIP
 >>> jl.sessionize(log, gap="30min")          # doctest: +SKIP
+
+pm4py and PySpark are optional and imported only by the functions that need them.
 """
 
 from __future__ import annotations
 
+from .compare import JourneyMap, compare, drift, map_fitness, model_fitness
+from .dropoff import dropoffs, roadblocks, time_to_convert
 from .errors import (
     ColumnError,
     InputError,
@@ -15,6 +19,7 @@ from .errors import (
     MissingDependencyError,
     ValidationError,
 )
+from .funnels import funnel
 from .io import from_pandas, read, read_sql, read_xes
 from .log import EventLog
 from .mining import (
@@ -27,6 +32,12 @@ from .mining import (
     to_pm4py,
     variants,
 )
+from .personas import PersonaModel, compare_segments, profile, user_features
+from .pipeline import run_analysis
+from .prepare import assign_stages, identity_map, sessionize, sessions, stitch, unmapped_events
+from .segments import add_segment
+from .viz.report import report
+from .viz.sankey import journey_flows
 
 __version__ = "0.1.0"
 
@@ -35,19 +46,46 @@ __all__ = [
     "EventLog",
     "InputError",
     "JourneyLensError",
+    "JourneyMap",
     "JourneyMapError",
     "MissingDependencyError",
+    "PersonaModel",
     "ValidationError",
+    "add_segment",
+    "assign_stages",
+    "compare",
+    "compare_segments",
+    "datasets",
     "decision_points",
     "dfg",
     "discover",
+    "drift",
+    "dropoffs",
     "from_pandas",
     "from_pm4py",
+    "funnel",
+    "identity_map",
+    "journey_flows",
     "loops",
+    "map_fitness",
+    "model_fitness",
     "paths",
+    "profile",
     "read",
+    "read_csv",
+    "read_jsonl",
+    "read_parquet",
     "read_sql",
     "read_xes",
+    "report",
+    "roadblocks",
+    "run_analysis",
+    "sessionize",
+    "sessions",
+    "stitch",
+    "time_to_convert",
     "to_pm4py",
+    "unmapped_events",
+    "user_features",
     "variants",
 ]
