@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 
-from common import dataset, measure, parse_args, print_table
+from common import run_benchmark
 
 
 def run_journeylens(path: str) -> dict:
@@ -48,13 +48,10 @@ RUNNERS = {"journeylens": run_journeylens, "pandas": run_pandas}
 
 
 def main() -> None:
-    args = parse_args(__doc__, RUNNERS)
-    if args is None:
+    rows = run_benchmark(__file__, __doc__, RUNNERS, "ingest benchmark: {n:,} events, Parquet, 30-minute sessions",
+                         ["load_s", "sessionize_s", "total_s", "process_s", "peak_rss_mb", "sessions"])
+    if rows is None:
         return
-    n = int(args.events)
-    rows = measure(__file__, args.only or list(RUNNERS), dataset(n))
-    print_table(f"ingest benchmark: {n:,} events, Parquet, 30-minute sessions", rows,
-                ["load_s", "sessionize_s", "total_s", "process_s", "peak_rss_mb", "sessions"])
     if len(rows) == 2:
         ours, ref = rows["journeylens"], rows["pandas"]
         if ours["sessions"] != ref["sessions"]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-from common import dataset, measure, parse_args, print_table
+from common import run_benchmark
 
 
 def run_journeylens(path: str) -> dict:
@@ -55,13 +55,10 @@ RUNNERS = {"journeylens": run_journeylens, "pm4py": run_pm4py}
 
 
 def main() -> None:
-    args = parse_args(__doc__, RUNNERS)
-    if args is None:
+    rows = run_benchmark(__file__, __doc__, RUNNERS, "mining benchmark: {n:,} events (load, DFG, variants; discovery apart)",
+                         ["load_s", "dfg_s", "variants_s", "mine_s", "total_s", "discover_s", "peak_rss_mb", "edges", "variants"])
+    if rows is None:
         return
-    n = int(args.events)
-    rows = measure(__file__, args.only or list(RUNNERS), dataset(n))
-    print_table(f"mining benchmark: {n:,} events (load, DFG, variants; discovery apart)", rows,
-                ["load_s", "dfg_s", "variants_s", "mine_s", "total_s", "discover_s", "peak_rss_mb", "edges", "variants"])
     if len(rows) == 2:
         ours, ref = rows["journeylens"], rows["pm4py"]
         if (ours["edges"], ours["variants"]) != (ref["edges"], ref["variants"]):

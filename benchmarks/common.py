@@ -88,3 +88,17 @@ def print_table(title: str, rows: dict[str, dict], columns: list[str]) -> None:
     for kind, r in rows.items():
         cells = (r.get(c, float("nan")) for c in columns)
         print(f"{kind:14}" + "".join(f"{v:14,.2f}" if isinstance(v, float) else f"{v:>14,}" for v in cells))
+
+
+def run_benchmark(script: str, doc: str, runners: dict[str, Runner], title: str, columns: list[str]) -> dict | None:
+    """The whole command: parse arguments, run each pipeline in a fresh process, print the table.
+
+    Returns the rows (None in a child process, which only ran its pipeline).
+    """
+    args = parse_args(doc, runners)
+    if args is None:
+        return None
+    n = int(args.events)
+    rows = measure(script, args.only or list(runners), dataset(n))
+    print_table(title.format(n=n), rows, columns)
+    return rows
