@@ -129,8 +129,10 @@ class EventLog:
             raise JourneyLensError(f"within must be 'user' or 'session', not {within!r}")
         if "session_id" not in self._frame:
             raise JourneyLensError("the log has no session_id: call jl.sessionize(log, gap=...) first")
-        keys = pd.MultiIndex.from_arrays([self.user_codes, self._frame["session_id"].to_numpy()])
-        codes, _ = pd.factorize(keys, sort=True)
+        # one int64 key per (user, session): factorising integers is far faster than tuples
+        session, uniques = pd.factorize(self._frame["session_id"], sort=True)
+        key = self.user_codes.astype(np.int64) * (len(uniques) + 1) + session
+        codes, _ = pd.factorize(key, sort=True)
         return codes.astype(np.int64)
 
     def level_codes(self, level: str = "event") -> tuple[np.ndarray, pd.Index]:
