@@ -20,7 +20,7 @@ from .errors import (
     ValidationError,
 )
 from .funnels import funnel
-from .io import from_pandas, read, read_sql, read_xes
+from .io import from_pandas, read, read_csv, read_jsonl, read_parquet, read_sql, read_xes
 from .log import EventLog
 from .mining import (
     decision_points,
