@@ -9,6 +9,7 @@ pm4py and PySpark are optional and imported only by the functions that need them
 
 from __future__ import annotations
 
+from . import datasets
 from .compare import JourneyMap, compare, drift, map_fitness, model_fitness
 from .dropoff import dropoffs, roadblocks, time_to_convert
 from .errors import (
