@@ -32,6 +32,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench_ingest.py
+	$(PY) benchmarks/bench_mining.py
 
 clean:
 	rm -rf out .pytest_cache .hypothesis
