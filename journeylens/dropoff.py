@@ -9,7 +9,6 @@ timestamp) are observed.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence

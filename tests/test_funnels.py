@@ -11,18 +11,14 @@ from hypothesis import strategies as st
 import journeylens as jl
 from journeylens.dropoff import dropoffs, roadblocks, time_to_convert
 from journeylens.funnels import funnel
-from tests.conftest import shared_file
+from tests.conftest import minutes_log, shared_file
 
 T0 = pd.Timestamp("2024-01-01 00:00", tz="UTC")
 
 
 def _log(rows, **extra) -> jl.EventLog:
     """rows: (user, minutes after T0, event)."""
-    users, minutes, events = zip(*rows)
-    frame = pd.DataFrame({"user": users, "time": [T0 + pd.Timedelta(minutes=m) for m in minutes], "event": events})
-    for name, values in extra.items():
-        frame[name] = values
-    return jl.from_pandas(frame, duplicates="keep")
+    return minutes_log(rows, **extra)
 
 
 # -- funnel -------------------------------------------------------------------
@@ -176,7 +172,7 @@ def test_time_to_convert_median_is_nan_when_most_never_convert():
 
 
 def test_roadblock_signals_on_a_hand_built_log():
-    rows, stage = [], []
+    rows = []
     # 30 users pass pay (slow, often followed by an error, repeated), a third of them leave there;
     # 30 users go through browse quickly and buy
     for i in range(30):

@@ -10,17 +10,14 @@ from hypothesis import strategies as st
 
 import journeylens as jl
 from journeylens.prepare import sessionize, sessions
-from tests.conftest import shared_file
+from tests.conftest import minutes_frame, shared_file
 
 T0 = pd.Timestamp("2024-01-01 00:00", tz="UTC")
 
 
 def _frame(rows, **extra) -> pd.DataFrame:
     """rows: (user, minutes after T0, event); a ``rid`` column names each input row."""
-    users, minutes, events = zip(*rows)
-    frame = pd.DataFrame({"user": users, "time": [T0 + pd.Timedelta(minutes=m) for m in minutes], "event": events})
-    for name, values in extra.items():
-        frame[name] = values
+    frame = minutes_frame(rows, **extra)
     frame["rid"] = np.arange(len(frame))
     return frame
 

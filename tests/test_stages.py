@@ -9,7 +9,7 @@ import pytest
 import journeylens as jl
 from journeylens.compare import JourneyMap
 from journeylens.prepare import assign_stages, unmapped_events
-from tests.conftest import shared_file
+from tests.conftest import minutes_log, shared_file
 
 T0 = pd.Timestamp("2024-01-01 00:00", tz="UTC")
 
@@ -24,11 +24,8 @@ MAP = {
 
 
 def _log(rows, **extra) -> jl.EventLog:
-    users, minutes, events = zip(*rows)
-    frame = pd.DataFrame({"user": users, "time": [T0 + pd.Timedelta(minutes=m) for m in minutes], "event": events})
-    for name, values in extra.items():
-        frame[name] = values
-    return jl.from_pandas(frame, duplicates="keep")
+    """rows: (user, minutes after T0, event)."""
+    return minutes_log(rows, **extra)
 
 
 ROWS = [("a", 0, "home"), ("a", 1, "faq"), ("a", 2, "cart"), ("b", 0, "faq"), ("b", 1, "faq"), ("b", 2, "chat"),

@@ -108,7 +108,6 @@ def compare(
     for a, b in jmap.transitions:
         designed[index[a], index[b]] = True
     is_start = np.isin(np.arange(n_tp), [index[s] for s in jmap.start]) if jmap.start else np.ones(n_tp, dtype=bool)
-    goal_tp = [index[g] for g in jmap.conversion]
 
     same = u[1:] == u[:-1]
     a, b = c[:-1][same], c[1:][same]
