@@ -40,6 +40,14 @@ def sort_order(user: np.ndarray, time_us: np.ndarray, row: np.ndarray) -> np.nda
     return out["i"].astype(np.int64, copy=False)
 
 
+# Without a maximum duration a single window pass decides every break.
+GAP_SESSION_SQL = """
+SELECT i, CASE WHEN lag(t) OVER w IS NULL OR t - lag(t) OVER w > {gap} THEN 1 ELSE 0 END AS start
+FROM ev WINDOW w AS (PARTITION BY u ORDER BY i)
+ORDER BY i
+"""
+
+
 def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: int | None) -> np.ndarray:
     """Boolean mask, in log order, of the events that open a session.
 
@@ -49,7 +57,7 @@ def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: i
     if n == 0:
         return np.zeros(0, dtype=bool)
     span = int(max_us) if max_us else np.iinfo(np.int64).max
-    sql = SESSION_SQL.format(gap=int(gap_us), span=span)
+    sql = GAP_SESSION_SQL.format(gap=int(gap_us)) if not max_us else SESSION_SQL.format(gap=int(gap_us), span=span)
     out = duck.run(sql, {"ev": {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}})
     return out["start"].astype(bool)
 
