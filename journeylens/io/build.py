@@ -164,7 +164,9 @@ def build_log(
     user, miss = _text_ids(raw[roles["user"]])
     flag(miss, "missing_user", roles["user"])
     tcol = roles["time"]
-    tmiss = raw[tcol].isna().to_numpy() | (raw[tcol].astype("string").str.strip() == "").fillna(True).to_numpy()
+    tmiss = raw[tcol].isna().to_numpy()
+    if not (is_numeric_dtype(raw[tcol].dtype) or str(raw[tcol].dtype).startswith("datetime")):
+        tmiss |= (raw[tcol].astype("string").str.strip() == "").fillna(True).to_numpy()  # blank text is missing too
     flag(tmiss, "missing_time", tcol)
     event, miss = _text_ids(raw[roles["event"]])
     flag(miss, "missing_event", roles["event"])
