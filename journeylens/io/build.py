@@ -164,7 +164,7 @@ def build_log(
     user, miss = _text_ids(raw[roles["user"]])
     flag(miss, "missing_user", roles["user"])
     tcol = roles["time"]
-    tmiss = raw[tcol].isna().to_numpy()
+    tmiss = raw[tcol].isna().to_numpy().copy()
     if not (is_numeric_dtype(raw[tcol].dtype) or str(raw[tcol].dtype).startswith("datetime")):
         tmiss |= (raw[tcol].astype("string").str.strip() == "").fillna(True).to_numpy()  # blank text is missing too
     flag(tmiss, "missing_time", tcol)
