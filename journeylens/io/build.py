@@ -124,7 +124,13 @@ def _duplicated(raw: pd.DataFrame) -> np.ndarray:
     if raw.shape[1] == 0:
         return np.zeros(len(raw), dtype=bool)
     try:
-        return raw.duplicated(keep="first").to_numpy()
+        # A 64-bit hash per row finds the candidates fast; only rows sharing a hash are compared in full.
+        hashes = pd.util.hash_pandas_object(raw, index=False).to_numpy()
+        candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
+        out = np.zeros(len(raw), dtype=bool)
+        if candidates.any():
+            out[candidates] = raw.loc[candidates].duplicated(keep="first").to_numpy()
+        return out
     except TypeError:  # unhashable cells (lists/dicts from JSON): compare their text
         return raw.astype(str).duplicated(keep="first").to_numpy()
 
