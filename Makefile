@@ -31,7 +31,8 @@ test: install
 	$(PY) -m pytest
 
 bench: install
-	$(PY) benchmarks/bench_ingest.py
+	bash benchmarks/peers_env.sh
+	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_mining.py
 
 clean:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -59,20 +59,35 @@ def parse_args(doc: str, runners: dict[str, Runner], default_events: float = 10e
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        kind, path = args.child
-        result = runners[kind](path)
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(result))
+        run_child(runners, *args.child)
         return None
     return args
 
 
-def measure(script: str, kinds: list[str], path: Path) -> dict[str, dict]:
-    """Run each pipeline in a fresh process; its JSON result plus wall time of the whole process."""
+def run_child(runners: dict[str, Runner], kind: str, path: str) -> None:
+    """Inside a fresh process: run one pipeline and print its result, with peak RSS, as one JSON line."""
+    result = runners[kind](path)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(script: str, kinds: list[str], path: Path, python: Mapping[str, str] | None = None,
+            timeout: float | None = None) -> dict[str, dict]:
+    """Run each pipeline in a fresh process; its JSON result plus wall time of the whole process.
+
+    ``python`` names another interpreter for some kinds (a peer tool living in its
+    own environment); the others run under this one. A pipeline that fails or
+    outlives ``timeout`` seconds is reported on stderr and left out.
+    """
     rows = {}
     for kind in kinds:
+        command = [(python or {}).get(kind, sys.executable), script, "--child", kind, str(path)]
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, script, "--child", kind, str(path)], capture_output=True, text=True)
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            print(f"{kind} stopped after {timeout:.0f} s", file=sys.stderr)
+            continue
         if out.returncode != 0:
             print(f"{kind} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
             continue

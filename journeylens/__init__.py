@@ -21,6 +21,8 @@ from .errors import (
     ValidationError,
 )
 from .funnels import funnel
+from .engine.spark import session as spark_session
+from .io.spark import SparkLog, from_spark
 from .io import from_pandas, read, read_csv, read_jsonl, read_parquet, read_sql, read_xes
 from .log import EventLog
 from .mining import (
@@ -51,6 +53,7 @@ __all__ = [
     "JourneyMapError",
     "MissingDependencyError",
     "PersonaModel",
+    "SparkLog",
     "ValidationError",
     "add_segment",
     "assign_stages",
@@ -64,6 +67,7 @@ __all__ = [
     "dropoffs",
     "from_pandas",
     "from_pm4py",
+    "from_spark",
     "funnel",
     "identity_map",
     "journey_flows",
@@ -83,6 +87,7 @@ __all__ = [
     "run_analysis",
     "sessionize",
     "sessions",
+    "spark_session",
     "stitch",
     "time_to_convert",
     "to_pm4py",

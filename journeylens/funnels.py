@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Literal, Sequence, Union
+from typing import Any, Literal, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
-from .engine.funnel import reachable_step
+from .engine.funnel import first_arrivals, group_owners, groups, reachable_step, step_rows
+from .engine.tables import is_spark_log, journey_table
 from .errors import JourneyLensError
+from .io.spark import SparkLog
 from .log import EventLog
 from .segments import By, user_segments
 from .timeutil import to_microseconds
@@ -79,7 +81,7 @@ def _step_codes(log: EventLog, steps: Sequence[Step]) -> list[tuple[tuple[str, .
 
 
 def funnel(
-    log: EventLog,
+    log: EventLog | SparkLog,
     steps: Sequence[Step],
     within: str | pd.Timedelta | None = None,
     mode: Literal["closed", "open"] = "closed",
@@ -94,7 +96,7 @@ def funnel(
     counts sessions (the log needs ``session_id``) and also reports distinct users.
     ``by``: a segment column or ``user_id → label`` mapping; one funnel per segment.
     ``median_time_from_previous_s`` is measured on each journey's first arrival at
-    the step, from the previous-step occurrence it came through.
+    the step, from the previous-step occurrence it came through. A SparkLog runs on Spark.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({
@@ -113,36 +115,33 @@ def funnel(
         raise JourneyLensError("within= applies to closed funnels only (an open funnel has no order)")
     coded = _step_codes(log, steps)
     window = None if within is None else to_microseconds(within, "within")
-    group = log.journey_codes(per)
+    if isinstance(by, str) and is_spark_log(log):
+        by = log.user_labels(by)  # a column's first value per user, computed by Spark
     seg_of_user, labels, seg_name = user_segments(log, by)
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, dtype=np.int64)
-    seg_of_group = seg_of_user[log.user_codes[starts]] if len(starts) else np.zeros(0, dtype=np.int64)
-    user_of_group = log.user_codes[starts] if len(starts) else np.zeros(0, dtype=np.int64)
-    n_groups = len(starts)
+    rows, _ = journey_table(log, "event", per)  # every event has a code: all rows, in log order
+    user_of_group = group_owners(rows)
+    seg_of_group = seg_of_user[user_of_group]
+    n_groups = len(user_of_group)
 
-    rows = {"g": np.asarray(group, dtype=np.int64), "i": np.arange(len(group), dtype=np.int64),
-            "t": np.asarray(log.time_us, dtype=np.int64)}
-    events = log.event_codes
     reached: list[np.ndarray] = []  # per step: the groups reaching it
     delays: list[tuple[np.ndarray, np.ndarray]] = []  # per step: (groups, µs from previous step)
-    previous: dict[str, np.ndarray] | None = None
+    previous: Any = None  # the reachable rows of the previous step (numpy columns or Spark)
     for k, (_, codes) in enumerate(coded):
-        mask = np.isin(events, codes)
-        candidates = {c: v[mask] for c, v in rows.items()}
+        candidates = step_rows(rows, codes)
         if mode == "open":
-            reached.append(np.unique(candidates["g"]))
+            reached.append(groups(candidates))
             delays.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
             continue
         if k == 0:
             hit = candidates
-            first_g, first_delay = np.unique(hit["g"]), np.zeros(0, dtype=np.int64)
-            delays.append((np.zeros(0, dtype=np.int64), first_delay))
+            first_g = groups(hit)
+            delays.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
         else:
-            hit = reachable_step(previous, candidates, window)  # type: ignore[arg-type]
-            first_g, first_at = np.unique(hit["g"], return_index=True)  # rows come in log order
-            delays.append((first_g, hit["t"][first_at] - hit["pt"][first_at]))
+            hit = reachable_step(previous, candidates, window)
+            first_g, delay = first_arrivals(hit)
+            delays.append((first_g, delay))
         reached.append(first_g)
-        previous = {c: hit[c] for c in ("g", "i", "t")}
+        previous = hit
     table = _table(coded, reached, delays, seg_of_group, user_of_group, n_groups, labels, per)
     if by is None:
         table = table.drop(columns="segment")
@@ -159,11 +158,11 @@ def _table(coded, reached, delays, seg_of_group, user_of_group, n_groups, labels
     frames = []
     base = None
     prev = None
-    for k, ((names, _), groups, (delay_g, delay_us)) in enumerate(zip(coded, reached, delays)):
-        counts = np.bincount(seg_of_group[groups], minlength=n_seg) if len(groups) else np.zeros(n_seg, dtype=np.int64)
+    for k, ((names, _), arrived, (delay_g, delay_us)) in enumerate(zip(coded, reached, delays)):
+        counts = np.bincount(seg_of_group[arrived], minlength=n_seg) if len(arrived) else np.zeros(n_seg, dtype=np.int64)
         part = pd.DataFrame({"segment": labels, "step_index": k + 1, "step": " | ".join(names), unit: counts})
         if per == "session":
-            users = pd.Series(user_of_group[groups]).groupby(seg_of_group[groups]).nunique()
+            users = pd.Series(user_of_group[arrived]).groupby(seg_of_group[arrived]).nunique()
             part["users"] = users.reindex(range(n_seg), fill_value=0).to_numpy()
         base = counts if base is None else base
         part["conversion_from_start"] = _ratio(counts, base)

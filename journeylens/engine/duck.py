@@ -20,6 +20,8 @@ def connection() -> duckdb.DuckDBPyConnection:
     if con is None:
         spill = os.environ.get("JOURNEYLENS_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "journeylens-duckdb")
         con = duckdb.connect(config={"temp_directory": spill, "threads": os.cpu_count() or 1})
+        # Integer division spelled as Spark SQL spells it, so kernels read the same on both engines.
+        con.execute("CREATE MACRO div(a, b) AS a // b")
         _local.con = con
     return con
 

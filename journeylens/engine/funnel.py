@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import duck
+from .dialect import Table, is_spark, run
 
 STEP_SQL = """
 WITH x AS (
@@ -25,21 +25,55 @@ WITH x AS (
 )
 SELECT g, i, t, pt FROM y
 WHERE prev = 0 AND pt IS NOT NULL AND t - pt <= {within}
-ORDER BY i
 """
 
+# Per group: the delay of its first reachable occurrence (the one first in log order).
+FIRST_SQL = "SELECT g, min_by(t - pt, i) AS delay FROM hit GROUP BY g ORDER BY g"
+GROUPS_SQL = "SELECT DISTINCT g FROM c ORDER BY g"
+OWNERS_SQL = "SELECT g, min(u) AS u FROM ev GROUP BY g ORDER BY g"
 
-def reachable_step(
-    prev: dict[str, np.ndarray], cand: dict[str, np.ndarray], within_us: int | None
-) -> dict[str, np.ndarray]:
+
+def reachable_step(prev: Table, cand: Table, within_us: int | None) -> Table:
     """Candidate rows (``g`` group, ``i`` log position, ``t`` µs) preceded in their group by a reachable
     previous-step row at most ``within_us`` earlier; ``pt`` is that previous row's time.
 
-    Rows of one group must be in time order along ``i`` (the log order).
+    Rows of one group must be in time order along ``i`` (the log order). On Spark
+    the result stays a (lazy) DataFrame: it feeds the next step.
     """
+    within = np.iinfo(np.int64).max if within_us is None else int(within_us)
+    sql = STEP_SQL.format(within=within)
+    if is_spark(cand):
+        from . import spark
+
+        return spark.frame(sql, {"p": prev, "c": cand})
     if len(prev["i"]) == 0 or len(cand["i"]) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return {"g": empty, "i": empty, "t": empty, "pt": empty}
-    within = np.iinfo(np.int64).max if within_us is None else int(within_us)
-    out = duck.run(STEP_SQL.format(within=within), {"p": prev, "c": cand})
+    out = run(sql + "ORDER BY i", {"p": prev, "c": cand})
     return {k: v.astype(np.int64, copy=False) for k, v in out.items()}
+
+
+def step_rows(ev: Table, codes: np.ndarray) -> Table:
+    """Rows ``(g, i, t)`` of ``ev`` whose event code is one of ``codes``."""
+    if is_spark(ev):
+        from pyspark.sql import functions as F
+
+        return ev.filter(F.col("e").isin([int(c) for c in codes])).select("g", "i", "t")
+    mask = np.isin(ev["e"], codes)
+    return {c: np.asarray(ev[c], dtype=np.int64)[mask] for c in ("g", "i", "t")}
+
+
+def groups(rows: Table) -> np.ndarray:
+    """The distinct groups of ``rows``, sorted."""
+    return run(GROUPS_SQL, {"c": rows})["g"].astype(np.int64)
+
+
+def first_arrivals(hit: Table) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of ``hit`` (sorted) and the delay (µs) of each one's first row in log order."""
+    out = run(FIRST_SQL, {"hit": hit})
+    return out["g"].astype(np.int64), out["delay"].astype(np.int64)
+
+
+def group_owners(ev: Table) -> np.ndarray:
+    """User code of every group of ``ev(g, u)``, by group code (groups are numbered 0..n-1)."""
+    return run(OWNERS_SQL, {"ev": ev})["u"].astype(np.int64)

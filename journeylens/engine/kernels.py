@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import duck
+from .dialect import Table, query, run
 
 SORT_SQL = "SELECT i FROM ev ORDER BY u, t, r, i"
 
@@ -24,28 +24,43 @@ WITH g AS (
 ), s AS (
     SELECT i, u, t, sum(brk) OVER (PARTITION BY u ORDER BY i ROWS UNBOUNDED PRECEDING) AS k FROM g
 ), p AS (
-    SELECT i, u, k, (t - min(t) OVER (PARTITION BY u, k)) // {span} AS part FROM s
+    SELECT i, u, k, div(t - min(t) OVER (PARTITION BY u, k), {span}) AS part FROM s
 )
-SELECT i,
+SELECT i, u,
        CASE WHEN lag(i) OVER w IS NULL OR lag(k) OVER w <> k OR lag(part) OVER w <> part THEN 1 ELSE 0 END AS start
 FROM p WINDOW w AS (PARTITION BY u ORDER BY i)
-ORDER BY i
 """
 
 
 def sort_order(user: np.ndarray, time_us: np.ndarray, row: np.ndarray) -> np.ndarray:
     """Permutation sorting events by user code, time, then source row."""
     n = len(user)
-    out = duck.run(SORT_SQL, {"ev": {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us, "r": row}})
+    out = run(SORT_SQL, {"ev": {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us, "r": row}})
     return out["i"].astype(np.int64, copy=False)
 
 
 # Without a maximum duration a single window pass decides every break.
 GAP_SESSION_SQL = """
-SELECT i, CASE WHEN lag(t) OVER w IS NULL OR t - lag(t) OVER w > {gap} THEN 1 ELSE 0 END AS start
+SELECT i, u, CASE WHEN lag(t) OVER w IS NULL OR t - lag(t) OVER w > {gap} THEN 1 ELSE 0 END AS start
 FROM ev WINDOW w AS (PARTITION BY u ORDER BY i)
-ORDER BY i
 """
+
+# Sessions numbered from 0 in (user, start) order, computed in the engine: a running
+# count of starts per user plus the sessions of all users before (one row per user).
+SESSION_ID_SQL = """
+WITH st AS ({starts}),
+k AS (SELECT i, u, sum(start) OVER (PARTITION BY u ORDER BY i ROWS UNBOUNDED PRECEDING) - 1 AS k FROM st),
+per AS (SELECT u, max(k) + 1 AS n FROM k GROUP BY u),
+off AS (SELECT u, sum(n) OVER (ORDER BY u ROWS UNBOUNDED PRECEDING) - n AS o FROM per)
+SELECT i, CAST(o + k AS BIGINT) AS session_id FROM k JOIN off USING (u)
+"""
+
+
+def session_starts_sql(gap_us: int, max_us: int | None) -> str:
+    """The kernel flagging session starts (``i, u, start``) over ``ev(i, u, t)`` sorted by user and time."""
+    if not max_us:
+        return GAP_SESSION_SQL.format(gap=int(gap_us))
+    return SESSION_SQL.format(gap=int(gap_us), span=int(max_us))
 
 
 def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: int | None) -> np.ndarray:
@@ -56,9 +71,8 @@ def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: i
     n = len(user)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    span = int(max_us) if max_us else np.iinfo(np.int64).max
-    sql = GAP_SESSION_SQL.format(gap=int(gap_us)) if not max_us else SESSION_SQL.format(gap=int(gap_us), span=span)
-    out = duck.run(sql, {"ev": {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}})
+    sql = session_starts_sql(gap_us, max_us) + "ORDER BY i"
+    out = run(sql, {"ev": {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}})
     return out["start"].astype(bool)
 
 
@@ -66,22 +80,26 @@ def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: i
 # them; one window pass, then a group-by. Gaps are exact integers (µs).
 DFG_SQL = """
 WITH w AS (
-    SELECT g, u, s, e, t, lead(e) OVER win AS e2, lead(t) OVER win AS t2
+    SELECT g, u, {s} AS s, e, t, lead(e) OVER win AS e2, lead(t) OVER win AS t2
     FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)
 )
-SELECT s, e AS a, e2 AS b, count(*) AS n, count(DISTINCT u) AS users,
-       avg(t2 - t) AS mean_us, median(t2 - t) AS median_us, quantile_cont(t2 - t, 0.9) AS p90_us
+SELECT s, e AS a, e2 AS b, count(*) AS n, count(DISTINCT u) AS users, avg(t2 - t) AS mean_us,
+       median(t2 - t) AS median_us, percentile_cont(0.9) WITHIN GROUP (ORDER BY t2 - t) AS p90_us
 FROM w WHERE e2 IS NOT NULL
 GROUP BY s, a, b ORDER BY s, a, b
 """
 
 ENDPOINTS_SQL = """
-SELECT arg_min(e, i) AS first, arg_max(e, i) AS last FROM ev GROUP BY g
+SELECT min_by(e, i) AS first, max_by(e, i) AS last FROM ev GROUP BY g
 """
 
+# Variants with the number of distinct ones and of journeys, so that only the shown
+# ones leave the engine.
 VARIANTS_SQL = """
-WITH seq AS (SELECT g, list(e ORDER BY i) AS v FROM ev GROUP BY g)
-SELECT v, count(*) AS n FROM seq GROUP BY v ORDER BY n DESC, v
+WITH seq AS (SELECT g, {seq_e} AS v FROM ev GROUP BY g),
+var AS (SELECT v, count(*) AS n FROM seq GROUP BY v)
+SELECT v, n, (SELECT count(*) FROM var) AS variants, (SELECT sum(n) FROM var) AS journeys
+FROM var ORDER BY n DESC, v
 """
 
 
@@ -103,22 +121,37 @@ def directly_follows(
     With ``segment`` (a code per row), pairs are counted per segment ``s`` of their first event.
     """
     seg = np.zeros(len(group), dtype=np.int32) if segment is None else segment
-    return duck.run(DFG_SQL, _ev(group, codes, u=user, t=time_us, s=seg))
+    return directly_follows_table(_ev(group, codes, u=user, t=time_us, s=seg)["ev"], segmented=True)
+
+
+def directly_follows_table(ev: Table, segmented: bool = False) -> dict[str, np.ndarray]:
+    """:func:`directly_follows` over a table ``ev(i, g, e, u, t[, s])`` (numpy columns or Spark);
+    without ``segmented`` every pair is in segment 0."""
+    return run(DFG_SQL.format(s="s" if segmented else "0"), {"ev": ev})
 
 
 def endpoints(group: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
     """First and last code of every group."""
-    return duck.run(ENDPOINTS_SQL, _ev(group, codes))
+    return endpoints_table(_ev(group, codes)["ev"])
 
 
-def variants(group: np.ndarray, codes: np.ndarray, top: int | None = None) -> tuple[list[list[int]], np.ndarray, int]:
-    """Distinct code sequences of the groups, most frequent first (ties in sequence order).
+def endpoints_table(ev: Table) -> dict[str, np.ndarray]:
+    """:func:`endpoints` over a table ``ev(i, g, e)``."""
+    return run(ENDPOINTS_SQL, {"ev": ev})
 
-    Returns the ``top`` sequences (all when None), their counts, and the number of distinct sequences.
+
+def variants(ev: Table, top: int | None = None) -> tuple[list[list[int]], np.ndarray, int, int]:
+    """Distinct code sequences of the groups of ``ev(i, g, e)``, most frequent first (ties in sequence order).
+
+    Returns the ``top`` sequences (all when None), their counts, the number of
+    distinct sequences and the number of groups (journeys).
     """
-    table = duck.query(VARIANTS_SQL, _ev(group, codes))
-    shown = table.slice(0, top) if top else table  # decode only what is returned
-    return shown.column("v").to_pylist(), shown.column("n").to_numpy(), table.num_rows
+    sql = VARIANTS_SQL + (f"LIMIT {int(top)}" if top else "")  # decode only what is returned
+    table = query(sql, {"ev": ev})
+    if table.num_rows == 0:
+        return [], np.zeros(0, dtype=np.int64), 0, 0
+    totals = (int(table.column(c)[0].as_py()) for c in ("variants", "journeys"))
+    return table.column("v").to_pylist(), table.column("n").to_numpy(), *totals
 
 
 def loop_instances(group: np.ndarray, codes: np.ndarray, user: np.ndarray, max_length: int) -> dict[str, np.ndarray]:
@@ -140,10 +173,10 @@ def loop_instances(group: np.ndarray, codes: np.ndarray, user: np.ndarray, max_l
     WITH w AS (SELECT g, u, e AS x0, {leads} FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)),
     inst AS ({" UNION ALL ".join(parts)}),
     per_user AS (SELECT k, {", ".join(xs)}, u, count(*) AS c FROM inst GROUP BY ALL)
-    SELECT k, {", ".join(xs)}, sum(c)::BIGINT AS occurrences, count(*) AS users, median(c) AS median_reps
+    SELECT k, {", ".join(xs)}, CAST(sum(c) AS BIGINT) AS occurrences, count(*) AS users, median(c) AS median_reps
     FROM per_user GROUP BY k, {", ".join(xs)} ORDER BY users DESC, occurrences DESC, k, {", ".join(xs)}
     """
-    return duck.run(sql, _ev(group, codes, u=user))
+    return run(sql, _ev(group, codes, u=user))
 
 
 def anchored_paths(
@@ -165,11 +198,11 @@ def anchored_paths(
     anch AS (SELECT * FROM w WHERE e = {int(anchor)} QUALIFY row_number() OVER (PARTITION BY g ORDER BY i {order}) = 1),
     conv AS (SELECT g, max(i) AS last_goal FROM ev WHERE e IN ({goal_list}) GROUP BY g)
     SELECT {ys}, count(*) AS journeys,
-           sum(CASE WHEN conv.last_goal >= anch.i THEN 1 ELSE 0 END)::BIGINT AS converted
+           CAST(sum(CASE WHEN conv.last_goal >= anch.i THEN 1 ELSE 0 END) AS BIGINT) AS converted
     FROM anch LEFT JOIN conv USING (g)
     GROUP BY {ys} ORDER BY journeys DESC, {ys}
     """
-    return duck.run(sql, _ev(group, codes))
+    return run(sql, _ev(group, codes))
 
 
 # One group-by per session: its first row, time span, size, first/last code and
@@ -177,12 +210,12 @@ def anchored_paths(
 # names joined in name order; beyond 62 tags the names are joined by the engine.
 SESSION_SUMMARY_SQL = """
 SELECT g, min(i) AS i0, min(t) AS t0, max(t) AS t1, count(*) AS n,
-       arg_min(e, i) AS first, arg_max(e, i) AS last, {tags} AS tags
+       min_by(e, i) AS first, max_by(e, i) AS last, {tags} AS tags
 FROM ev {join}
 GROUP BY g ORDER BY g
 """
-MASK_TAGS = "coalesce(bit_or(CASE WHEN c >= 0 THEN 1::BIGINT << c END), 0)"
-NAMED_TAGS = "string_agg(DISTINCT name, '|' ORDER BY name)"
+MASK_TAGS = "coalesce(bit_or(CASE WHEN c >= 0 THEN CAST(1 AS BIGINT) << c END), 0)"
+NAMED_TAGS = "{tag_names}"
 
 
 def session_summary(
@@ -200,7 +233,7 @@ def session_summary(
     tables = _ev(group, codes, t=time_us, c=tags)
     if not masked:
         tables["tag"] = {"c": np.arange(len(names), dtype=np.int64), "name": names}
-    out = duck.run(sql, tables)
+    out = run(sql, tables)
     if masked:  # few distinct sets: decode each once
         out["tags"] = _decode_masks(out["tags"].astype(np.int64), names)
     return out

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ..engine.tables import journey_table
+from ..io.spark import SparkLog
 from ..log import EventLog
 
 Level = Literal["event", "stage", "channel"]
@@ -62,7 +64,7 @@ class DFG:
         return f"<div><strong>{title}</strong>: {len(self.edges)} edges, {len(self.starts)} start nodes{table}</div>"
 
 
-def dfg(log: EventLog, level: Level = "event", within: Within = "user") -> DFG:
+def dfg(log: EventLog | SparkLog, level: Level = "event", within: Within = "user") -> DFG:
     """Count the directly-follows steps of every journey.
 
     ``level`` is what a node is (event, lifecycle stage, channel); events with no
@@ -75,11 +77,8 @@ def dfg(log: EventLog, level: Level = "event", within: Within = "user") -> DFG:
     >>> jl.dfg(log).to_frame()[["source", "target", "count", "users"]].values.tolist()
     [['cart', 'home', 1, 1], ['home', 'cart', 2, 2]]
     """
-    codes, names = log.level_codes(level)
-    group = log.journey_codes(within)
-    keep = codes >= 0
-    group, codes = group[keep], codes[keep]
-    pairs = engine.directly_follows(group, codes, log.user_codes[keep], log.time_us[keep])
+    ev, names = journey_table(log, level, within)  # an EventLog's arrays, or a SparkLog's DataFrame
+    pairs = engine.directly_follows_table(ev)
     names_arr = np.asarray(names, dtype=object)
     edges = pd.DataFrame(
         {
@@ -98,9 +97,10 @@ def dfg(log: EventLog, level: Level = "event", within: Within = "user") -> DFG:
         src, dst = rank.reindex(edges["source"]).to_numpy(), rank.reindex(edges["target"]).to_numpy()
         edges["backward"] = dst < src
         edges["self"] = dst == src
-    ends = engine.endpoints(group, codes)
-    starts = _count(names_arr[ends["first"]]) if len(codes) else pd.Series(dtype=np.int64)
-    finals = _count(names_arr[ends["last"]]) if len(codes) else pd.Series(dtype=np.int64)
+    ends = engine.endpoints_table(ev)
+    some = len(ends["first"]) > 0
+    starts = _count(names_arr[ends["first"]]) if some else pd.Series(dtype=np.int64)
+    finals = _count(names_arr[ends["last"]]) if some else pd.Series(dtype=np.int64)
     return DFG(edges=edges, starts=starts, ends=finals, level=level, within=within)
 
 

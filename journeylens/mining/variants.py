@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ..engine.tables import journey_table
+from ..io.spark import SparkLog
 from ..log import EventLog
 from .dfg import Level, Within
 
@@ -52,7 +54,7 @@ class Variants:
         return f"<div><strong>{self.n_variants:,} variants</strong> over {self.n_journeys:,} journeys ({html.escape(self.within)}){body}</div>"
 
 
-def variants(log: EventLog, within: Within = "user", top: int | None = None, level: Level = "event") -> Variants:
+def variants(log: EventLog | SparkLog, within: Within = "user", top: int | None = None, level: Level = "event") -> Variants:
     """The distinct journeys (ordered sequences) and how many follow each.
 
     Sequences are built and grouped in the engine; only the returned ``top``
@@ -65,12 +67,9 @@ def variants(log: EventLog, within: Within = "user", top: int | None = None, lev
     >>> jl.variants(log).to_frame()[["variant", "count"]].values.tolist()
     [[('home', 'cart'), 2], [('home',), 1]]
     """
-    codes, names = log.level_codes(level)
-    group = log.journey_codes(within)
-    keep = codes >= 0
-    seqs, counts, total = engine.variants(group[keep], codes[keep], top=top)
+    ev, names = journey_table(log, level, within)  # an EventLog's arrays, or a SparkLog's DataFrame
+    seqs, counts, total, n_journeys = engine.variants(ev, top=top)
     names_arr = np.asarray(names, dtype=object)
-    n_journeys = int(len(np.unique(group[keep])))
     counts = counts.astype(np.int64)
     share = counts / n_journeys if n_journeys else counts.astype(float)
     table = pd.DataFrame(

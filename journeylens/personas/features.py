@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 
 from ..engine.features import user_bigrams, user_code_counts, user_summary
+from ..engine.tables import feature_table, is_spark_log
 from ..errors import JourneyLensError
+from ..io.spark import SparkLog
 from ..log import EventLog
 
 _US_PER_DAY = 86_400e6
@@ -42,20 +44,17 @@ def _scatter(user: np.ndarray, code: np.ndarray, n: np.ndarray, shape: tuple[int
     return out
 
 
-def _coded(log: EventLog, column: str) -> tuple[np.ndarray, pd.Index]:
-    values = log._frame[column]
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.astype("category")
-    return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
-
-
 def user_features(
-    log: EventLog,
+    log: EventLog | SparkLog,
     goal: str | Sequence[str] | None = None,
     tfidf: bool = False,
     bigrams: int = 30,
-) -> pd.DataFrame:
+    as_spark: bool = False,
+):
     """The per-user feature table described in the module docstring, indexed by ``user_id``.
+
+    A SparkLog's counts are computed by Spark and the table assembled on the driver;
+    ``as_spark=True`` returns it as a Spark DataFrame (``user_id`` a column) for joining there.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "b"],
@@ -65,11 +64,9 @@ def user_features(
     >>> f.loc["a", ["n_events", "active_days", "channel:web", "event:buy", "converted"]].tolist()
     [2.0, 2.0, 0.5, 1.0, 1.0]
     """
-    u = np.asarray(log.user_codes, dtype=np.int64)
-    t = np.asarray(log.time_us, dtype=np.int64)
+    ev, level_names = feature_table(log)  # an EventLog's arrays, or a SparkLog's DataFrame
     n_users = len(log.users)
-    session = log._frame["session_id"].to_numpy() if log.has("session_id") else np.zeros(len(u), dtype=np.int64)
-    s = user_summary(u, t, session)
+    s = user_summary(ev)
     present = s["u"].astype(np.int64)
     cols: dict[str, np.ndarray] = {}
     dense = lambda values: _scatter(present, np.zeros(len(present), dtype=np.int64), values, (n_users, 1))[:, 0]  # noqa: E731
@@ -78,7 +75,7 @@ def user_features(
     if log.has("session_id"):
         cols["n_sessions"] = dense(s["sessions"])
     cols["active_days"] = dense(s["active_days"])
-    end = t.max() if len(t) else 0
+    end = s["last_t"].max() if len(s["last_t"]) else 0
     cols["tenure_days"] = dense((s["last_t"] - s["first_t"]) / _US_PER_DAY)
     cols["recency_days"] = dense((end - s["last_t"]) / _US_PER_DAY)
     cols["events_per_active_day"] = n_events / np.maximum(cols["active_days"], 1)
@@ -88,21 +85,20 @@ def user_features(
     blocks = [frame]
     for column, prefix in (("channel", "channel"), ("device", "device")):
         if log.has(column):
-            codes, names = _coded(log, column)
-            c = user_code_counts(u, codes)
+            names = level_names[f"c_{column}"]
+            c = user_code_counts(ev, f"c_{column}")
             counts = _scatter(c["u"], c["c"], c["n"], (n_users, len(names)))
             blocks.append(pd.DataFrame(counts / np.maximum(n_events, 1)[:, None],
                                        columns=[f"{prefix}:{n}" for n in names]))
     if log.has("stage"):
-        codes, names = _coded(log, "stage")
-        c = user_code_counts(u, codes)
+        names = level_names["c_stage"]
+        c = user_code_counts(ev, "c_stage")
         reached = (_scatter(c["u"], c["c"], c["n"], (n_users, len(names))) > 0).astype(np.float64)
         stages = pd.DataFrame(reached, columns=[f"stage:{n}" for n in names])
         furthest = np.where(reached.any(axis=1), len(names) - np.argmax(reached[:, ::-1], axis=1), 0)
         stages["stage_max"] = furthest.astype(np.float64)
         blocks.append(stages)
-    e = np.asarray(log.event_codes, dtype=np.int64)
-    c = user_code_counts(u, e)
+    c = user_code_counts(ev, "e")
     counts = _scatter(c["u"], c["c"], c["n"], (n_users, len(log.event_names)))
     if tfidf:
         from sklearn.feature_extraction.text import TfidfTransformer
@@ -110,7 +106,7 @@ def user_features(
         counts = TfidfTransformer().fit_transform(counts).toarray()
     blocks.append(pd.DataFrame(counts, columns=[f"event:{n}" for n in log.event_names]))
     if bigrams:
-        blocks.append(_bigram_shares(u, e, log.event_names, n_users, int(bigrams)))
+        blocks.append(_bigram_shares(ev, log.event_names, n_users, int(bigrams)))
     if goal is not None:
         names = [goal] if isinstance(goal, str) else list(goal)
         unknown = [g for g in names if g not in set(log.event_names)]
@@ -120,12 +116,19 @@ def user_features(
         blocks.append(pd.DataFrame({"converted": (counts[:, idx] > 0).any(axis=1).astype(np.float64)}))
     out = pd.concat(blocks, axis=1)
     out.index = pd.Index(log.users.astype(str), name="user_id")
-    return out.loc[n_events > 0]
+    out = out.loc[n_events > 0]
+    if not as_spark:
+        return out
+    if not is_spark_log(log):
+        raise JourneyLensError("as_spark=True needs a SparkLog (jl.from_spark(...))")
+    import pyarrow as pa
+
+    return ev.sparkSession.createDataFrame(pa.Table.from_pandas(out.reset_index(), preserve_index=False))
 
 
-def _bigram_shares(u: np.ndarray, e: np.ndarray, names: pd.Index, n_users: int, top: int) -> pd.DataFrame:
+def _bigram_shares(ev, names: pd.Index, n_users: int, top: int) -> pd.DataFrame:
     """Shares of each user's transitions for the ``top`` pairs done by most users (ties by pair)."""
-    b = user_bigrams(u, e)
+    b = user_bigrams(ev)
     pair = b["a"].astype(np.int64) * len(names) + b["b"].astype(np.int64)
     users_per_pair = pd.Series(1, index=pair).groupby(level=0).sum()
     chosen = users_per_pair.sort_values(ascending=False, kind="stable").index[:top].sort_values()

@@ -16,19 +16,22 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ..engine.tables import is_spark_log
 from ..errors import ValidationError
+from ..io.spark import SparkLog
 from ..log import CANONICAL_COLUMNS, EventLog
 from ..timeutil import to_microseconds
 
 
-def sessionize(log: EventLog, gap: Any = "30min", max_duration: Any = None) -> EventLog:
+def sessionize(log: EventLog | SparkLog, gap: Any = "30min", max_duration: Any = None) -> EventLog | SparkLog:
     """A new log with ``session_id`` (int64) numbering the sessions of every user.
 
     Sessions are numbered from 0 in (user, start time) order, so the ids are the
     same whatever the order of the source rows. ``gap`` and ``max_duration`` are
     pandas durations (``"30min"``, ``"2h"``, ``"7d"``, a ``Timedelta``). A session
     column that came from the source is kept as ``source_session_id``; the
-    parameters are recorded in ``log.parameters["sessionize"]``.
+    parameters are recorded in ``log.parameters["sessionize"]``. A
+    :class:`~journeylens.io.spark.SparkLog` is sessionized by Spark into a new SparkLog.
 
     >>> import pandas as pd, journeylens as jl
     >>> from journeylens.prepare import sessionize
@@ -38,9 +41,17 @@ def sessionize(log: EventLog, gap: Any = "30min", max_duration: Any = None) -> E
     >>> sessionize(log, gap="30min").to_pandas()["session_id"].tolist()
     [0, 0, 1, 2]
     """
-    require_log(log, "sessionize")
+    require_log(log, "sessionize", spark=True)
     gap_us = to_microseconds(gap, "gap")
     max_us = None if max_duration is None else to_microseconds(max_duration, "max_duration")
+    record = {
+        "gap": str(gap),
+        "gap_seconds": gap_us / 1e6,
+        "max_duration": None if max_duration is None else str(max_duration),
+        "max_duration_seconds": None if max_us is None else max_us / 1e6,
+    }
+    if is_spark_log(log):
+        return log.sessionize(gap_us, max_us, record)
     starts = engine.session_starts(log.user_codes, log.time_us, gap_us, max_us)
     ids = np.cumsum(starts, dtype=np.int64) - 1
 
@@ -50,13 +61,7 @@ def sessionize(log: EventLog, gap: Any = "30min", max_duration: Any = None) -> E
         frame = set_column(frame, "source_session_id", frame["session_id"], after="session_id")
         roles.pop("session", None)
     frame = set_column(frame, "session_id", ids)
-    record = {
-        "gap": str(gap),
-        "gap_seconds": gap_us / 1e6,
-        "max_duration": None if max_duration is None else str(max_duration),
-        "max_duration_seconds": None if max_us is None else max_us / 1e6,
-        "sessions": int(starts.sum()),
-    }
+    record["sessions"] = int(starts.sum())
     return log._derive(frame, roles=roles, parameters={**log.parameters, "sessionize": record})
 
 
@@ -109,8 +114,9 @@ def sessions(log: EventLog) -> pd.DataFrame:
     )
 
 
-def require_log(log: Any, caller: str) -> None:
-    if not isinstance(log, EventLog):
+def require_log(log: Any, caller: str, spark: bool = False) -> None:
+    """An EventLog (or, where ``spark`` says the caller runs on Spark too, a SparkLog), else a one-line error."""
+    if not isinstance(log, EventLog) and not (spark and isinstance(log, SparkLog)):
         raise ValidationError(
             f"{caller} expects an EventLog (jl.read(...), jl.from_pandas(...)), got {type(log).__name__}"
         )

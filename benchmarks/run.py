@@ -1,0 +1,265 @@
+"""Side-by-side benchmark: journeylens vs pm4py vs retentioneering vs the Arrow floor.
+
+Same seeded Parquet log (``common.dataset``: ~10 events per user, 30 events,
+6 channels), each pipeline in a fresh process, seconds and peak RSS:
+
+- journeylens: ``jl.read_parquet`` → ``jl.sessionize`` → ``jl.dfg`` →
+  ``jl.variants`` → ``jl.user_features`` (reading includes validation,
+  duplicate quarantine and id encoding).
+- pm4py: ``pandas.read_parquet`` → ``format_dataframe`` → ``discover_dfg`` →
+  ``discover_performance_dfg`` → ``get_variants``.
+- retentioneering: ``pandas.read_parquet`` → ``Eventstream`` →
+  ``split_sessions(timeout="30m")`` → transition counts. It lives in its own
+  environment (``bash benchmarks/peers_env.sh`` creates ``benchmarks/.peers-venv``).
+- floor: ``pyarrow.parquet.read_table`` + one group-by (events per user), the
+  least any engine pays for this input.
+
+    python benchmarks/run.py                        # 1M then 10M events, writes benchmarks/results.md
+    python benchmarks/run.py --events 1e6           # one size
+    python benchmarks/run.py --only journeylens --only floor --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from common import HERE, dataset, measure, print_table, run_child
+
+PEERS_PYTHON = HERE / ".peers-venv" / "bin" / "python"
+RESULTS = HERE / "results.md"
+SESSION_GAP = "30min"
+STAGES = ["load_s", "sessionize_s", "dfg_s", "variants_s", "features_s"]
+
+
+def _versions(*modules: str) -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {m: version(m) for m in modules}
+
+
+def run_journeylens(path: str) -> dict:
+    t = time.perf_counter()
+    import journeylens as jl
+
+    t0 = time.perf_counter()
+    log = jl.read_parquet(path)
+    t1 = time.perf_counter()
+    log = jl.sessionize(log, gap=SESSION_GAP)
+    t2 = time.perf_counter()
+    graph = jl.dfg(log)
+    t3 = time.perf_counter()
+    found = jl.variants(log)
+    t4 = time.perf_counter()
+    features = jl.user_features(log)
+    t5 = time.perf_counter()
+    return {"import_s": t0 - t, "load_s": t1 - t0, "sessionize_s": t2 - t1, "dfg_s": t3 - t2,
+            "variants_s": t4 - t3, "features_s": t5 - t4, "work_s": t5 - t1, "total_s": t5 - t0,
+            "events": len(log), "sessions": int(log.summary()["sessions"]), "edges": len(graph.to_frame()),
+            "variants": len(found.to_frame()), "users": len(features),
+            "versions": _versions("journeylens", "pandas", "pyarrow", "duckdb", "numpy")}
+
+
+def run_pm4py(path: str) -> dict:
+    os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "False"
+    t = time.perf_counter()
+    import pandas as pd
+    import pm4py
+
+    t0 = time.perf_counter()
+    df = pd.read_parquet(path)
+    t1 = time.perf_counter()
+    df = pm4py.format_dataframe(df, case_id="user_id", activity_key="event", timestamp_key="timestamp")
+    t2 = time.perf_counter()
+    graph, _, _ = pm4py.discover_dfg(df)
+    t3 = time.perf_counter()
+    pm4py.discover_performance_dfg(df)
+    t4 = time.perf_counter()
+    found = pm4py.get_variants(df)
+    t5 = time.perf_counter()
+    return {"import_s": t0 - t, "load_s": t1 - t0, "format_s": t2 - t1, "dfg_s": t3 - t2,
+            "performance_dfg_s": t4 - t3, "variants_s": t5 - t4, "work_s": t5 - t1, "total_s": t5 - t0,
+            "events": len(df), "edges": len(graph), "variants": len(found),
+            "versions": _versions("pm4py", "pandas")}
+
+
+def run_retentioneering(path: str) -> dict:
+    os.environ["RETENTIONEERING_NO_TRACK"] = "1"  # no usage reports to a remote service
+    t = time.perf_counter()
+    import pandas as pd
+    from retentioneering import Eventstream
+
+    t0 = time.perf_counter()
+    df = pd.read_parquet(path)
+    t1 = time.perf_counter()
+    stream = Eventstream(df, schema={"path_cols": ["user_id"], "event_col": "event", "timestamp_col": "timestamp"})
+    t2 = time.perf_counter()
+    stream = stream.split_sessions(timeout="30m")
+    t3 = time.perf_counter()
+    counts = stream.transition_graph_data(edge_weight="count")
+    t4 = time.perf_counter()
+    # The matrix has path_start/path_end pseudo-events; count only event → event steps.
+    real = [c for c in counts.columns if not str(c).startswith("path_")]
+    steps = counts.loc[[r for r in counts.index if not str(r).startswith("path_")], real]
+    return {"import_s": t0 - t, "load_s": t1 - t0, "eventstream_s": t2 - t1, "sessionize_s": t3 - t2,
+            "transitions_s": t4 - t3, "work_s": t4 - t1, "total_s": t4 - t0, "events": len(df),
+            "sessions": int(stream.df["session_id"].nunique()), "edges": int((steps.to_numpy() > 0).sum()),
+            "versions": _versions("retentioneering", "pandas", "duckdb")}
+
+
+def run_floor(path: str) -> dict:
+    t = time.perf_counter()
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    table = pq.read_table(path)
+    t1 = time.perf_counter()
+    per_user = table.group_by("user_id").aggregate([("event", "count")])
+    t2 = time.perf_counter()
+    return {"import_s": t0 - t, "load_s": t1 - t0, "work_s": t2 - t1, "total_s": t2 - t0,
+            "events": table.num_rows, "users": per_user.num_rows, "versions": _versions("pyarrow")}
+
+
+RUNNERS = {"journeylens": run_journeylens, "pm4py": run_pm4py, "retentioneering": run_retentioneering,
+           "floor": run_floor}
+COLUMNS = ["import_s", "load_s", "work_s", "total_s", "process_s", "peak_rss_mb", "events", "sessions", "edges",
+           "variants"]
+
+
+def ratios(rows: dict[str, dict]) -> dict[str, dict[str, float]]:
+    """Each pipeline's total seconds and peak RSS divided by journeylens's (>1: journeylens is faster/smaller)."""
+    ours = rows.get("journeylens")
+    if ours is None:
+        return {}
+    return {kind: {"time": r["total_s"] / ours["total_s"], "rss": r["peak_rss_mb"] / ours["peak_rss_mb"]}
+            for kind, r in rows.items() if kind != "journeylens"}
+
+
+def disagreements(rows: dict[str, dict]) -> list[str]:
+    """Counts that pipelines reporting them do not agree on (events differ by the duplicates journeylens quarantines)."""
+    found = []
+    for key in ("sessions", "edges", "variants"):
+        values = {kind: r[key] for kind, r in rows.items() if key in r}
+        if len(set(values.values())) > 1:
+            found.append(f"{key} differ: " + ", ".join(f"{kind} {v:,}" for kind, v in values.items()))
+    return found
+
+
+def machine() -> dict[str, str]:
+    """The facts a reader needs to compare these numbers with their own."""
+    meminfo = Path("/proc/meminfo").read_text().split("\n") if Path("/proc/meminfo").exists() else []
+    mem_kb = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal")), 0)
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                 platform.processor() or "unknown")
+    return {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cores": str(len(os.sched_getaffinity(0))), "memory": f"{mem_kb / 2**20:.1f} GiB", "cpu": model,
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+
+
+def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: str) -> str:
+    """results.md: machine facts, versions, one table per size, ratios, and journeylens's time per stage."""
+    versions: dict[str, str] = {}
+    for rows in sizes.values():
+        for r in rows.values():
+            versions.update(r.get("versions", {}))
+    out = ["# Benchmark: journeylens vs pm4py vs retentioneering", "",
+           f"`{command}` — {facts['date']}, load average at start {facts['load']}.", "",
+           f"Machine: {facts['cores']} cores ({facts['cpu']}), {facts['memory']} RAM, {facts['os']}, "
+           f"Python {facts['python']}.", "",
+           "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".", "",
+           "Each pipeline runs once in a fresh process on the same seeded Parquet log (~10 events per user, "
+           "30 event names, 6 channels). *total* = load + work, imports excluded; *process* is the whole "
+           "process's wall time (interpreter start and imports included); peak RSS is the process's maximum "
+           "resident memory. The pipelines do not do identical work:", "",
+           "- **journeylens**: `read_parquet` (validation, duplicate quarantine, id encoding) → `sessionize` "
+           "(30 min) → `dfg` (counts, users, mean/median/p90 gaps) → `variants` → `user_features`.",
+           "- **pm4py**: `pandas.read_parquet` → `format_dataframe` → `discover_dfg` → "
+           "`discover_performance_dfg` → `get_variants` (no sessions, no per-user features).",
+           "- **retentioneering**: `pandas.read_parquet` → `Eventstream` → `split_sessions(timeout='30m')` → "
+           "`transition_graph_data(edge_weight='count')` (no gap statistics, variants or features); "
+           "separate environment from `benchmarks/peers_env.sh`.",
+           "- **floor**: `pyarrow.parquet.read_table` + one group-by (events per user): the least any engine pays.",
+           ""]
+    for n, rows in sizes.items():
+        rel = ratios(rows)
+        out += [f"## {n:,} events", "",
+                "| pipeline | import s | load s | work s | total s | process s | peak RSS MB | time ÷ journeylens "
+                "| RSS ÷ journeylens | events | sessions | edges | variants |",
+                "|---|" + "---:|" * 12]
+        for kind, r in rows.items():
+            time_ratio, rss_ratio = (rel[kind]["time"], rel[kind]["rss"]) if kind in rel else (1.0, 1.0)
+            cells = [_cell(r, "import_s"), _cell(r, "load_s"), _cell(r, "work_s"), _cell(r, "total_s"),
+                     _cell(r, "process_s"), _cell(r, "peak_rss_mb", "{:,.0f}"), f"{time_ratio:.2f}",
+                     f"{rss_ratio:.2f}"] + [_cell(r, key, "{:,}") for key in ("events", "sessions", "edges", "variants")]
+            out.append(f"| {kind} | " + " | ".join(cells) + " |")
+        agreement = disagreements(rows) or ["sessions, edges and variants agree wherever reported"]
+        out += ["", _summary(rows), "", "Agreement: " + "; ".join(agreement) + ".", ""]
+        if "journeylens" in rows:
+            ours = rows["journeylens"]
+            out += ["journeylens per stage (seconds):", "",
+                    "| " + " | ".join(s.removesuffix("_s") for s in STAGES) + " |", "|" + "---:|" * len(STAGES),
+                    "| " + " | ".join(f"{ours[s]:.2f}" for s in STAGES) + " |", ""]
+    return "\n".join(out)
+
+
+def _cell(row: dict, key: str, fmt: str = "{:,.2f}") -> str:
+    return fmt.format(row[key]) if key in row else "–"
+
+
+def _summary(rows: dict[str, dict]) -> str:
+    """One sentence of ratios: how many times faster than each peer, how many floors we pay."""
+    rel = ratios(rows)
+    parts = [f"{kind} takes {r['time']:.2f}× journeylens's time and {r['rss']:.2f}× its peak memory"
+             for kind, r in rel.items() if kind != "floor"]
+    if "floor" in rel:
+        parts.append(f"journeylens takes {1 / rel['floor']['time']:.1f}× the floor's time "
+                     f"and {1 / rel['floor']['rss']:.1f}× its memory")
+    return ("; ".join(parts) + ".") if parts else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=float, action="append", help="log size; repeat for several (default 1e6, 1e7)")
+    parser.add_argument("--only", choices=sorted(RUNNERS), action="append", help="run only these pipelines")
+    parser.add_argument("--peers-python", default=str(PEERS_PYTHON), help="interpreter that has retentioneering")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds before a pipeline is stopped")
+    parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(RUNNERS, *args.child)
+        return
+
+    kinds = args.only or list(RUNNERS)
+    if "retentioneering" in kinds and not Path(args.peers_python).exists():
+        print(f"skipping retentioneering: {args.peers_python} missing; run `bash benchmarks/peers_env.sh`",
+              file=sys.stderr)
+        kinds.remove("retentioneering")
+    facts = machine()
+    facts["load"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    sizes = {}
+    for n in (int(e) for e in (args.events or [1e6, 1e7])):
+        rows = measure(__file__, kinds, dataset(n), python={"retentioneering": args.peers_python},
+                       timeout=args.timeout)
+        sizes[n] = rows
+        print_table(f"journeylens vs peers: {n:,} events (seconds, MB)", rows, COLUMNS)
+        for kind, r in ratios(rows).items():
+            print(f"{kind:>16} / journeylens: time {r['time']:.2f}×, peak RSS {r['rss']:.2f}×")
+        for warning in disagreements(rows):
+            print(f"WARNING: {warning}", file=sys.stderr)
+        if "journeylens" in rows:
+            print("journeylens per stage: " + ", ".join(f"{s} {rows['journeylens'][s]:.2f}" for s in STAGES))
+    if not args.no_write:
+        command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+        RESULTS.write_text(report(sizes, facts, command.strip()) + "\n")
+        print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The distributed engine: the kernels' SQL through Spark SQL.
+
+Tables are Spark DataFrames registered as temporary views under the names the
+SQL uses (``ev``, ``p``, ``c`` …); numpy tables given alongside (small
+dictionaries) are shipped to the same session. Small results come back as
+Arrow; intermediate results that feed another kernel stay lazy DataFrames.
+pyspark is imported only when a Spark table is used.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any, Mapping
+
+import pyarrow as pa
+
+from ..errors import MissingDependencyError
+
+_lock = threading.Lock()  # temporary view names are per session, not per thread
+
+
+def pyspark_sql() -> Any:
+    """The ``pyspark.sql`` module, or a one-line error saying how to install it."""
+    try:
+        import pyspark.sql
+    except ImportError:
+        raise MissingDependencyError(
+            "running on Spark needs pyspark: pip install 'journeylens[spark]'"
+        ) from None
+    return pyspark.sql
+
+
+def session(master: str = "local[2]", app_name: str = "journeylens", shuffle_partitions: int = 4, **conf: Any) -> Any:
+    """A Spark session for local work and tests: ``master``, few shuffle partitions, UTC, no UI, quiet logs.
+
+    On a cluster, use the session you already have; this one is for a laptop or CI.
+    ``conf`` adds Spark settings (dots written as ``__``: ``spark__driver__memory="4g"``).
+
+    >>> from journeylens.engine.spark import session
+    >>> spark = session()  # doctest: +SKIP
+    """
+    sql = pyspark_sql()
+    builder = (
+        sql.SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    for key, value in conf.items():
+        builder = builder.config(key.replace("__", "."), str(value))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _views(tables: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The session of the Spark tables and every table as a Spark DataFrame."""
+    frames = {name: t for name, t in tables.items() if not isinstance(t, Mapping)}
+    spark = next(iter(frames.values())).sparkSession
+    for name, t in tables.items():
+        if isinstance(t, Mapping):  # small numpy table given beside the Spark ones
+            frames[name] = spark.createDataFrame(pa.table({k: pa.array(v) for k, v in t.items()}))
+    return spark, frames
+
+
+def frame(sql: str, tables: Mapping[str, Any]) -> Any:
+    """``sql`` (already in Spark's dialect) over ``tables`` as a lazy Spark DataFrame.
+
+    The views live only while the query is analysed; the DataFrame keeps its resolved plan.
+    """
+    spark, frames = _views(tables)
+    tag = uuid.uuid4().hex[:8]
+    with _lock:
+        names = {name: f"jl_{name}_{tag}" for name in frames}
+        for name, df in frames.items():
+            df.createOrReplaceTempView(names[name])
+        try:
+            text = sql
+            for name, view in names.items():  # the SQL names tables as words: ev, p, c, hit …
+                text = _rename(text, name, view)
+            return spark.sql(text)
+        finally:
+            for view in names.values():
+                spark.catalog.dropTempView(view)
+
+
+def query(sql: str, tables: Mapping[str, Any]) -> pa.Table:
+    """``sql`` over ``tables``, collected as an Arrow table (for small results)."""
+    return frame(sql, tables).toArrow()
+
+
+def _rename(sql: str, name: str, view: str) -> str:
+    """Replace the table name ``name`` after FROM/JOIN by ``view``."""
+    import re
+
+    return re.sub(rf"\b(FROM|JOIN)\s+{re.escape(name)}\b", rf"\1 {view}", sql, flags=re.IGNORECASE)
