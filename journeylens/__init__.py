@@ -22,7 +22,8 @@ from .errors import (
 )
 from .funnels import funnel
 from .engine.spark import session as spark_session
-from .io.spark import SparkLog, from_spark
+from .io.spark import from_spark
+from .io.tablelog import TableLog
 from .io import from_pandas, read, read_csv, read_jsonl, read_parquet, read_sql, read_xes
 from .log import EventLog
 from .mining import (
@@ -53,7 +54,7 @@ __all__ = [
     "JourneyMapError",
     "MissingDependencyError",
     "PersonaModel",
-    "SparkLog",
+    "TableLog",
     "ValidationError",
     "add_segment",
     "assign_stages",

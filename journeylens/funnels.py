@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .engine.funnel import first_arrivals, group_owners, groups, reachable_step, step_rows
-from .engine.tables import is_spark_log, journey_table
+from .engine.tables import is_table_log, journey_table
 from .errors import JourneyLensError
-from .io.spark import SparkLog
+from .io.tablelog import TableLog
 from .log import EventLog
 from .segments import By, user_segments
 from .timeutil import to_microseconds
@@ -81,7 +81,7 @@ def _step_codes(log: EventLog, steps: Sequence[Step]) -> list[tuple[tuple[str, .
 
 
 def funnel(
-    log: EventLog | SparkLog,
+    log: EventLog | TableLog,
     steps: Sequence[Step],
     within: str | pd.Timedelta | None = None,
     mode: Literal["closed", "open"] = "closed",
@@ -96,7 +96,7 @@ def funnel(
     counts sessions (the log needs ``session_id``) and also reports distinct users.
     ``by``: a segment column or ``user_id → label`` mapping; one funnel per segment.
     ``median_time_from_previous_s`` is measured on each journey's first arrival at
-    the step, from the previous-step occurrence it came through. A SparkLog runs on Spark.
+    the step, from the previous-step occurrence it came through. A TableLog runs in its engine.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({
@@ -115,17 +115,17 @@ def funnel(
         raise JourneyLensError("within= applies to closed funnels only (an open funnel has no order)")
     coded = _step_codes(log, steps)
     window = None if within is None else to_microseconds(within, "within")
-    if isinstance(by, str) and is_spark_log(log):
-        by = log.user_labels(by)  # a column's first value per user, computed by Spark
+    if isinstance(by, str) and is_table_log(log):
+        by = log.user_labels(by)  # a column's first value per user, computed by the engine
     seg_of_user, labels, seg_name = user_segments(log, by)
-    rows, _ = journey_table(log, "event", per)  # every event has a code: all rows, in log order
+    rows, _ = journey_table(log, "event", per, window=False)  # every event has a code: all rows, in log order
     user_of_group = group_owners(rows)
     seg_of_group = seg_of_user[user_of_group]
     n_groups = len(user_of_group)
 
     reached: list[np.ndarray] = []  # per step: the groups reaching it
     delays: list[tuple[np.ndarray, np.ndarray]] = []  # per step: (groups, µs from previous step)
-    previous: Any = None  # the reachable rows of the previous step (numpy columns or Spark)
+    previous: Any = None  # the reachable rows of the previous step (numpy columns or a held table)
     for k, (_, codes) in enumerate(coded):
         candidates = step_rows(rows, codes)
         if mode == "open":

@@ -1,5 +1,6 @@
-"""Engine agreement: a plain-pandas reference, DuckDB (EventLog) and Spark local mode (SparkLog)
-give the same sessions, directly-follows graph, variants, funnel and user features on one seeded log."""
+"""Engine agreement: a plain-pandas reference, the in-memory EventLog (embedded DuckDB), and logs held
+by DuckDB on disk and by Spark local mode (TableLog) give the same sessions, directly-follows graph,
+variants, funnel and user features on one seeded log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 import journeylens as jl
+from journeylens.engine import dialect
 from journeylens.funnels import funnel
 from journeylens.mining.dfg import dfg
 from journeylens.mining.variants import variants
@@ -129,7 +131,7 @@ def test_ties_keep_source_order(log, ordered):
     assert log.to_pandas()["event"].astype(str).tolist() == ordered["event"].tolist()
 
 
-# -- Spark ----------------------------------------------------------------------
+# -- engine-held logs: DuckDB on disk and Spark local mode ---------------------
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
@@ -140,63 +142,66 @@ def spark():
     s.stop()
 
 
-@pytest.fixture(scope="module")
-def slog(spark, frame):
-    from journeylens.io.spark import from_spark
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.slow)])
+def held(request, frame, tmp_path_factory):
+    """The same rows as ``log``, validated and encoded by an engine: a TableLog."""
+    if request.param == "spark":
+        from journeylens.io.spark import from_spark
 
-    return from_spark(spark.createDataFrame(frame))
+        return from_spark(request.getfixturevalue("spark").createDataFrame(frame))
+    path = tmp_path_factory.mktemp("held") / "events.parquet"
+    frame.to_parquet(path)
+    return jl.read_parquet(path, engine="duckdb")
 
 
-@pytest.mark.slow
-def test_spark_log_encodes_like_eventlog(slog, log):
-    assert slog.rows_read == log.rows_read == slog.rows_accepted + slog.rows_quarantined
-    assert slog.rows_quarantined == log.rows_quarantined > 0  # exact duplicate rows
-    assert slog.quarantine.select("reason").distinct().toPandas()["reason"].tolist() == ["duplicate"]
-    assert slog.users.tolist() == log.users.astype(str).tolist()
-    assert slog.event_names.tolist() == log.event_names.astype(str).tolist()
-    assert slog.levels["channel"].tolist() == log.level_codes("channel")[1].astype(str).tolist()
-    rows = slog.frame.orderBy("i").select("u", "t", "e", "c_channel").toPandas()
+def test_held_log_encodes_like_eventlog(held, log):
+    assert held.rows_read == log.rows_read == held.rows_accepted + held.rows_quarantined
+    assert held.rows_quarantined == log.rows_quarantined > 0  # exact duplicate rows
+    assert held.quarantine_frame()["reason"].unique().tolist() == ["duplicate"]
+    assert held.summary()["quarantine_reasons"] == log.summary()["quarantine_reasons"]
+    assert held.users.tolist() == log.users.astype(str).tolist()
+    assert held.event_names.tolist() == log.event_names.astype(str).tolist()
+    assert held.levels["channel"].tolist() == log.level_codes("channel")[1].astype(str).tolist()
+    rows = held.codes()
     np.testing.assert_array_equal(rows["u"].to_numpy(), log.user_codes)
     np.testing.assert_array_equal(rows["t"].to_numpy(), log.time_us)
     np.testing.assert_array_equal(rows["e"].to_numpy(), log.event_codes)
     np.testing.assert_array_equal(rows["c_channel"].to_numpy(), log.level_codes("channel")[0])
 
 
-@pytest.mark.slow
-def test_spark_sessions_dfg_variants_agree(slog, log):
-    s_spark, s_duck = sessionize(slog, gap=GAP), sessionize(log, gap=GAP)
-    ids = s_spark.frame.orderBy("i").select("session_id").toPandas()["session_id"].to_numpy()
-    np.testing.assert_array_equal(ids, s_duck.to_pandas()["session_id"].to_numpy())
-    assert s_spark.parameters["sessionize"] == s_duck.parameters["sessionize"]
+def test_held_sessions_dfg_variants_agree(held, log):
+    s_held, s_mem = sessionize(held, gap=GAP), sessionize(log, gap=GAP)
+    ids = dialect.run("SELECT session_id FROM f ORDER BY i", {"f": s_held.frame})["session_id"]
+    np.testing.assert_array_equal(ids, s_mem.to_pandas()["session_id"].to_numpy())
+    assert s_held.parameters["sessionize"] == s_mem.parameters["sessionize"]
     for level, within in (("event", "user"), ("channel", "session")):
-        a, b = dfg(s_spark, level=level, within=within), dfg(s_duck, level=level, within=within)
+        a, b = dfg(s_held, level=level, within=within), dfg(s_mem, level=level, within=within)
         assert_same_dfg(dfg_frame(a), dfg_frame(b), exact_mean=True)
         pd.testing.assert_series_equal(a.starts, b.starts)
         pd.testing.assert_series_equal(a.ends, b.ends)
     for top in (None, 5):
-        a, b = variants(slog, top=top), variants(log, top=top)
+        a, b = variants(held, top=top), variants(log, top=top)
         pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
         assert (a.n_variants, a.n_journeys) == (b.n_variants, b.n_journeys)
 
 
-@pytest.mark.slow
-def test_spark_funnels_agree(slog, log):
+def test_held_funnels_agree(held, log):
     for kwargs in ({}, {"within": "2h"}, {"mode": "open"}, {"by": "channel"}):
-        a, b = funnel(slog, STEPS, **kwargs).to_frame(), funnel(log, STEPS, **kwargs).to_frame()
+        a, b = funnel(held, STEPS, **kwargs).to_frame(), funnel(log, STEPS, **kwargs).to_frame()
         pd.testing.assert_frame_equal(a, b)
-    a = funnel(sessionize(slog, gap=GAP), STEPS, per="session").to_frame()
+    a = funnel(sessionize(held, gap=GAP), STEPS, per="session").to_frame()
     b = funnel(sessionize(log, gap=GAP), STEPS, per="session").to_frame()
     pd.testing.assert_frame_equal(a, b)
 
 
-@pytest.mark.slow
-def test_spark_user_features_agree(slog, log):
-    a = user_features(sessionize(slog, gap=GAP), goal="buy")
+def test_held_user_features_agree(held, log):
+    a = user_features(sessionize(held, gap=GAP), goal="buy")
     b = user_features(sessionize(log, gap=GAP), goal="buy")
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
-    as_spark = user_features(slog, as_spark=True)
-    assert as_spark.count() == len(a)
-    assert {"user_id", "n_events", "channel:web"} <= set(as_spark.columns)
+    kept = user_features(held, as_table=True)  # stays in the engine, user ids as a column
+    got = dialect.query("SELECT * FROM f ORDER BY user_id", {"f": kept}).to_pandas().set_index("user_id")
+    pd.testing.assert_frame_equal(got.drop(columns="u"), user_features(log), check_exact=False, rtol=1e-12,
+                                  check_names=False)
 
 
 def test_without_pyspark_the_error_says_what_to_install(monkeypatch):
@@ -223,6 +228,6 @@ def test_from_spark_column_errors_and_quarantine_reasons(spark):
     with pytest.raises(ColumnError, match="available columns: 'customer', 'ts', 'action'"):
         from_spark(sdf, user="client")
     log = from_spark(sdf, time="ts")
-    reasons = sorted(log.quarantine.select("reason").toArrow().column(0).to_pylist())
+    reasons = sorted(log.quarantine_frame()["reason"])
     assert reasons == ["duplicate", "missing_event", "missing_time", "missing_user", "unparsable_time"]
     assert (log.rows_read, log.rows_accepted, log.rows_quarantined) == (6, 1, 5)

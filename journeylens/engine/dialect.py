@@ -1,17 +1,26 @@
-"""One SQL text, two engines: the few spellings DuckDB and Spark SQL do not share.
+"""One SQL text, every engine: where a kernel runs, and the few spellings engines do not share.
 
-Kernels are written in the common subset of both dialects (``min_by``/``max_by``,
-``median``, ``percentile_cont(q) WITHIN GROUP (ORDER BY x)``, ``CAST``, ``<<``,
-windows, ``div(a, b)`` for integer division — a macro on the DuckDB
-connection, a built-in in Spark). What has no common spelling is a
-``{hook}`` filled here per dialect:
+Kernels are written in the common subset of DuckDB and Spark SQL
+(``min_by``/``max_by``, ``median``, ``percentile_cont(q) WITHIN GROUP (ORDER BY x)``,
+``CAST``, ``<<``, windows, ``div(a, b)`` for integer division, ``unix_micros``,
+``try_to_timestamp`` — macros on DuckDB connections, built-ins in Spark). What
+has no common spelling is a ``{hook}`` filled here per dialect:
 
 * ``{seq_e}``: the codes ``e`` of a group as a list ordered by ``i``.
 * ``{tag_names}``: the distinct ``name``\\ s of a group, sorted and joined by ``|``.
+* ``{text}``: the SQL type of text.
+* ``{numbered}``: the rows of ``coded`` with ``i``, a row id increasing in
+  (``u``, ``t``, ``_r``) order (dense on DuckDB; increasing but not dense on Spark).
 
-A table is either numpy columns (``{name: array}``, run by DuckDB) or a Spark
-DataFrame (run by Spark SQL on that frame's session); :func:`query` picks the
-engine from the tables it is given.
+A table is one of
+
+* numpy columns (``{name: array}``): run by the embedded DuckDB engine;
+* a :class:`~journeylens.engine.duck.DuckTable`: a table held in a journeylens
+  DuckDB database on disk (logs larger than memory), run there;
+* a Spark DataFrame: run by Spark SQL on that frame's session.
+
+:func:`query` picks the engine from the tables it is given; numpy tables given
+beside held ones (small dictionaries) are shipped to the held table's engine.
 """
 
 from __future__ import annotations
@@ -24,26 +33,42 @@ import pyarrow as pa
 
 from . import duck
 
-#: numpy columns, or a ``pyspark.sql.DataFrame``
-Table = Union[Mapping[str, np.ndarray], Any]
+#: numpy columns, a DuckTable, or a ``pyspark.sql.DataFrame``
+Table = Union[Mapping[str, np.ndarray], "duck.DuckTable", Any]
 
 HOOKS: dict[str, dict[str, str]] = {
     "duckdb": {
         "seq_e": "list(e ORDER BY i)",
         "tag_names": "string_agg(DISTINCT name, '|' ORDER BY name)",
+        "text": "VARCHAR",
+        "numbered": "SELECT row_number() OVER (ORDER BY u, t, _r) - 1 AS i, * FROM coded",
     },
     "spark": {
         "seq_e": "transform(array_sort(collect_list(struct(i, e))), x -> x.e)",
         "tag_names": "array_join(array_sort(collect_set(name)), '|')",
+        "text": "STRING",
+        "numbered": "SELECT monotonically_increasing_id() AS i, * FROM (SELECT * FROM coded ORDER BY u, t, _r) o",
     },
 }
 _HOOK = re.compile(r"\{(\w+)\}")
 
 
 def render(sql: str, dialect: str) -> str:
-    """``sql`` with its ``{hook}``\\ s spelled for ``dialect`` (``"duckdb"`` or ``"spark"``)."""
+    """``sql`` with its ``{hook}``\\ s spelled for ``dialect`` (``"duckdb"`` or ``"spark"``);
+    other braces (in quoted names, say) are left alone."""
     hooks = HOOKS[dialect]
-    return _HOOK.sub(lambda m: hooks[m.group(1)], sql)
+    return _HOOK.sub(lambda m: hooks.get(m.group(1), m.group(0)), sql)
+
+
+def dialect_of(table: Table) -> str:
+    """The dialect of the engine ``table`` lives in."""
+    return "spark" if is_spark(table) else "duckdb"
+
+
+def quote(name: str, dialect: str) -> str:
+    """``name`` as a quoted identifier of ``dialect`` (any column name, spaces and quotes included)."""
+    mark = "`" if dialect == "spark" else '"'
+    return mark + name.replace(mark, mark * 2) + mark
 
 
 def is_spark(table: Any) -> bool:
@@ -51,13 +76,24 @@ def is_spark(table: Any) -> bool:
     return type(table).__module__.startswith("pyspark.")
 
 
-def query(sql: str, tables: Mapping[str, Table]) -> pa.Table:
-    """Run ``sql`` over ``tables`` (name → table) on the engine they live in; the result as Arrow."""
+def is_held(table: Any) -> bool:
+    """Whether ``table`` lives in an engine (DuckDB database or Spark), not in numpy arrays."""
+    return isinstance(table, duck.DuckTable) or is_spark(table)
+
+
+def _engine(tables: Mapping[str, Table]) -> Any:
+    """The module that runs a query over ``tables``: Spark, a held DuckDB database, or embedded DuckDB."""
     if any(is_spark(t) for t in tables.values()):
         from . import spark
 
-        return spark.query(render(sql, "spark"), tables)
-    return duck.query(render(sql, "duckdb"), tables)
+        return spark
+    return duck
+
+
+def query(sql: str, tables: Mapping[str, Table]) -> pa.Table:
+    """Run ``sql`` over ``tables`` (name → table) on the engine they live in; the result as Arrow."""
+    engine = _engine(tables)
+    return engine.query(render(sql, engine.DIALECT), tables)
 
 
 def run(sql: str, tables: Mapping[str, Table]) -> dict[str, np.ndarray]:
@@ -66,8 +102,38 @@ def run(sql: str, tables: Mapping[str, Table]) -> dict[str, np.ndarray]:
     return {c: result.column(c).to_numpy() for c in result.column_names}
 
 
-def frame(sql: str, tables: Mapping[str, Table]) -> Any:
-    """Run ``sql`` over Spark ``tables`` as a lazy Spark DataFrame (results that stay distributed)."""
-    from . import spark
+def frame(sql: str, tables: Mapping[str, Table], materialise: bool = False) -> Any:
+    """Run ``sql`` over held ``tables`` as a held table in the same engine (results that stay there).
 
-    return spark.frame(render(sql, "spark"), tables)
+    ``materialise``: compute it once now (a DuckDB table; a persisted Spark DataFrame)
+    because several kernels will read it; otherwise it stays lazy.
+    """
+    engine = _engine(tables)
+    return engine.frame(render(sql, engine.DIALECT), tables, materialise=materialise)
+
+
+def literal(text: str, dialect: str) -> str:
+    """``text`` as a string literal of ``dialect`` (Spark reads backslash escapes; DuckDB does not)."""
+    if dialect == "spark":
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ship(columns: Mapping[str, np.ndarray], like: Table) -> Table:
+    """Small numpy ``columns`` as a held table in the engine that holds ``like``."""
+    return _engine({"like": like}).ship(columns, like)
+
+
+def rename_tables(sql: str, names: Mapping[str, str]) -> str:
+    """``sql`` reading the real table ``names[name]`` wherever it names ``name``.
+
+    Each name becomes a common table expression over the real table, so aliases and
+    qualified columns (``du.name``) in the kernel stay as written.
+    """
+    if not names:
+        return sql
+    ctes = ", ".join(f"{name} AS (SELECT * FROM {real})" for name, real in names.items())
+    body = sql.lstrip()
+    if body[:4].upper() == "WITH" and body[4:5].isspace():
+        return f"WITH {ctes}, {body[5:]}"
+    return f"WITH {ctes} {body}"

@@ -1,28 +1,59 @@
-"""The embedded DuckDB engine: a connection per thread, numpy in, numpy out."""
+"""DuckDB, embedded: numpy tables in memory, and held tables in a database on disk.
+
+* Numpy tables (an :class:`~journeylens.EventLog`'s arrays) are registered
+  zero-copy with a per-thread in-memory connection.
+* A :class:`DuckTable` lives in the process's held database, a DuckDB file in
+  the temp directory (``JOURNEYLENS_TEMP_DIR`` or the system's), so a log can be
+  larger than memory: DuckDB streams it and spills sorts and joins to disk.
+  A table is dropped when its last :class:`DuckTable` goes away; the file when
+  the process ends.
+
+Both kinds of connection speak the kernels' dialect: ``div``, ``unix_micros``
+and ``try_to_timestamp`` are macros spelling Spark's built-ins, and times are UTC.
+"""
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import os
+import shutil
 import tempfile
 import threading
-from typing import Mapping
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
+DIALECT = "duckdb"
+_MACROS = (
+    "CREATE MACRO div(a, b) AS a // b",
+    "CREATE MACRO unix_micros(x) AS epoch_us(x)",
+    "CREATE MACRO try_to_timestamp(x) AS try_cast(x AS TIMESTAMPTZ)",
+)
 _local = threading.local()
 
 
+def _temp_root() -> str:
+    return os.environ.get("JOURNEYLENS_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "journeylens-duckdb")
+
+
+def _prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    con.execute("SET TimeZone = 'UTC'")
+    for macro in _MACROS:
+        con.execute(macro)
+    return con
+
+
 def connection() -> duckdb.DuckDBPyConnection:
-    """This thread's in-memory DuckDB connection (created once, spills to a temp dir)."""
+    """This thread's in-memory DuckDB connection (created once, spills to the temp dir)."""
     con = getattr(_local, "con", None)
     if con is None:
-        spill = os.environ.get("JOURNEYLENS_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "journeylens-duckdb")
-        con = duckdb.connect(config={"temp_directory": spill, "threads": os.cpu_count() or 1})
-        # Integer division spelled as Spark SQL spells it, so kernels read the same on both engines.
-        con.execute("CREATE MACRO div(a, b) AS a // b")
-        _local.con = con
+        con = _local.con = _prepare(duckdb.connect(config={"temp_directory": _temp_root(),
+                                                           "threads": os.cpu_count() or 1}))
     return con
 
 
@@ -36,8 +67,115 @@ def to_arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
     return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
 
 
-def query(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) -> pa.Table:
-    """Run ``sql`` with each of ``tables`` (name → {column: array}) registered; the result as Arrow."""
+class Database:
+    """The held database: a DuckDB file in its own temp folder, one connection, serialised use."""
+
+    def __init__(self) -> None:
+        os.makedirs(_temp_root(), exist_ok=True)
+        self.folder = tempfile.mkdtemp(prefix="held-", dir=_temp_root())
+        self.con = _prepare(duckdb.connect(os.path.join(self.folder, "held.duckdb"),
+                                           config={"temp_directory": os.path.join(self.folder, "spill"),
+                                                   "threads": os.cpu_count() or 1,
+                                                   "preserve_insertion_order": True}))
+        self.lock = threading.RLock()
+        self._names = itertools.count()
+
+    def name(self, prefix: str = "t") -> str:
+        return f"jl_{prefix}{next(self._names)}"
+
+    def execute(self, sql: str) -> None:
+        with self.lock:
+            self.con.execute(sql)
+
+    def close(self) -> None:
+        with self.lock:
+            self.con.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_held: Database | None = None
+_held_lock = threading.Lock()
+
+
+def held_database() -> Database:
+    """The process's held database, created on first use and removed at exit."""
+    global _held
+    with _held_lock:
+        if _held is None:
+            _held = Database()
+            atexit.register(_held.close)
+        return _held
+
+
+@dataclass(frozen=True, eq=False)
+class DuckTable:
+    """A table (or view) in the held database; ``deps`` keeps the tables a view reads alive."""
+
+    db: Database
+    name: str
+    deps: tuple["DuckTable", ...] = field(default=())
+
+    @property
+    def columns(self) -> list[str]:
+        with self.db.lock:
+            return [row[0] for row in self.db.con.execute(f"DESCRIBE {self.name}").fetchall()]
+
+    def count(self) -> int:
+        with self.db.lock:
+            return int(self.db.con.execute(f"SELECT count(*) FROM {self.name}").fetchone()[0])
+
+
+def _drop(db: Database, name: str, kind: str) -> None:
+    try:
+        db.execute(f"DROP {kind} IF EXISTS {name}")
+    except (duckdb.Error, RuntimeError):  # the database is already closed at exit
+        pass
+
+
+def held_table(db: Database, sql: str, materialise: bool = True, deps: tuple[DuckTable, ...] = ()) -> DuckTable:
+    """A new table (``materialise``) or view of ``sql`` in ``db``, dropped with its last reference."""
+    kind = "TABLE" if materialise else "VIEW"
+    name = db.name("t" if materialise else "v")
+    db.execute(f"CREATE {kind} {name} AS {sql}")
+    table = DuckTable(db, name, () if materialise else deps)
+    weakref.finalize(table, _drop, db, name, kind)
+    return table
+
+
+def _bind(sql: str, tables: Mapping[str, Any]) -> tuple[Database | None, str, list[str], tuple[DuckTable, ...]]:
+    """The held database of ``tables`` (if any), ``sql`` naming the real tables, numpy tables registered."""
+    from .dialect import rename_tables
+
+    held = [t for t in tables.values() if isinstance(t, DuckTable)]
+    if not held:
+        return None, sql, [], ()
+    db = held[0].db
+    names, registered = {}, []
+    for alias, t in tables.items():
+        if isinstance(t, DuckTable):
+            names[alias] = t.name
+        else:  # a small numpy table beside held ones
+            names[alias] = db.name("r")
+            db.con.register(names[alias], arrow_table(t))
+            registered.append(names[alias])
+    return db, rename_tables(sql, names), registered, tuple(held)
+
+
+def query(sql: str, tables: Mapping[str, Any]) -> pa.Table:
+    """Run ``sql`` over ``tables`` (numpy columns or held tables); the result as Arrow."""
+    db = next((t.db for t in tables.values() if isinstance(t, DuckTable)), None)
+    if db is None:
+        return _query_embedded(sql, tables)
+    with db.lock:
+        _, text, registered, _ = _bind(sql, tables)
+        try:
+            return to_arrow(db.con.sql(text))
+        finally:
+            for name in registered:
+                db.con.unregister(name)
+
+
+def _query_embedded(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) -> pa.Table:
     con = connection()
     names = []
     try:
@@ -50,7 +188,33 @@ def query(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) -> pa.Table:
             con.unregister(name)
 
 
-def run(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def frame(sql: str, tables: Mapping[str, Any], materialise: bool = False) -> DuckTable:
+    """``sql`` over held ``tables`` as a new held table (``materialise``) or view."""
+    db = next((t.db for t in tables.values() if isinstance(t, DuckTable)), None) or held_database()
+    with db.lock:
+        _, text, registered, deps = _bind(sql, tables)
+        # a view must not read a registered numpy table that goes away after this call
+        materialise = materialise or bool(registered)
+        try:
+            return held_table(db, text, materialise=materialise, deps=deps)
+        finally:
+            for name in registered:
+                db.con.unregister(name)
+
+
+def ship(columns: Mapping[str, np.ndarray], like: DuckTable) -> DuckTable:
+    """Numpy ``columns`` copied into a table of ``like``'s database."""
+    db = like.db
+    with db.lock:
+        name = db.name("r")
+        db.con.register(name, arrow_table(columns))
+        try:
+            return held_table(db, f"SELECT * FROM {name}")
+        finally:
+            db.con.unregister(name)
+
+
+def run(sql: str, tables: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Like :func:`query`, with the result columns as numpy arrays."""
     result = query(sql, tables)
     return {c: result.column(c).to_numpy() for c in result.column_names}

@@ -1,42 +1,79 @@
-"""Per-user feature kernels: one summary pass, conditional counts, bigram counts.
+"""The per-user feature kernel: one wide GROUP BY over the window pass by user.
 
-The results are narrow (one row per user, or per user and code); callers
-scatter them into dense matrices.
+Every feature is an aggregate of the user's rows (counts, conditional counts,
+shares, distinct days, gap statistics), so the whole table is one query that an
+engine computes where the data is; the caller names the columns. Only the
+choice of bigram columns (the pairs done by most users) is a query of its own.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
-from .dialect import Table, run
+from .dialect import Table, dialect_of, frame, query, quote, run
 
-USER_SQL = """
-WITH w AS (SELECT u, t, s, t - lag(t) OVER (PARTITION BY u ORDER BY i) AS gap FROM ev)
-SELECT u, count(*) AS n, min(t) AS first_t, max(t) AS last_t,
-       count(DISTINCT div(t, 86400000000)) AS active_days, count(DISTINCT s) AS sessions,
-       coalesce(median(gap), 0) AS median_gap, coalesce(avg(gap), 0) AS mean_gap
-FROM w GROUP BY u ORDER BY u
-"""
-
-PAIR_SQL = "SELECT u, {c} AS c, count(*) AS n FROM ev WHERE {c} >= 0 GROUP BY u, {c} ORDER BY u, c"
-
-BIGRAM_SQL = """
-WITH w AS (SELECT u, e AS a, lead(e) OVER (PARTITION BY u ORDER BY i) AS b FROM ev)
-SELECT u, a, b, count(*) AS n FROM w WHERE b IS NOT NULL GROUP BY u, a, b ORDER BY u, a, b
+_DAY_US = 86_400_000_000
+TOP_PAIRS_SQL = """
+SELECT a, b FROM (SELECT DISTINCT u, e AS a, e2 AS b FROM ev WHERE e2 >= 0) d
+GROUP BY a, b ORDER BY count(*) DESC, a, b LIMIT {top}
 """
 
 
-def user_summary(ev: Table) -> dict[str, np.ndarray]:
-    """Per user code of ``ev(i, u, t, s)``: events, first/last time, active days, sessions ``s``,
-    median/mean gap (µs)."""
-    return run(USER_SQL, {"ev": ev})
+def top_pairs(ev: Table, top: int) -> list[tuple[int, int]]:
+    """The ``top`` directly-follows pairs done by most users (ties by pair codes), in pair order."""
+    out = run(TOP_PAIRS_SQL.format(top=int(top)), {"ev": ev})
+    return sorted(zip(out["a"].astype(int).tolist(), out["b"].astype(int).tolist()))
 
 
-def user_code_counts(ev: Table, column: str) -> dict[str, np.ndarray]:
-    """Rows per (user ``u``, code ``c``) for the codes in ``column`` of ``ev``; codes < 0 (missing) left out."""
-    return run(PAIR_SQL.format(c=column), {"ev": ev})
+def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], events: Sequence[str],
+                pairs: Sequence[tuple[int, int]], goal: Sequence[int] | None, sessions: bool,
+                stages: tuple[str, Sequence[str]] | None, user_table: bool) -> str:
+    """The wide per-user query over the window pass ``ev(u, t, s, e, e2, gp, head, c_*)``.
+
+    ``levels``: (code column, column prefix, names) whose shares to compute;
+    ``stages``: the code column of stages (reached flags and furthest stage);
+    ``user_table``: join ``users(code, name)`` for a ``user_id`` column, else keep ``u``.
+    """
+    d = dialect_of(ev)
+
+    def col(name: str) -> str:
+        return quote(name, d)
+
+    end = "(SELECT max(t) FROM ev)"
+    # Every feature is a DOUBLE; divisions cast first (a decimal literal makes Spark divide in DECIMAL).
+    cols = ["CAST(count(*) AS DOUBLE) AS n_events"]
+    if sessions:
+        cols.append("CAST(count(DISTINCT s) AS DOUBLE) AS n_sessions")
+    cols += [f"CAST(count(DISTINCT div(t, {_DAY_US})) AS DOUBLE) AS active_days",
+             f"CAST(max(t) - min(t) AS DOUBLE) / {_DAY_US} AS tenure_days",
+             f"CAST({end} - max(t) AS DOUBLE) / {_DAY_US} AS recency_days",
+             f"CAST(count(*) AS DOUBLE) / count(DISTINCT div(t, {_DAY_US})) AS events_per_active_day",
+             "CAST(coalesce(median(gp) FILTER (WHERE head = 0), 0) AS DOUBLE) / 1000000 AS median_gap_s",
+             "CAST(coalesce(avg(gp) FILTER (WHERE head = 0), 0) AS DOUBLE) / 1000000 AS mean_gap_s"]
+    for code, prefix, names in levels:
+        cols += [f"CAST(count(*) FILTER (WHERE {code} = {k}) AS DOUBLE) / count(*) AS {col(f'{prefix}:{n}')}"
+                 for k, n in enumerate(names)]
+    if stages is not None:
+        code, names = stages
+        cols += [f"CAST(count(*) FILTER (WHERE {code} = {k}) > 0 AS DOUBLE) AS {col(f'stage:{n}')}"
+                 for k, n in enumerate(names)]
+        cols.append(f"CAST(coalesce(max({code}) FILTER (WHERE {code} >= 0) + 1, 0) AS DOUBLE) AS stage_max")
+    cols += [f"CAST(count(*) FILTER (WHERE e = {k}) AS DOUBLE) AS {col(f'event:{n}')}" for k, n in enumerate(events)]
+    cols += [f"CAST(count(*) FILTER (WHERE e = {a} AND e2 = {b}) AS DOUBLE) / greatest(count(*) - 1, 1) "
+             f"AS {col(f'bigram:{events[a]}>{events[b]}')}" for a, b in pairs]
+    if goal is not None:
+        codes = ", ".join(str(int(c)) for c in goal) or "-1"
+        cols.append(f"CAST(count(*) FILTER (WHERE e IN ({codes})) > 0 AS DOUBLE) AS converted")
+    body = f"SELECT u, {', '.join(cols)} FROM ev GROUP BY u"
+    if not user_table:
+        return body + " ORDER BY u"
+    return f"SELECT users.name AS user_id, f.* FROM ({body}) f JOIN users ON f.u = users.code"
 
 
-def user_bigrams(ev: Table) -> dict[str, np.ndarray]:
-    """Directly-follows pairs (a, b) of codes ``e`` per user ``u`` of ``ev(i, u, e)``, with their counts."""
-    return run(BIGRAM_SQL, {"ev": ev})
+def user_feature_table(ev: Table, sql: str, users: Table | None = None):
+    """Run :func:`feature_sql`'s query: Arrow with ``u`` (no ``users``), or a held table with ``user_id``."""
+    if users is None:
+        return query(sql, {"ev": ev})
+    return frame(sql, {"ev": ev, "users": users})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dialect import Table, is_spark, run
+from .dialect import Table, frame, is_held, run
 
 STEP_SQL = """
 WITH x AS (
@@ -37,15 +37,13 @@ def reachable_step(prev: Table, cand: Table, within_us: int | None) -> Table:
     """Candidate rows (``g`` group, ``i`` log position, ``t`` µs) preceded in their group by a reachable
     previous-step row at most ``within_us`` earlier; ``pt`` is that previous row's time.
 
-    Rows of one group must be in time order along ``i`` (the log order). On Spark
-    the result stays a (lazy) DataFrame: it feeds the next step.
+    Rows of one group must be in time order along ``i`` (the log order). In an
+    engine the result stays a held table: it feeds the next step.
     """
     within = np.iinfo(np.int64).max if within_us is None else int(within_us)
     sql = STEP_SQL.format(within=within)
-    if is_spark(cand):
-        from . import spark
-
-        return spark.frame(sql, {"p": prev, "c": cand})
+    if is_held(cand):
+        return frame(sql, {"p": prev, "c": cand}, materialise=True)
     if len(prev["i"]) == 0 or len(cand["i"]) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return {"g": empty, "i": empty, "t": empty, "pt": empty}
@@ -55,10 +53,9 @@ def reachable_step(prev: Table, cand: Table, within_us: int | None) -> Table:
 
 def step_rows(ev: Table, codes: np.ndarray) -> Table:
     """Rows ``(g, i, t)`` of ``ev`` whose event code is one of ``codes``."""
-    if is_spark(ev):
-        from pyspark.sql import functions as F
-
-        return ev.filter(F.col("e").isin([int(c) for c in codes])).select("g", "i", "t")
+    if is_held(ev):
+        listed = ", ".join(str(int(c)) for c in codes) or "-1"
+        return frame(f"SELECT g, i, t FROM ev WHERE e IN ({listed})", {"ev": ev})
     mask = np.isin(ev["e"], codes)
     return {c: np.asarray(ev[c], dtype=np.int64)[mask] for c in ("g", "i", "t")}
 

@@ -10,19 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from .dialect import Table, query, run
+from .window import neighbours
 
 SORT_SQL = "SELECT i FROM ev ORDER BY u, t, r, i"
 
-# One window pass per user: a session starts at a user's first event or after
-# a pause longer than the gap; with a maximum duration, a session is further cut
-# into consecutive windows of that length counted from its first event.
+# Sessions over the window pass by user (``engine/window.py``): a session starts at a
+# user's first event or after a pause longer than the gap; with a maximum duration, a
+# session is further cut into consecutive windows of that length from its first event.
+GAP_SESSION_SQL = """
+SELECT i, u, CASE WHEN head = 1 OR gp > {gap} THEN 1 ELSE 0 END AS start FROM ev
+"""
 SESSION_SQL = """
-WITH g AS (
-    SELECT i, u, t,
-           CASE WHEN lag(t) OVER w IS NULL OR t - lag(t) OVER w > {gap} THEN 1 ELSE 0 END AS brk
-    FROM ev WINDOW w AS (PARTITION BY u ORDER BY i)
-), s AS (
-    SELECT i, u, t, sum(brk) OVER (PARTITION BY u ORDER BY i ROWS UNBOUNDED PRECEDING) AS k FROM g
+WITH s AS (
+    SELECT i, u, t, sum(CASE WHEN head = 1 OR gp > {gap} THEN 1 ELSE 0 END)
+                    OVER (PARTITION BY u ORDER BY i ROWS UNBOUNDED PRECEDING) AS k
+    FROM ev
 ), p AS (
     SELECT i, u, k, div(t - min(t) OVER (PARTITION BY u, k), {span}) AS part FROM s
 )
@@ -39,12 +41,6 @@ def sort_order(user: np.ndarray, time_us: np.ndarray, row: np.ndarray) -> np.nda
     return out["i"].astype(np.int64, copy=False)
 
 
-# Without a maximum duration a single window pass decides every break.
-GAP_SESSION_SQL = """
-SELECT i, u, CASE WHEN lag(t) OVER w IS NULL OR t - lag(t) OVER w > {gap} THEN 1 ELSE 0 END AS start
-FROM ev WINDOW w AS (PARTITION BY u ORDER BY i)
-"""
-
 # Sessions numbered from 0 in (user, start) order, computed in the engine: a running
 # count of starts per user plus the sessions of all users before (one row per user).
 SESSION_ID_SQL = """
@@ -57,7 +53,8 @@ SELECT i, CAST(o + k AS BIGINT) AS session_id FROM k JOIN off USING (u)
 
 
 def session_starts_sql(gap_us: int, max_us: int | None) -> str:
-    """The kernel flagging session starts (``i, u, start``) over ``ev(i, u, t)`` sorted by user and time."""
+    """The kernel flagging session starts (``i, u, start``) over ``ev(i, u, t, gp, head)``: the
+    window pass by user (:func:`~journeylens.engine.window.neighbours` with ``group="u"``)."""
     if not max_us:
         return GAP_SESSION_SQL.format(gap=int(gap_us))
     return SESSION_SQL.format(gap=int(gap_us), span=int(max_us))
@@ -72,25 +69,23 @@ def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: i
     if n == 0:
         return np.zeros(0, dtype=bool)
     sql = session_starts_sql(gap_us, max_us) + "ORDER BY i"
-    out = run(sql, {"ev": {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}})
+    ev = neighbours({"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}, group="u", codes=False)
+    out = run(sql, {"ev": ev})
     return out["start"].astype(bool)
 
 
 # Directly-follows pairs inside each group (user or session) with the gap between
-# them; one window pass, then a group-by. Gaps are exact integers (µs).
+# them: a group-by over the window pass. Gaps are exact integers (µs).
 DFG_SQL = """
-WITH w AS (
-    SELECT g, u, {s} AS s, e, t, lead(e) OVER win AS e2, lead(t) OVER win AS t2
-    FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)
-)
-SELECT s, e AS a, e2 AS b, count(*) AS n, count(DISTINCT u) AS users, avg(t2 - t) AS mean_us,
-       median(t2 - t) AS median_us, percentile_cont(0.9) WITHIN GROUP (ORDER BY t2 - t) AS p90_us
-FROM w WHERE e2 IS NOT NULL
+SELECT {s} AS s, e AS a, e2 AS b, count(*) AS n, count(DISTINCT u) AS users, avg(dt) AS mean_us,
+       median(dt) AS median_us, percentile_cont(0.9) WITHIN GROUP (ORDER BY dt) AS p90_us
+FROM ev WHERE e2 >= 0
 GROUP BY s, a, b ORDER BY s, a, b
 """
 
+# How many journeys start and end at each code.
 ENDPOINTS_SQL = """
-SELECT min_by(e, i) AS first, max_by(e, i) AS last FROM ev GROUP BY g
+SELECT e, sum(head) AS starts, sum(CASE WHEN e2 < 0 THEN 1 ELSE 0 END) AS ends FROM ev GROUP BY e ORDER BY e
 """
 
 # Variants with the number of distinct ones and of journeys, so that only the shown
@@ -109,6 +104,11 @@ def _ev(group: np.ndarray, codes: np.ndarray, **extra: np.ndarray) -> dict[str, 
     return {"ev": cols}
 
 
+def journeys(group: np.ndarray, codes: np.ndarray, **extra: np.ndarray) -> dict[str, np.ndarray]:
+    """The window pass over numpy journeys: rows of a group contiguous and in time order."""
+    return neighbours(_ev(group, codes, **extra)["ev"])
+
+
 def directly_follows(
     group: np.ndarray,
     codes: np.ndarray,
@@ -121,22 +121,17 @@ def directly_follows(
     With ``segment`` (a code per row), pairs are counted per segment ``s`` of their first event.
     """
     seg = np.zeros(len(group), dtype=np.int32) if segment is None else segment
-    return directly_follows_table(_ev(group, codes, u=user, t=time_us, s=seg)["ev"], segmented=True)
+    return directly_follows_table(journeys(group, codes, u=user, t=time_us, s=seg), segmented=True)
 
 
 def directly_follows_table(ev: Table, segmented: bool = False) -> dict[str, np.ndarray]:
-    """:func:`directly_follows` over a table ``ev(i, g, e, u, t[, s])`` (numpy columns or Spark);
+    """:func:`directly_follows` over the window pass ``ev(e, e2, dt, u[, s])`` of the journeys;
     without ``segmented`` every pair is in segment 0."""
     return run(DFG_SQL.format(s="s" if segmented else "0"), {"ev": ev})
 
 
-def endpoints(group: np.ndarray, codes: np.ndarray) -> dict[str, np.ndarray]:
-    """First and last code of every group."""
-    return endpoints_table(_ev(group, codes)["ev"])
-
-
 def endpoints_table(ev: Table) -> dict[str, np.ndarray]:
-    """:func:`endpoints` over a table ``ev(i, g, e)``."""
+    """Journeys starting (``starts``) and ending (``ends``) at each code ``e``, over the window pass."""
     return run(ENDPOINTS_SQL, {"ev": ev})
 
 

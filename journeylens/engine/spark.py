@@ -16,7 +16,9 @@ from typing import Any, Mapping
 import pyarrow as pa
 
 from ..errors import MissingDependencyError
+from .dialect import rename_tables
 
+DIALECT = "spark"
 _lock = threading.Lock()  # temporary view names are per session, not per thread
 
 
@@ -67,8 +69,13 @@ def _views(tables: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     return spark, frames
 
 
-def frame(sql: str, tables: Mapping[str, Any]) -> Any:
-    """``sql`` (already in Spark's dialect) over ``tables`` as a lazy Spark DataFrame.
+def frame(sql: str, tables: Mapping[str, Any], materialise: bool = False) -> Any:
+    """``sql`` (already in Spark's dialect) over ``tables`` as a Spark DataFrame: computed once
+    now and kept when ``materialise`` (several kernels will read it), else lazy.
+
+    Materialised frames are local checkpoints, not just cached: a recomputed
+    partition would number rows anew (``monotonically_increasing_id``), and row ids
+    must not change between the kernels that join on them.
 
     The views live only while the query is analysed; the DataFrame keeps its resolved plan.
     """
@@ -79,22 +86,18 @@ def frame(sql: str, tables: Mapping[str, Any]) -> Any:
         for name, df in frames.items():
             df.createOrReplaceTempView(names[name])
         try:
-            text = sql
-            for name, view in names.items():  # the SQL names tables as words: ev, p, c, hit …
-                text = _rename(text, name, view)
-            return spark.sql(text)
+            result = spark.sql(rename_tables(sql, names))
         finally:
             for view in names.values():
                 spark.catalog.dropTempView(view)
+    return result.localCheckpoint(eager=True) if materialise else result
+
+
+def ship(columns: Mapping[str, Any], like: Any) -> Any:
+    """Numpy ``columns`` as a Spark DataFrame of ``like``'s session."""
+    return like.sparkSession.createDataFrame(pa.table({k: pa.array(v) for k, v in columns.items()}))
 
 
 def query(sql: str, tables: Mapping[str, Any]) -> pa.Table:
     """``sql`` over ``tables``, collected as an Arrow table (for small results)."""
     return frame(sql, tables).toArrow()
-
-
-def _rename(sql: str, name: str, view: str) -> str:
-    """Replace the table name ``name`` after FROM/JOIN by ``view``."""
-    import re
-
-    return re.sub(rf"\b(FROM|JOIN)\s+{re.escape(name)}\b", rf"\1 {view}", sql, flags=re.IGNORECASE)

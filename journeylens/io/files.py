@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 from ..errors import InputError
 from ..log import EventLog
 from .build import LoadOptions, build_log
+from .tablelog import TableLog, read_parquet_held
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _DELIMITERS = (",", ";", "\t", "|")
@@ -171,11 +172,14 @@ def _parse(data: bytes, delimiter: str, header: list[str], name: str) -> tuple[p
 # -- Parquet --------------------------------------------------------------------------
 
 
-def read_parquet(path: str | os.PathLike[str], **options: Any) -> EventLog:
+def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options: Any) -> EventLog | TableLog:
     """Read a Parquet file, a folder of Parquet files, or a glob (``events/*.parquet``).
 
     Column types are kept (timestamps stay timestamps). Options: see
-    :class:`~journeylens.io.build.LoadOptions`.
+    :class:`~journeylens.io.build.LoadOptions`. ``engine="memory"`` (default) loads
+    an :class:`EventLog`; ``engine="duckdb"`` keeps the log in a DuckDB database on
+    disk and ``engine="spark"`` in Spark: a :class:`~journeylens.io.tablelog.TableLog`,
+    for logs larger than memory (same validation, same codes).
 
     >>> import pathlib, tempfile, pandas as pd, journeylens as jl
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "events.parquet"
@@ -199,6 +203,8 @@ def read_parquet(path: str | os.PathLike[str], **options: Any) -> EventLog:
         source = name
     else:
         raise InputError(f"{name}: no such file or folder")
+    if engine != "memory":
+        return read_parquet_held(source, name, engine, opts)
     try:
         table = ds.dataset(source, format="parquet").to_table()
     except (pa.ArrowInvalid, OSError) as exc:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .. import engine
 from ..engine.tables import journey_table
-from ..io.spark import SparkLog
+from ..io.tablelog import TableLog
 from ..log import EventLog
 
 Level = Literal["event", "stage", "channel"]
@@ -64,7 +64,7 @@ class DFG:
         return f"<div><strong>{title}</strong>: {len(self.edges)} edges, {len(self.starts)} start nodes{table}</div>"
 
 
-def dfg(log: EventLog | SparkLog, level: Level = "event", within: Within = "user") -> DFG:
+def dfg(log: EventLog | TableLog, level: Level = "event", within: Within = "user") -> DFG:
     """Count the directly-follows steps of every journey.
 
     ``level`` is what a node is (event, lifecycle stage, channel); events with no
@@ -77,7 +77,7 @@ def dfg(log: EventLog | SparkLog, level: Level = "event", within: Within = "user
     >>> jl.dfg(log).to_frame()[["source", "target", "count", "users"]].values.tolist()
     [['cart', 'home', 1, 1], ['home', 'cart', 2, 2]]
     """
-    ev, names = journey_table(log, level, within)  # an EventLog's arrays, or a SparkLog's DataFrame
+    ev, names = journey_table(log, level, within)  # an EventLog's arrays, or a TableLog's held table
     pairs = engine.directly_follows_table(ev)
     names_arr = np.asarray(names, dtype=object)
     edges = pd.DataFrame(
@@ -98,13 +98,11 @@ def dfg(log: EventLog | SparkLog, level: Level = "event", within: Within = "user
         edges["backward"] = dst < src
         edges["self"] = dst == src
     ends = engine.endpoints_table(ev)
-    some = len(ends["first"]) > 0
-    starts = _count(names_arr[ends["first"]]) if some else pd.Series(dtype=np.int64)
-    finals = _count(names_arr[ends["last"]]) if some else pd.Series(dtype=np.int64)
-    return DFG(edges=edges, starts=starts, ends=finals, level=level, within=within)
+    return DFG(edges=edges, starts=_count(names_arr, ends["e"], ends["starts"]),
+               ends=_count(names_arr, ends["e"], ends["ends"]), level=level, within=within)
 
 
-def _count(values: np.ndarray) -> pd.Series:
-    counts = pd.Series(values).value_counts()
-    counts.index.name = None
-    return counts.sort_index().astype(np.int64).rename("count")
+def _count(names: np.ndarray, codes: np.ndarray, counts: np.ndarray) -> pd.Series:
+    """Journeys per name (names with none left out), in name order."""
+    out = pd.Series(counts.astype(np.int64), index=pd.Index(names[codes.astype(np.int64)]), name="count")
+    return out[out > 0].sort_index()

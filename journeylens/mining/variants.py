@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import engine
 from ..engine.tables import journey_table
-from ..io.spark import SparkLog
+from ..io.tablelog import TableLog
 from ..log import EventLog
 from .dfg import Level, Within
 
@@ -54,7 +54,7 @@ class Variants:
         return f"<div><strong>{self.n_variants:,} variants</strong> over {self.n_journeys:,} journeys ({html.escape(self.within)}){body}</div>"
 
 
-def variants(log: EventLog | SparkLog, within: Within = "user", top: int | None = None, level: Level = "event") -> Variants:
+def variants(log: EventLog | TableLog, within: Within = "user", top: int | None = None, level: Level = "event") -> Variants:
     """The distinct journeys (ordered sequences) and how many follow each.
 
     Sequences are built and grouped in the engine; only the returned ``top``
@@ -67,7 +67,7 @@ def variants(log: EventLog | SparkLog, within: Within = "user", top: int | None 
     >>> jl.variants(log).to_frame()[["variant", "count"]].values.tolist()
     [[('home', 'cart'), 2], [('home',), 1]]
     """
-    ev, names = journey_table(log, level, within)  # an EventLog's arrays, or a SparkLog's DataFrame
+    ev, names = journey_table(log, level, within, window=False)  # an EventLog's arrays, or a TableLog's held table
     seqs, counts, total, n_journeys = engine.variants(ev, top=top)
     names_arr = np.asarray(names, dtype=object)
     counts = counts.astype(np.int64)

@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..engine.tables import is_spark_log
+from ..engine.tables import is_table_log
 from ..errors import ValidationError
-from ..io.spark import SparkLog
+from ..io.tablelog import TableLog
 from ..log import CANONICAL_COLUMNS, EventLog
 from ..timeutil import to_microseconds
 
 
-def sessionize(log: EventLog | SparkLog, gap: Any = "30min", max_duration: Any = None) -> EventLog | SparkLog:
+def sessionize(log: EventLog | TableLog, gap: Any = "30min", max_duration: Any = None) -> EventLog | TableLog:
     """A new log with ``session_id`` (int64) numbering the sessions of every user.
 
     Sessions are numbered from 0 in (user, start time) order, so the ids are the
@@ -31,7 +31,7 @@ def sessionize(log: EventLog | SparkLog, gap: Any = "30min", max_duration: Any =
     pandas durations (``"30min"``, ``"2h"``, ``"7d"``, a ``Timedelta``). A session
     column that came from the source is kept as ``source_session_id``; the
     parameters are recorded in ``log.parameters["sessionize"]``. A
-    :class:`~journeylens.io.spark.SparkLog` is sessionized by Spark into a new SparkLog.
+    :class:`~journeylens.io.tablelog.TableLog` is sessionized by its engine into a new TableLog.
 
     >>> import pandas as pd, journeylens as jl
     >>> from journeylens.prepare import sessionize
@@ -41,7 +41,7 @@ def sessionize(log: EventLog | SparkLog, gap: Any = "30min", max_duration: Any =
     >>> sessionize(log, gap="30min").to_pandas()["session_id"].tolist()
     [0, 0, 1, 2]
     """
-    require_log(log, "sessionize", spark=True)
+    require_log(log, "sessionize", held=True)
     gap_us = to_microseconds(gap, "gap")
     max_us = None if max_duration is None else to_microseconds(max_duration, "max_duration")
     record = {
@@ -50,7 +50,7 @@ def sessionize(log: EventLog | SparkLog, gap: Any = "30min", max_duration: Any =
         "max_duration": None if max_duration is None else str(max_duration),
         "max_duration_seconds": None if max_us is None else max_us / 1e6,
     }
-    if is_spark_log(log):
+    if is_table_log(log):
         return log.sessionize(gap_us, max_us, record)
     starts = engine.session_starts(log.user_codes, log.time_us, gap_us, max_us)
     ids = np.cumsum(starts, dtype=np.int64) - 1
@@ -114,9 +114,9 @@ def sessions(log: EventLog) -> pd.DataFrame:
     )
 
 
-def require_log(log: Any, caller: str, spark: bool = False) -> None:
-    """An EventLog (or, where ``spark`` says the caller runs on Spark too, a SparkLog), else a one-line error."""
-    if not isinstance(log, EventLog) and not (spark and isinstance(log, SparkLog)):
+def require_log(log: Any, caller: str, held: bool = False) -> None:
+    """An EventLog (or, where ``held`` says the caller runs in engines too, a TableLog), else a one-line error."""
+    if not isinstance(log, EventLog) and not (held and isinstance(log, TableLog)):
         raise ValidationError(
             f"{caller} expects an EventLog (jl.read(...), jl.from_pandas(...)), got {type(log).__name__}"
         )
