@@ -21,14 +21,18 @@ DATA = HERE / "data"
 Runner = Callable[[str], dict]
 
 
-def make_log(n_events: int, path: Path, seed: int = 0) -> None:
+#: logs larger than this are written as a folder of Parquet files of this many events each
+CHUNK = 10_000_000
+
+
+def make_log(n_events: int, path: Path, seed: int = 0, n_users: int | None = None) -> None:
     """A seeded synthetic log: ~10 events per user over 90 days, 30 events, 6 channels, as Parquet."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
-    n_users = max(1, n_events // 10)
+    n_users = n_users or max(1, n_events // 10)
     users = rng.integers(0, n_users, n_events)
     # Visits cluster in bursts so that sessions are non-trivial.
     visit_start = rng.integers(0, 90 * 86_400, n_users)[users] + rng.integers(0, 5, n_events) * 86_400 * 3
@@ -43,12 +47,23 @@ def make_log(n_events: int, path: Path, seed: int = 0) -> None:
 
 
 def dataset(n_events: int) -> Path:
-    """The seeded log of ``n_events`` events, generated once into ``benchmarks/data/``."""
-    path = DATA / f"ingest_{n_events}.parquet"
-    if not path.exists():
-        print(f"generating {n_events:,} events → {path}", file=sys.stderr)
-        make_log(n_events, path)
-    return path
+    """The seeded log of ``n_events`` events, generated once into ``benchmarks/data/``: one file, or
+    beyond :data:`CHUNK` events a folder of files (users spread over all of them)."""
+    if n_events <= CHUNK:
+        path = DATA / f"ingest_{n_events}.parquet"
+        if not path.exists():
+            print(f"generating {n_events:,} events → {path}", file=sys.stderr)
+            make_log(n_events, path)
+        return path
+    folder = DATA / f"ingest_{n_events}"
+    done = folder / "_complete"
+    if not done.exists():
+        print(f"generating {n_events:,} events → {folder}/", file=sys.stderr)
+        for k, start in enumerate(range(0, n_events, CHUNK)):
+            make_log(min(CHUNK, n_events - start), folder / f"part-{k:04d}.parquet", seed=k,
+                     n_users=max(1, n_events // 10))
+        done.touch()
+    return folder
 
 
 def parse_args(doc: str, runners: dict[str, Runner], default_events: float = 10e6) -> argparse.Namespace | None:

@@ -6,6 +6,9 @@ Same seeded Parquet log (``common.dataset``: ~10 events per user, 30 events,
 - journeylens: ``jl.read_parquet`` → ``jl.sessionize`` → ``jl.dfg`` →
   ``jl.variants`` → ``jl.user_features`` (reading includes validation,
   duplicate quarantine and id encoding).
+- journeylens-duckdb / journeylens-spark: the same steps on a log that stays in
+  DuckDB on disk (``engine="duckdb"``, for logs larger than memory) or in Spark
+  local mode; the per-user table stays in the engine (``as_table=True``).
 - pm4py: ``pandas.read_parquet`` → ``format_dataframe`` → ``discover_dfg`` →
   ``discover_performance_dfg`` → ``get_variants``.
 - retentioneering: ``pandas.read_parquet`` → ``Eventstream`` →
@@ -14,8 +17,12 @@ Same seeded Parquet log (``common.dataset``: ~10 events per user, 30 events,
 - floor: ``pyarrow.parquet.read_table`` + one group-by (events per user), the
   least any engine pays for this input.
 
-    python benchmarks/run.py                        # 1M then 10M events, writes benchmarks/results.md
+    python benchmarks/run.py                        # 1M, 10M, 100M events, writes benchmarks/results.md
     python benchmarks/run.py --events 1e6           # one size
+
+Beyond 20M events only the pipelines that need not hold the log in memory run
+(journeylens-duckdb, with ``JOURNEYLENS_MEMORY_LIMIT`` at 8GB so DuckDB spills,
+and the floor); Spark runs up to 10M events.
     python benchmarks/run.py --only journeylens --only floor --no-write
 """
 
@@ -63,6 +70,42 @@ def run_journeylens(path: str) -> dict:
             "events": len(log), "sessions": int(log.summary()["sessions"]), "edges": len(graph.to_frame()),
             "variants": len(found.to_frame()), "users": len(features),
             "versions": _versions("journeylens", "pandas", "pyarrow", "duckdb", "numpy")}
+
+
+def run_held(path: str, engine: str) -> dict:
+    """The same pipeline on a log held by ``engine`` (DuckDB on disk, or Spark local mode): only small
+    results and the per-user table's row count come back."""
+    t = time.perf_counter()
+    import journeylens as jl
+    from journeylens.engine import dialect
+
+    if engine == "spark":
+        jl.spark_session()
+    t0 = time.perf_counter()
+    log = jl.read_parquet(path, engine=engine)
+    t1 = time.perf_counter()
+    log = jl.sessionize(log, gap=SESSION_GAP)
+    t2 = time.perf_counter()
+    graph = jl.dfg(log)
+    t3 = time.perf_counter()
+    found = jl.variants(log, top=20)
+    t4 = time.perf_counter()
+    features = jl.user_features(log, as_table=True)
+    users = int(dialect.run("SELECT count(*) AS n FROM f", {"f": features})["n"][0])
+    t5 = time.perf_counter()
+    return {"import_s": t0 - t, "load_s": t1 - t0, "sessionize_s": t2 - t1, "dfg_s": t3 - t2,
+            "variants_s": t4 - t3, "features_s": t5 - t4, "work_s": t5 - t1, "total_s": t5 - t0,
+            "events": len(log), "sessions": int(log.summary()["sessions"]), "edges": len(graph.to_frame()),
+            "variants": found.n_variants, "users": users,
+            "versions": _versions("journeylens", "duckdb", *(["pyspark"] if engine == "spark" else []))}
+
+
+def run_duckdb(path: str) -> dict:
+    return run_held(path, "duckdb")
+
+
+def run_spark(path: str) -> dict:
+    return run_held(path, "spark")
 
 
 def run_pm4py(path: str) -> dict:
@@ -125,19 +168,38 @@ def run_floor(path: str) -> dict:
             "events": table.num_rows, "users": per_user.num_rows, "versions": _versions("pyarrow")}
 
 
-RUNNERS = {"journeylens": run_journeylens, "pm4py": run_pm4py, "retentioneering": run_retentioneering,
-           "floor": run_floor}
+RUNNERS = {"journeylens": run_journeylens, "journeylens-duckdb": run_duckdb, "journeylens-spark": run_spark,
+           "pm4py": run_pm4py, "retentioneering": run_retentioneering, "floor": run_floor}
 COLUMNS = ["import_s", "load_s", "work_s", "total_s", "process_s", "peak_rss_mb", "events", "sessions", "edges",
            "variants"]
 
 
+#: above this many events, pipelines that hold the whole log in pandas are not run
+LARGE = 20_000_000
+SPARK_MAX = 10_000_000
+HELD_MEMORY_LIMIT = "8GB"
+
+
+def kinds_for(n: int, kinds: list[str]) -> list[str]:
+    """The pipelines run at ``n`` events (see the module docstring)."""
+    if n > LARGE:
+        kinds = [k for k in kinds if k in ("journeylens-duckdb", "floor")]
+    return [k for k in kinds if k != "journeylens-spark" or n <= SPARK_MAX]
+
+
 def ratios(rows: dict[str, dict]) -> dict[str, dict[str, float]]:
-    """Each pipeline's total seconds and peak RSS divided by journeylens's (>1: journeylens is faster/smaller)."""
-    ours = rows.get("journeylens")
+    """Each pipeline's total seconds and peak RSS divided by the reference journeylens pipeline's
+    (>1: journeylens is faster/smaller)."""
+    ours = reference(rows)
     if ours is None:
         return {}
-    return {kind: {"time": r["total_s"] / ours["total_s"], "rss": r["peak_rss_mb"] / ours["peak_rss_mb"]}
-            for kind, r in rows.items() if kind != "journeylens"}
+    return {kind: {"time": r["total_s"] / rows[ours]["total_s"], "rss": r["peak_rss_mb"] / rows[ours]["peak_rss_mb"]}
+            for kind, r in rows.items() if kind != ours}
+
+
+def reference(rows: dict[str, dict]) -> str | None:
+    """The journeylens pipeline others are compared with: in memory, else the first held one."""
+    return next((k for k in ("journeylens", "journeylens-duckdb", "journeylens-spark") if k in rows), None)
 
 
 def disagreements(rows: dict[str, dict]) -> list[str]:
@@ -179,6 +241,10 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
            "resident memory. The pipelines do not do identical work:", "",
            "- **journeylens**: `read_parquet` (validation, duplicate quarantine, id encoding) → `sessionize` "
            "(30 min) → `dfg` (counts, users, mean/median/p90 gaps) → `variants` → `user_features`.",
+           "- **journeylens-duckdb**, **journeylens-spark**: the same steps on a log held by DuckDB on disk "
+           "(`read_parquet(engine='duckdb')`, for logs larger than memory) or by Spark local mode; the "
+           "per-user table stays in the engine (`user_features(as_table=True)`) and only its row count comes back. "
+           f"Beyond {LARGE:,} events only these run (DuckDB memory limit {HELD_MEMORY_LIMIT}, so it spills to disk).",
            "- **pm4py**: `pandas.read_parquet` → `format_dataframe` → `discover_dfg` → "
            "`discover_performance_dfg` → `get_variants` (no sessions, no per-user features).",
            "- **retentioneering**: `pandas.read_parquet` → `Eventstream` → `split_sessions(timeout='30m')` → "
@@ -189,8 +255,8 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
     for n, rows in sizes.items():
         rel = ratios(rows)
         out += [f"## {n:,} events", "",
-                "| pipeline | import s | load s | work s | total s | process s | peak RSS MB | time ÷ journeylens "
-                "| RSS ÷ journeylens | events | sessions | edges | variants |",
+                f"| pipeline | import s | load s | work s | total s | process s | peak RSS MB | time ÷ {reference(rows)} "
+                f"| RSS ÷ {reference(rows)} | events | sessions | edges | variants |",
                 "|---|" + "---:|" * 12]
         for kind, r in rows.items():
             time_ratio, rss_ratio = (rel[kind]["time"], rel[kind]["rss"]) if kind in rel else (1.0, 1.0)
@@ -200,11 +266,12 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
             out.append(f"| {kind} | " + " | ".join(cells) + " |")
         agreement = disagreements(rows) or ["sessions, edges and variants agree wherever reported"]
         out += ["", _summary(rows), "", "Agreement: " + "; ".join(agreement) + ".", ""]
-        if "journeylens" in rows:
-            ours = rows["journeylens"]
+        ours = [k for k in rows if k.startswith("journeylens")]
+        if ours:
             out += ["journeylens per stage (seconds):", "",
-                    "| " + " | ".join(s.removesuffix("_s") for s in STAGES) + " |", "|" + "---:|" * len(STAGES),
-                    "| " + " | ".join(f"{ours[s]:.2f}" for s in STAGES) + " |", ""]
+                    "| pipeline | " + " | ".join(s.removesuffix("_s") for s in STAGES) + " |",
+                    "|---|" + "---:|" * len(STAGES)]
+            out += ["| " + " | ".join([k] + [f"{rows[k][s]:.2f}" for s in STAGES]) + " |" for k in ours] + [""]
     return "\n".join(out)
 
 
@@ -214,18 +281,18 @@ def _cell(row: dict, key: str, fmt: str = "{:,.2f}") -> str:
 
 def _summary(rows: dict[str, dict]) -> str:
     """One sentence of ratios: how many times faster than each peer, how many floors we pay."""
-    rel = ratios(rows)
-    parts = [f"{kind} takes {r['time']:.2f}× journeylens's time and {r['rss']:.2f}× its peak memory"
+    rel, ours = ratios(rows), reference(rows)
+    parts = [f"{kind} takes {r['time']:.2f}× {ours}'s time and {r['rss']:.2f}× its peak memory"
              for kind, r in rel.items() if kind != "floor"]
     if "floor" in rel:
-        parts.append(f"journeylens takes {1 / rel['floor']['time']:.1f}× the floor's time "
+        parts.append(f"{ours} takes {1 / rel['floor']['time']:.1f}× the floor's time "
                      f"and {1 / rel['floor']['rss']:.1f}× its memory")
     return ("; ".join(parts) + ".") if parts else ""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=float, action="append", help="log size; repeat for several (default 1e6, 1e7)")
+    parser.add_argument("--events", type=float, action="append", help="log size; repeat for several (default 1e6, 1e7, 1e8)")
     parser.add_argument("--only", choices=sorted(RUNNERS), action="append", help="run only these pipelines")
     parser.add_argument("--peers-python", default=str(PEERS_PYTHON), help="interpreter that has retentioneering")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before a pipeline is stopped")
@@ -244,17 +311,19 @@ def main() -> None:
     facts = machine()
     facts["load"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     sizes = {}
-    for n in (int(e) for e in (args.events or [1e6, 1e7])):
-        rows = measure(__file__, kinds, dataset(n), python={"retentioneering": args.peers_python},
+    for n in (int(e) for e in (args.events or [1e6, 1e7, 1e8])):
+        if n > LARGE:
+            os.environ.setdefault("JOURNEYLENS_MEMORY_LIMIT", HELD_MEMORY_LIMIT)  # read by the child processes
+        rows = measure(__file__, kinds_for(n, kinds), dataset(n), python={"retentioneering": args.peers_python},
                        timeout=args.timeout)
         sizes[n] = rows
         print_table(f"journeylens vs peers: {n:,} events (seconds, MB)", rows, COLUMNS)
         for kind, r in ratios(rows).items():
-            print(f"{kind:>16} / journeylens: time {r['time']:.2f}×, peak RSS {r['rss']:.2f}×")
+            print(f"{kind:>18} / {reference(rows)}: time {r['time']:.2f}×, peak RSS {r['rss']:.2f}×")
         for warning in disagreements(rows):
             print(f"WARNING: {warning}", file=sys.stderr)
-        if "journeylens" in rows:
-            print("journeylens per stage: " + ", ".join(f"{s} {rows['journeylens'][s]:.2f}" for s in STAGES))
+        for kind in (k for k in rows if k.startswith("journeylens")):
+            print(f"{kind} per stage: " + ", ".join(f"{s} {rows[kind][s]:.2f}" for s in STAGES))
     if not args.no_write:
         command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
         RESULTS.write_text(report(sizes, facts, command.strip()) + "\n")

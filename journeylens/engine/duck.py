@@ -4,7 +4,9 @@
   zero-copy with a per-thread in-memory connection.
 * A :class:`DuckTable` lives in the process's held database, a DuckDB file in
   the temp directory (``JOURNEYLENS_TEMP_DIR`` or the system's), so a log can be
-  larger than memory: DuckDB streams it and spills sorts and joins to disk.
+  larger than memory: DuckDB streams it and spills sorts, joins and aggregates to
+  disk beyond its memory limit (``JOURNEYLENS_MEMORY_LIMIT``, e.g. ``8GB``;
+  DuckDB's default is 80% of RAM).
   A table is dropped when its last :class:`DuckTable` goes away; the file when
   the process ends.
 
@@ -73,10 +75,11 @@ class Database:
     def __init__(self) -> None:
         os.makedirs(_temp_root(), exist_ok=True)
         self.folder = tempfile.mkdtemp(prefix="held-", dir=_temp_root())
-        self.con = _prepare(duckdb.connect(os.path.join(self.folder, "held.duckdb"),
-                                           config={"temp_directory": os.path.join(self.folder, "spill"),
-                                                   "threads": os.cpu_count() or 1,
-                                                   "preserve_insertion_order": True}))
+        config = {"temp_directory": os.path.join(self.folder, "spill"), "threads": os.cpu_count() or 1,
+                  "preserve_insertion_order": True}
+        if os.environ.get("JOURNEYLENS_MEMORY_LIMIT"):
+            config["memory_limit"] = os.environ["JOURNEYLENS_MEMORY_LIMIT"]
+        self.con = _prepare(duckdb.connect(os.path.join(self.folder, "held.duckdb"), config=config))
         self.lock = threading.RLock()
         self._names = itertools.count()
 

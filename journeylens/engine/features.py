@@ -42,14 +42,16 @@ def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], eve
         return quote(name, d)
 
     end = "(SELECT max(t) FROM ev)"
+    # rows are in time order within a user: a new day is a day unlike the previous row's (no DISTINCT)
+    days = f"sum(CASE WHEN head = 1 OR div(t, {_DAY_US}) <> div(t - gp, {_DAY_US}) THEN 1 ELSE 0 END)"
     # Every feature is a DOUBLE; divisions cast first (a decimal literal makes Spark divide in DECIMAL).
     cols = ["CAST(count(*) AS DOUBLE) AS n_events"]
     if sessions:
         cols.append("CAST(count(DISTINCT s) AS DOUBLE) AS n_sessions")
-    cols += [f"CAST(count(DISTINCT div(t, {_DAY_US})) AS DOUBLE) AS active_days",
+    cols += [f"CAST({days} AS DOUBLE) AS active_days",
              f"CAST(max(t) - min(t) AS DOUBLE) / {_DAY_US} AS tenure_days",
              f"CAST({end} - max(t) AS DOUBLE) / {_DAY_US} AS recency_days",
-             f"CAST(count(*) AS DOUBLE) / count(DISTINCT div(t, {_DAY_US})) AS events_per_active_day",
+             f"CAST(count(*) AS DOUBLE) / {days} AS events_per_active_day",
              "CAST(coalesce(median(gp) FILTER (WHERE head = 0), 0) AS DOUBLE) / 1000000 AS median_gap_s",
              "CAST(coalesce(avg(gp) FILTER (WHERE head = 0), 0) AS DOUBLE) / 1000000 AS mean_gap_s"]
     for code, prefix, names in levels:

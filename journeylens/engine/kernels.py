@@ -135,18 +135,22 @@ def endpoints_table(ev: Table) -> dict[str, np.ndarray]:
     return run(ENDPOINTS_SQL, {"ev": ev})
 
 
-def variants(ev: Table, top: int | None = None) -> tuple[list[list[int]], np.ndarray, int, int]:
+def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Distinct code sequences of the groups of ``ev(i, g, e)``, most frequent first (ties in sequence order).
 
-    Returns the ``top`` sequences (all when None), their counts, the number of
-    distinct sequences and the number of groups (journeys).
+    Returns the ``top`` sequences (all when None) flat — sequence ``k`` is
+    ``codes[offsets[k]:offsets[k + 1]]`` — their counts, the number of distinct
+    sequences and the number of groups (journeys).
     """
     sql = VARIANTS_SQL + (f"LIMIT {int(top)}" if top else "")  # decode only what is returned
     table = query(sql, {"ev": ev})
     if table.num_rows == 0:
-        return [], np.zeros(0, dtype=np.int64), 0, 0
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(1, dtype=np.int64), empty, empty, 0, 0
     totals = (int(table.column(c)[0].as_py()) for c in ("variants", "journeys"))
-    return table.column("v").to_pylist(), table.column("n").to_numpy(), *totals
+    seqs = table.column("v").combine_chunks()
+    return (seqs.offsets.to_numpy().astype(np.int64), seqs.values.to_numpy().astype(np.int64),
+            table.column("n").to_numpy(), *totals)
 
 
 def loop_instances(group: np.ndarray, codes: np.ndarray, user: np.ndarray, max_length: int) -> dict[str, np.ndarray]:

@@ -68,14 +68,15 @@ def variants(log: EventLog | TableLog, within: Within = "user", top: int | None 
     [[('home', 'cart'), 2], [('home',), 1]]
     """
     ev, names = journey_table(log, level, within, window=False)  # an EventLog's arrays, or a TableLog's held table
-    seqs, counts, total, n_journeys = engine.variants(ev, top=top)
-    names_arr = np.asarray(names, dtype=object)
+    offsets, codes, counts, total, n_journeys = engine.variants(ev, top=top)
+    named = np.asarray(names, dtype=object)[codes].tolist()  # decoded once, then cut into tuples
+    seqs = [tuple(named[a:b]) for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
     counts = counts.astype(np.int64)
     share = counts / n_journeys if n_journeys else counts.astype(float)
     table = pd.DataFrame(
         {
-            "variant": [tuple(names_arr[s]) for s in seqs],
-            "length": [len(s) for s in seqs],
+            "variant": seqs,
+            "length": np.diff(offsets),
             "count": counts,
             "share": share,
             "cumulative_share": np.cumsum(share),
