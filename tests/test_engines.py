@@ -14,7 +14,7 @@ from journeylens.funnels import funnel
 from journeylens.mining.dfg import dfg
 from journeylens.mining.variants import variants
 from journeylens.personas.features import user_features
-from journeylens.prepare.sessions import sessionize
+from journeylens.prepare.sessions import sessionize, sessions
 
 EVENTS = ["home", "search", "product", "cart", "checkout", "buy", "help", "email_open"]
 GAP = pd.Timedelta("30min")
@@ -174,6 +174,7 @@ def test_held_sessions_dfg_variants_agree(held, log):
     ids = dialect.run("SELECT session_id FROM f ORDER BY i", {"f": s_held.frame})["session_id"]
     np.testing.assert_array_equal(ids, s_mem.to_pandas()["session_id"].to_numpy())
     assert s_held.parameters["sessionize"] == s_mem.parameters["sessionize"]
+    pd.testing.assert_frame_equal(sessions(s_held), sessions(s_mem))
     for level, within in (("event", "user"), ("channel", "session")):
         a, b = dfg(s_held, level=level, within=within), dfg(s_mem, level=level, within=within)
         assert_same_dfg(dfg_frame(a), dfg_frame(b), exact_mean=True)

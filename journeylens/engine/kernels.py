@@ -208,7 +208,7 @@ def anchored_paths(
 # its set of tag codes (e.g. channels; -1 = none) as a bit mask, decoded to the
 # names joined in name order; beyond 62 tags the names are joined by the engine.
 SESSION_SUMMARY_SQL = """
-SELECT g, min(i) AS i0, min(t) AS t0, max(t) AS t1, count(*) AS n,
+SELECT g, min(i) AS i0, min(u) AS u, min(t) AS t0, max(t) AS t1, count(*) AS n,
        min_by(e, i) AS first, max_by(e, i) AS last, {tags} AS tags
 FROM ev {join}
 GROUP BY g ORDER BY g
@@ -217,19 +217,17 @@ MASK_TAGS = "coalesce(bit_or(CASE WHEN c >= 0 THEN CAST(1 AS BIGINT) << c END), 
 NAMED_TAGS = "{tag_names}"
 
 
-def session_summary(
-    group: np.ndarray, time_us: np.ndarray, codes: np.ndarray, tags: np.ndarray, tag_names: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Per group (session): first row ``i0``, first/last time ``t0``/``t1`` (µs), rows ``n``,
-    first/last code, and the sorted distinct ``tag_names`` of its tag codes joined by ``|``
-    (None when it has none).
+def session_summary(ev: Table, tag_names: np.ndarray) -> dict[str, np.ndarray]:
+    """Per group (session) of ``ev(i, g, u, t, e, c)``: first row ``i0``, user ``u``, first/last time
+    ``t0``/``t1`` (µs), rows ``n``, first/last code, and the sorted distinct ``tag_names`` of its
+    tag codes ``c`` joined by ``|`` (None when it has none).
     """
     names = np.asarray(tag_names, dtype=object)
     masked = len(names) <= 62  # bits 0..62 of a signed 64-bit integer
     sql = SESSION_SUMMARY_SQL.format(
         tags=MASK_TAGS if masked else NAMED_TAGS, join="" if masked else "LEFT JOIN tag USING (c)"
     )
-    tables = _ev(group, codes, t=time_us, c=tags)
+    tables = {"ev": ev}
     if not masked:
         tables["tag"] = {"c": np.arange(len(names), dtype=np.int64), "name": names}
     out = run(sql, tables)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ..engine import dialect
 from ..engine.tables import is_table_log
 from ..errors import ValidationError
 from ..io.tablelog import TableLog
@@ -65,7 +66,7 @@ def sessionize(log: EventLog | TableLog, gap: Any = "30min", max_duration: Any =
     return log._derive(frame, roles=roles, parameters={**log.parameters, "sessionize": record})
 
 
-def sessions(log: EventLog) -> pd.DataFrame:
+def sessions(log: EventLog | TableLog) -> pd.DataFrame:
     """One row per session, in (user, start) order.
 
     Columns: ``session_id``, ``user_id``, ``start``, ``end`` (UTC), ``duration_s``,
@@ -74,7 +75,8 @@ def sessions(log: EventLog) -> pd.DataFrame:
     session's events have none), ``first_event``, ``last_event``.
     The log needs a ``session_id`` (from :func:`sessionize` or the source; a source
     id reused by two users counts as two sessions); otherwise a
-    :class:`~journeylens.errors.ValidationError` asks to sessionize first.
+    :class:`~journeylens.errors.ValidationError` asks to sessionize first. A
+    :class:`~journeylens.io.tablelog.TableLog` is summarised by its engine.
 
     >>> import pandas as pd, journeylens as jl
     >>> from journeylens.prepare import sessionize, sessions
@@ -84,27 +86,21 @@ def sessions(log: EventLog) -> pd.DataFrame:
     >>> sessions(sessionize(log))[["session_id", "n_events", "duration_s", "channels"]].values.tolist()
     [[0, 2, 600.0, 'email|web'], [1, 1, 0.0, 'web']]
     """
-    require_log(log, "sessions")
+    require_log(log, "sessions", held=True)
     if not log.has("session_id"):
         raise ValidationError("the log has no session_id: call jl.sessionize(log, gap='30min') first")
-    frame = log._frame
-    if log.has("channel"):
-        tags, tag_names = log.level_codes("channel")
-    else:
-        tags, tag_names = np.full(len(log), -1, dtype=np.int32), pd.Index([])
-    # Ids from sessionize already number the sessions in log order; a source's ids need pairing with users.
-    group = frame["session_id"].to_numpy() if "sessionize" in log.parameters else log.journey_codes("session")
-    out = engine.session_summary(group, log.time_us, log.event_codes, tags, tag_names)
-    i0 = out["i0"].astype(np.int64)
-    start = pd.to_datetime(out["t0"].astype(np.int64), unit="us", utc=True)
-    end = pd.to_datetime(out["t1"].astype(np.int64), unit="us", utc=True)
+    tag_names = log.levels["channel"] if is_table_log(log) and log.has("channel") else (
+        log.level_codes("channel")[1] if log.has("channel") else pd.Index([]))
+    out = engine.session_summary(_session_table(log), np.asarray(tag_names, dtype=object))
+    ids = out["g"] if is_table_log(log) or "sessionize" in log.parameters else (
+        log._frame["session_id"].to_numpy()[out["i0"].astype(np.int64)])
     events = log.event_names
     return pd.DataFrame(
         {
-            "session_id": frame["session_id"].to_numpy()[i0],
-            "user_id": pd.array(log.users.take(log.user_codes[i0]), dtype="string"),
-            "start": start,
-            "end": end,
+            "session_id": ids,
+            "user_id": pd.array(log.users.take(out["u"].astype(np.int64)), dtype="string"),
+            "start": pd.to_datetime(out["t0"].astype(np.int64), unit="us", utc=True),
+            "end": pd.to_datetime(out["t1"].astype(np.int64), unit="us", utc=True),
             "duration_s": (out["t1"] - out["t0"]).astype(np.float64) / 1e6,
             "n_events": out["n"].astype(np.int64),
             "channels": pd.array(out["tags"], dtype="string"),
@@ -112,6 +108,19 @@ def sessions(log: EventLog) -> pd.DataFrame:
             "last_event": pd.array(events.take(out["last"].astype(np.int64)), dtype="string"),
         }
     )
+
+
+def _session_table(log: EventLog | TableLog) -> Any:
+    """``ev(i, g, u, t, e, c)``: rows with their session ``g`` and channel code ``c`` (-1: none)."""
+    if is_table_log(log):
+        c = "c_channel" if log.has("channel") else "-1"
+        return dialect.frame(f"SELECT i, {log._journeys('session')} AS g, u, t, e, {c} AS c FROM log",
+                             {"log": log.frame})
+    tags = log.level_codes("channel")[0] if log.has("channel") else np.full(len(log), -1, dtype=np.int32)
+    # Ids from sessionize already number the sessions in log order; a source's ids need pairing with users.
+    group = log._frame["session_id"].to_numpy() if "sessionize" in log.parameters else log.journey_codes("session")
+    return {"i": np.arange(len(log), dtype=np.int64), "g": group, "u": log.user_codes, "t": log.time_us,
+            "e": log.event_codes, "c": tags}
 
 
 def require_log(log: Any, caller: str, held: bool = False) -> None:
