@@ -217,18 +217,45 @@ def test_without_pyspark_the_error_says_what_to_install(monkeypatch):
         from_spark(object())
 
 
-@pytest.mark.slow
-def test_from_spark_column_errors_and_quarantine_reasons(spark):
-    from journeylens.errors import ColumnError
-    from journeylens.io.spark import from_spark
+BAD_ROWS = [("a", "2024-01-01 10:00:00", "visit"), (None, "2024-01-01 10:00:00", "visit"),
+            ("b", "not a time", "visit"), ("b", "2024-01-01 11:00:00", " "), ("a", "2024-01-01 10:00:00", "visit"),
+            ("c", None, "buy"), ("d", "2031-05-01 00:00:00", "visit")]
 
-    sdf = spark.createDataFrame(
-        [("a", "2024-01-01 10:00:00", "visit"), (None, "2024-01-01 10:00:00", "visit"), ("b", "not a time", "visit"),
-         ("b", "2024-01-01 11:00:00", " "), ("a", "2024-01-01 10:00:00", "visit"), ("c", None, "buy")],
-        ["customer", "ts", "action"])
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.slow)])
+def read_held(request, tmp_path):
+    """A reader of rows (user, time text, event) into a TableLog of the parametrised engine."""
+    columns = ["customer", "ts", "action"]
+    if request.param == "spark":
+        from journeylens.io.spark import from_spark
+
+        spark = request.getfixturevalue("spark")
+        return lambda rows, **options: from_spark(spark.createDataFrame(rows, columns), **options)
+
+    def read(rows, **options):
+        path = tmp_path / "events.parquet"
+        pd.DataFrame(rows, columns=columns).to_parquet(path)
+        return jl.read_parquet(path, engine="duckdb", **options)
+
+    return read
+
+
+def test_held_column_errors_quarantine_reasons_and_limits(read_held):
+    from journeylens.errors import ColumnError
+
     with pytest.raises(ColumnError, match="available columns: 'customer', 'ts', 'action'"):
-        from_spark(sdf, user="client")
-    log = from_spark(sdf, time="ts")
-    reasons = sorted(log.quarantine_frame()["reason"])
-    assert reasons == ["duplicate", "missing_event", "missing_time", "missing_user", "unparsable_time"]
-    assert (log.rows_read, log.rows_accepted, log.rows_quarantined) == (6, 1, 5)
+        read_held(BAD_ROWS, user="client")
+    log = read_held(BAD_ROWS, time="ts", max_time="2030-01-01")
+    q = log.quarantine_frame()
+    assert q["reason"].tolist() == ["missing_user", "unparsable_time", "missing_event", "duplicate", "missing_time",
+                                    "out_of_range_time"]  # in source order
+    assert q["column"].tolist() == ["customer", "ts", "action", "*", "ts", "ts"]
+    assert q["action"].tolist()[:3] == ["visit", "visit", " "]  # original values kept
+    assert (log.rows_read, log.rows_accepted, log.rows_quarantined) == (7, 1, 6)
+    assert log.summary()["quarantine_reasons"]["duplicate"] == 1
+    with pytest.raises(jl.ValidationError, match="6 row.*strict=True"):
+        read_held(BAD_ROWS, time="ts", max_time="2030-01-01", strict=True)
+    with pytest.raises(jl.ValidationError, match="tz, time_format and dayfirst"):
+        read_held(BAD_ROWS, time="ts", tz="Europe/Amsterdam")
+    with pytest.raises(jl.JourneyLensError, match="needs an in-memory EventLog.*dfg, variants"):
+        jl.loops(log)

@@ -32,6 +32,11 @@ from .build import LoadOptions, _bound
 from .channels import normalise_channels
 from .columns import resolve_roles
 
+#: the analyses that run on a TableLog, in its engine
+HELD_ANALYSES = ("sessionize", "sessions", "dfg", "variants", "funnel", "user_features")
+#: EventLog members that analyses for in-memory logs use
+_IN_MEMORY_ONLY = {"_frame", "_derive", "journey_codes", "level_codes", "user_codes", "event_codes", "time_us",
+                   "to_pandas"}
 #: column names of the coded table; a source column of the same name is kept as ``<name>_source``
 _RESERVED = {"i", "u", "t", "e", "session_id", "value", *CODED.values()}
 
@@ -60,6 +65,14 @@ class TableLog:
     source: str = ""
     dictionaries: Mapping[str, Any] = field(default_factory=dict)  # held ``name, code`` tables, e.g. "users"
     _windows: dict = field(default_factory=dict, repr=False)  # window passes, computed once per log
+
+    def __getattr__(self, name: str) -> Any:
+        # Analyses written for in-memory logs reach for these; say so instead of an AttributeError deep inside.
+        if name in _IN_MEMORY_ONLY:
+            raise JourneyLensError(
+                f"this analysis needs an in-memory EventLog; a TableLog held by {self.engine} supports "
+                f"{', '.join(HELD_ANALYSES)} (load a sample or a period into memory for the others)")
+        raise AttributeError(f"'TableLog' object has no attribute {name!r}")
 
     @property
     def engine(self) -> str:
