@@ -26,7 +26,11 @@ CHUNK = 10_000_000
 
 
 def make_log(n_events: int, path: Path, seed: int = 0, n_users: int | None = None) -> None:
-    """A seeded synthetic log: ~10 events per user over 90 days, 30 events, 6 channels, as Parquet."""
+    """A seeded synthetic log: ~10 events per user over 90 days, 30 events, 6 channels, as Parquet.
+
+    Each user's visits start at a day drawn from ``n_users`` alone, so the files of a
+    large log (other ``seed``\ s, same ``n_users``) describe the same users' visits.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -34,8 +38,9 @@ def make_log(n_events: int, path: Path, seed: int = 0, n_users: int | None = Non
     rng = np.random.default_rng(seed)
     n_users = n_users or max(1, n_events // 10)
     users = rng.integers(0, n_users, n_events)
+    first_visit = np.random.default_rng(n_users).integers(0, 90 * 86_400, n_users)
     # Visits cluster in bursts so that sessions are non-trivial.
-    visit_start = rng.integers(0, 90 * 86_400, n_users)[users] + rng.integers(0, 5, n_events) * 86_400 * 3
+    visit_start = first_visit[users] + rng.integers(0, 5, n_events) * 86_400 * 3
     seconds = visit_start + rng.exponential(300, n_events).astype("int64")
     ts = (np.datetime64("2025-01-01T00:00:00", "s") + seconds.astype("timedelta64[s]")).astype("datetime64[ms]")
     events = np.array([f"event_{i:02d}" for i in range(30)])[rng.integers(0, 30, n_events)]
