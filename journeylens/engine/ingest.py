@@ -39,10 +39,6 @@ class Source:
     time_kind: str  # "timestamp" | "number" | "text"
 
 
-def _missing(col: str) -> str:
-    return f"({col} IS NULL OR trim(CAST({col} AS {{text}})) = '')"
-
-
 def time_expression(col: str, kind: str, unit: str | None) -> str:
     """Epoch µs of a source time column of ``kind``; NULL where it cannot be read."""
     if kind == "timestamp":
@@ -70,28 +66,37 @@ def check(source: Source, roles: Mapping[str, str], time_sql: str, duplicates: s
     ``_t`` (µs), ``_reason`` and ``_column`` (NULL for accepted rows)."""
     d = dialect_of(source.table)
     q = {role: quote(col, d) for role, col in roles.items()}
-    checks = [(_missing(q["user"]), "missing_user", roles["user"]),
-              (_missing(q["time"]), "missing_time", roles["time"]),
-              (_missing(q["event"]), "missing_event", roles["event"]),
+    # Only text can be blank: formatting timestamps just to test for '' would cost more than the rest.
+    blank_time = f" OR trim(CAST({q['time']} AS {{text}})) = ''" if source.time_kind == "text" else ""
+    checks = [("(_user IS NULL OR _user = '')", "missing_user", roles["user"]),
+              (f"({q['time']} IS NULL{blank_time})", "missing_time", roles["time"]),
+              ("(_event IS NULL OR _event = '')", "missing_event", roles["event"]),
               ("_t IS NULL", "unparsable_time", roles["time"])]
     lo, hi = bounds
     if lo is not None or hi is not None:
         out = " OR ".join(f"_t {op} {int(b)}" for op, b in (("<", lo), (">", hi)) if b is not None)
         checks.append((f"({out})", "out_of_range_time", roles["time"]))
-    copy = ""
+    every = ", ".join(quote(c, d) for c in source.columns)
     if duplicates != "keep":
-        every = ", ".join(quote(c, d) for c in source.columns)
-        copy = f", row_number() OVER (PARTITION BY {every} ORDER BY _r) AS _copy"
+        # Exact copies share a row hash: only rows whose hash repeats are compared in full.
+        copies = f"""
+        , hx AS (SELECT *, {{hash}}({every}) AS _h FROM x),
+        rep AS (SELECT _h FROM hx GROUP BY _h HAVING count(*) > 1),
+        cand AS (SELECT _r AS _cr, row_number() OVER (PARTITION BY {every} ORDER BY _r) AS _copy
+                 FROM hx WHERE _h IN (SELECT _h FROM rep)),
+        y AS (SELECT x.*, coalesce(cand._copy, 1) AS _copy FROM x LEFT JOIN cand ON x._r = cand._cr)"""
         checks.append(("_copy > 1", "duplicate", "*"))
+    else:
+        copies = ", y AS (SELECT * FROM x)"
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _ in checks)
     column = " ".join(f"WHEN {cond} THEN {literal(col, d)}" for cond, _, col in checks)
     sql = f"""
     WITH x AS (
         SELECT *, trim(CAST({q['user']} AS {{text}})) AS _user, trim(CAST({q['event']} AS {{text}})) AS _event,
-               {time_sql} AS _t{copy}
+               {time_sql} AS _t
         FROM src
-    )
-    SELECT *, CASE {reason} END AS _reason, CASE {column} END AS _column FROM x
+    ){copies}
+    SELECT *, CASE {reason} END AS _reason, CASE {column} END AS _column FROM y
     """
     return frame(sql, {"src": source.table}, materialise=True)
 
@@ -139,8 +144,8 @@ def encode(checked: Any, users: Any, events: Any, levels: Mapping[str, tuple[str
     WHERE k._reason IS NULL
     """
     names = ["i", "u", "t", "e", *(CODED[r] for r in levels), *(quote(n, d) for _, n in extras)]
-    return frame(f"WITH coded AS ({inner}) SELECT {', '.join(names)} FROM ({{numbered}}) o",
-                 tables, materialise=True)
+    numbered = f"SELECT {{row_id}} AS i, * FROM (SELECT * FROM coded ORDER BY u, t, _r) s"
+    return frame(f"WITH coded AS ({inner}) SELECT {', '.join(names)} FROM ({numbered}) o", tables, materialise=True)
 
 
 def counts(checked: Any) -> tuple[int, int]:
