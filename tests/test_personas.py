@@ -16,6 +16,7 @@ import journeylens as jl
 from journeylens.datasets import PLANTED
 from journeylens.personas import PersonaModel, Profiles, compare_segments, profile, user_features
 from journeylens.personas.model import PS_TOLERANCE, prediction_strength
+from journeylens.personas.profiles import levenshtein
 from journeylens.segments import add_segment
 from tests.conftest import shared_file
 
@@ -142,6 +143,36 @@ def test_profiles_of_a_fitted_model():
     assert PersonaModel(k=4).fit(user_features(log)).profiles_ is None  # a feature table has no journeys
     assert not hasattr(PersonaModel(), "profiles_")  # not fitted
     assert "<li>persona 1:" in prof._repr_html_() and len(prof.plot().data) == 1
+
+
+def test_levenshtein_matches_the_textbook_recurrence():
+    def reference(a, b):
+        d = np.arange(len(b) + 1)
+        for i, x in enumerate(a, 1):
+            prev, d[0] = d.copy(), i
+            for j, y in enumerate(b, 1):
+                d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (x != y))
+        return d[-1]
+
+    kitten, sitting = ([ord(c) for c in w] for w in ("kitten", "sitting"))
+    assert levenshtein([kitten, sitting])[0, 1] == 3
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(0, 3, rng.integers(0, 7)).tolist() for _ in range(12)]
+    got = levenshtein(seqs)
+    assert (got == got.T).all()
+    assert [[got[i, j] for j in range(12)] for i in range(12)] == [[reference(a, b) for b in seqs] for a in seqs]
+
+
+def test_typical_path_is_the_medoid_not_the_most_frequent_variant():
+    journeys = [list("pqrst")] * 4 + [list("abc")] * 3 + [list("ab")] * 2
+    rows = [(f"u{i}", minute, event) for i, path in enumerate(journeys) for minute, event in enumerate(path)]
+    frame = pd.DataFrame(rows, columns=["user", "minute", "event"])
+    frame["time"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(frame["minute"], unit="min")
+    log = jl.from_pandas(frame.drop(columns="minute"))
+    assert jl.variants(log).to_frame()["variant"].iloc[0] == tuple("pqrst")
+    # weighted edit distances: pqrst 3·5 + 2·5 = 25, abc 4·5 + 2·1 = 22, ab 4·5 + 3·1 = 23
+    everyone = pd.Series("persona 1", index=[f"u{i}" for i in range(len(journeys))])
+    assert profile(log, everyone).to_frame()["typical_path"].iloc[0] == "a › b › c"
 
 
 
