@@ -175,8 +175,41 @@ def test_typical_path_is_the_medoid_not_the_most_frequent_variant():
     assert profile(log, everyone).to_frame()["typical_path"].iloc[0] == "a › b › c"
 
 
+def test_dfg_per_segment_adds_up_to_the_overall_counts():
+    log = jl.from_pandas(pd.DataFrame({
+        "user": ["a", "a", "a", "b", "b", "c", "c", "c"],
+        "time": pd.date_range("2024-01-01", periods=8, freq="h"),
+        "event": ["home", "cart", "home", "home", "cart", "home", "cart", "buy"]}))
+    result = jl.dfg(log, by=pd.Series({"a": "p1", "b": "p2", "c": "p2"}, name="persona"))
+    per = result.to_frame()
+    assert per[["persona", "source", "target", "count", "users"]].values.tolist() == [
+        ["p1", "cart", "home", 1, 1], ["p1", "home", "cart", 1, 1],
+        ["p2", "cart", "buy", 1, 1], ["p2", "home", "cart", 2, 2]]
+    overall = result.edges.set_index(["source", "target"])[["count", "users"]]
+    assert per.groupby(["source", "target"])[["count", "users"]].sum().equals(overall)
+    assert result.graph["home"]["cart"]["count"] == 3  # the graph is the overall one
 
 
+def test_personas_work_as_by_in_every_analysis():
+    log, truth = _journeys(0)
+    model = _fitted(0)
+    personas = model.personas()
+    goal, roadblock = PLANTED["goal"], PLANTED["roadblock"]
+    steps = ["product_page", "cart", "checkout", goal]
+    per, overall = jl.funnel(log, steps, by=personas).to_frame(), jl.funnel(log, steps).to_frame()
+    assert per.groupby("step_index")["users"].sum().tolist() == overall["users"].tolist()
+    assert set(per["persona"]) == set(personas)
+    drops = jl.dropoffs(log, goal, by=personas).to_frame()
+    at_payment = drops[drops["event"].isin([roadblock["event"], roadblock["error"]])]
+    assert at_payment.groupby("persona")["share_of_dropoffs"].sum().idxmax() == _roadblock_persona(model, truth)
+    ranked = jl.roadblocks(log, goal, by=personas).to_frame().query("rank == 1").set_index("persona")["event"]
+    assert ranked[_roadblock_persona(model, truth)] == roadblock["event"]
+    decisions = jl.decision_points(log, by=personas)
+    # personas leave the payment page differently (errors and exits of the roadblock persona)
+    assert decisions.tests.set_index("node").loc[roadblock["event"], "p_value"] < 1e-6
+    assert set(decisions.to_frame()["persona"]) == set(personas)
+    per_edge = jl.dfg(log, by=personas).to_frame().groupby(["source", "target"])["count"].sum()
+    assert per_edge.equals(jl.dfg(log).edges.set_index(["source", "target"])["count"])
 
 
 def test_hdbscan_finds_the_toy_groups_and_predicts_them():
