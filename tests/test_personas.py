@@ -89,6 +89,14 @@ def test_deterministic_and_predict_agrees_on_new_users():
     assert (np.diff(sizes) <= 0).all()
 
 
+def test_minibatch_path_for_many_users_recovers_the_groups():
+    log, truth = _planted(seed=4)
+    model = PersonaModel(k=3, minibatch_above=100, random_state=1).fit(log)  # 360 users count as many here
+    assert type(model.estimator_).__name__ == "MiniBatchKMeans"
+    assert adjusted_rand_score([truth[u] for u in model.users_], model.labels_) >= 0.9
+    assert (clone(model).fit_predict(log) == model.labels_).all()
+
+
 @lru_cache(maxsize=None)
 def _journeys(seed: int) -> tuple[jl.EventLog, pd.Series]:
     """A make_journeys log of 2,000 customers and its planted persona per user (for scoring only)."""
