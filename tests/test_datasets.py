@@ -271,6 +271,7 @@ def test_analyses_separate_censored_from_dropped_and_report_map_differences(log)
 def test_persona_model_recovers_the_personas(log, df):
     import journeylens as jl
 
-    model = jl.PersonaModel(k=4, random_state=0).fit(log)
+    model = jl.PersonaModel(k="auto", random_state=0).fit(log)
     truth = df.groupby("user_id", observed=True)["persona"].first().astype(str)
+    assert model.k_ == PLANTED["personas"]
     assert adjusted_rand_score(truth.loc[model.users_], model.labels_) >= 0.9

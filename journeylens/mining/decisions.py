@@ -12,6 +12,7 @@ from scipy import stats
 from .. import engine
 from ..errors import JourneyLensError
 from ..log import EventLog
+from ..segments import By, user_segments
 from .dfg import Level, Within
 
 
@@ -49,7 +50,7 @@ class DecisionPoints:
 
 def decision_points(
     log: EventLog,
-    by: str | None = None,
+    by: By = None,
     *,
     level: Level = "event",
     within: Within = "user",
@@ -57,9 +58,10 @@ def decision_points(
 ) -> DecisionPoints:
     """Branch shares at every node with two or more successors.
 
-    With ``by`` (a column such as a persona or device), shares are per segment of
-    the branching event and each node gets a chi-square test of independence
+    With ``by``, shares are per segment and each node gets a chi-square test of independence
     between segment and branch (transitions as units), with Cramér's V as effect size.
+    ``by`` is a column (the segment of the branching event, e.g. its device) or
+    labels per user id (e.g. ``PersonaModel.personas()``: the user's segment).
     Branches seen fewer than ``min_count`` times are left out.
 
     >>> import pandas as pd, journeylens as jl
@@ -72,17 +74,20 @@ def decision_points(
     codes, names = log.level_codes(level)
     group = log.journey_codes(within)
     keep = codes >= 0
+    segment_label = by if isinstance(by, str) else "segment"
     if by is None:
         seg_codes, seg_names = np.zeros(len(codes), dtype=np.int32), pd.Index(["all"])
-    else:
+    elif isinstance(by, str):
         if by not in log.columns:
             raise JourneyLensError(f"by={by!r} is not a column of the log (columns: {log.columns})")
         seg = log._frame[by].astype("category")
         seg_codes, seg_names = seg.cat.codes.to_numpy().astype(np.int32), seg.cat.categories
         keep &= seg_codes >= 0
+    else:
+        seg_of_user, seg_names, segment_label = user_segments(log, by)
+        seg_codes = seg_of_user[log.user_codes]
     pairs = engine.directly_follows(group[keep], codes[keep], log.user_codes[keep], log.time_us[keep], seg_codes[keep])
     names_arr = np.asarray(names, dtype=object)
-    segment_label = by or "segment"
     b = pd.DataFrame(
         {
             segment_label: np.asarray(seg_names, dtype=object)[pairs["s"]],
@@ -103,7 +108,7 @@ def decision_points(
     b = b[b["node"].isin(nodes)].copy()
     b["share"] = b["count"] / b.groupby([segment_label, "node"])["count"].transform("sum")
     b = b.sort_values(["node", segment_label, "count", "next"], ascending=[True, True, False, True]).reset_index(drop=True)
-    return DecisionPoints(branches=b, tests=_tests(b, segment_label), by=by)
+    return DecisionPoints(branches=b, tests=_tests(b, segment_label), by=segment_label)
 
 
 def _tests(branches: pd.DataFrame, segment: str) -> pd.DataFrame:

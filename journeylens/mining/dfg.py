@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..engine.tables import journey_table
+from ..engine.tables import is_table_log, journey_table
+from ..errors import JourneyLensError
 from ..io.tablelog import TableLog
 from ..log import EventLog
+from ..segments import By, user_segments
 
 Level = Literal["event", "stage", "channel"]
 Within = Literal["user", "session"]
@@ -28,6 +30,9 @@ class DFG:
     of occurrences, distinct users, and the mean/median/90th-percentile gap in
     seconds. For ``level="stage"``, ``backward`` flags steps from a later stage
     back to an earlier one (by the map's stage order), and ``self`` flags staying.
+    With segments (``dfg(..., by=...)``), ``segment_edges`` has the same columns
+    per segment, after a first column named ``segment``; ``edges``, ``starts``,
+    ``ends``, ``graph`` and ``plot`` stay those of all journeys.
     """
 
     edges: pd.DataFrame
@@ -35,10 +40,12 @@ class DFG:
     ends: pd.Series
     level: str
     within: str
+    segment: str | None = None
+    segment_edges: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """The edge table (a copy)."""
-        return self.edges.copy()
+        """The edge table (a copy); with segments, one row per segment and edge."""
+        return (self.edges if self.segment_edges is None else self.segment_edges).copy()
 
     @property
     def graph(self) -> nx.DiGraph:
@@ -64,11 +71,15 @@ class DFG:
         return f"<div><strong>{title}</strong>: {len(self.edges)} edges, {len(self.starts)} start nodes{table}</div>"
 
 
-def dfg(log: EventLog | TableLog, level: Level = "event", within: Within = "user") -> DFG:
+def dfg(log: EventLog | TableLog, level: Level = "event", within: Within = "user", by: By = None) -> DFG:
     """Count the directly-follows steps of every journey.
 
     ``level`` is what a node is (event, lifecycle stage, channel); events with no
     value at that level are left out. ``within`` cuts journeys per user or per session.
+    ``by`` (a column, or labels per user id such as ``PersonaModel.personas()``)
+    also counts the steps per segment of the user: ``to_frame()`` then has one row
+    per segment and edge, and the counts of an edge over the segments add up to its
+    overall count (the graph and plot stay the overall ones). Not on a TableLog.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "a", "b", "b"],
@@ -76,9 +87,31 @@ def dfg(log: EventLog | TableLog, level: Level = "event", within: Within = "user
     ...     "event": ["home", "cart", "home", "home", "cart"]}))
     >>> jl.dfg(log).to_frame()[["source", "target", "count", "users"]].values.tolist()
     [['cart', 'home', 1, 1], ['home', 'cart', 2, 2]]
+    >>> jl.dfg(log, by={"a": "new", "b": "loyal"}).to_frame()[["segment", "source", "target", "count"]].values.tolist()
+    [['loyal', 'home', 'cart', 1], ['new', 'cart', 'home', 1], ['new', 'home', 'cart', 1]]
     """
+    if by is not None and is_table_log(log):
+        raise JourneyLensError("dfg(by=...) needs an in-memory EventLog: per-segment graphs are not computed in "
+                               "an engine; filter the TableLog's source per segment instead")
     ev, names = journey_table(log, level, within)  # an EventLog's arrays, or a TableLog's held table
-    pairs = engine.directly_follows_table(ev)
+    edges = _edges(engine.directly_follows_table(ev), names, level)
+    ends = engine.endpoints_table(ev)
+    names_arr = np.asarray(names, dtype=object)
+    starts, finals = _count(names_arr, ends["e"], ends["starts"]), _count(names_arr, ends["e"], ends["ends"])
+    if by is None:
+        return DFG(edges=edges, starts=starts, ends=finals, level=level, within=within)
+    seg_of_user, labels, name = user_segments(log, by)
+    if name in edges.columns:
+        raise JourneyLensError(f"the segment name {name!r} is an edge column: rename the labels (Series.rename)")
+    # a journey belongs to one user, so a step's segment is its user's and the counts add up
+    pairs = engine.directly_follows_table({**ev, "s": seg_of_user[ev["u"]]}, segmented=True)
+    per = _edges(pairs, names, level)
+    per.insert(0, name, np.asarray(labels, dtype=object)[pairs["s"]])
+    return DFG(edges=edges, starts=starts, ends=finals, level=level, within=within, segment=name, segment_edges=per)
+
+
+def _edges(pairs: dict[str, np.ndarray], names: pd.Index, level: str) -> pd.DataFrame:
+    """The edge table of a directly-follows kernel result (codes decoded, gaps in seconds)."""
     names_arr = np.asarray(names, dtype=object)
     edges = pd.DataFrame(
         {
@@ -97,9 +130,7 @@ def dfg(log: EventLog | TableLog, level: Level = "event", within: Within = "user
         src, dst = rank.reindex(edges["source"]).to_numpy(), rank.reindex(edges["target"]).to_numpy()
         edges["backward"] = dst < src
         edges["self"] = dst == src
-    ends = engine.endpoints_table(ev)
-    return DFG(edges=edges, starts=_count(names_arr, ends["e"], ends["starts"]),
-               ends=_count(names_arr, ends["e"], ends["ends"]), level=level, within=within)
+    return edges
 
 
 def _count(names: np.ndarray, codes: np.ndarray, counts: np.ndarray) -> pd.Series:

@@ -18,6 +18,11 @@ from ..log import EventLog
 from ..segments import By, add_segment, user_segments
 from .features import user_features
 
+#: the typical path is the medoid of this many most frequent variants of a persona
+MEDOID_OF = 50
+#: steps of the typical path shown before it is cut short
+_SHOWN_STEPS = 8
+
 
 @dataclass(frozen=True)
 class Profiles:
@@ -28,7 +33,13 @@ class Profiles:
 
     def to_frame(self) -> pd.DataFrame:
         """``persona, users, share, conversion_rate, top_channels, top_devices, distinguishing,
-        typical_path, main_dropoff, main_loop, description``."""
+        typical_path, main_dropoff, main_loop, description``.
+
+        ``distinguishing``: the features whose mean differs most from the other users',
+        with Cohen's d; ``typical_path``: the medoid variant (:func:`medoid_variant`);
+        ``main_dropoff``: the touchpoint most drop-offs leave after (with a goal);
+        ``main_loop``: the loop most of the persona's users make, self loops aside.
+        """
         return self.table.copy()
 
     def plot(self, top: int = 25):
@@ -98,7 +109,7 @@ def profile(
         best = np.argsort(-np.abs(d), kind="stable")[:top_features]
         members = tagged._frame["persona"].to_numpy() == name
         sub = tagged._derive(tagged._frame.loc[members])
-        path = variants(sub, top=1).table["variant"]
+        path = medoid_variant(variants(sub, top=MEDOID_OF).table)
         loop = loops(sub).table if len(sub) else pd.DataFrame()
         loop = loop[loop["kind"] != "self"]["loop"] if "kind" in loop else pd.Series(dtype=object)
         row = {
@@ -109,7 +120,7 @@ def profile(
             "top_channels": _top_shares(numeric[inside], "channel:"),
             "top_devices": _top_shares(numeric[inside], "device:"),
             "distinguishing": "; ".join(f"{numeric.columns[j]} (d={d[j]:+.2f})" for j in best),
-            "typical_path": " › ".join(path.iloc[0][:8]) if len(path) else "",
+            "typical_path": _show(path),
             "main_dropoff": losses.get(name),
             "main_loop": loop.iloc[0] if len(loop) else None,
         }
@@ -117,6 +128,64 @@ def profile(
         rows.append(row)
     z = pd.DataFrame(zs, index=numeric.columns).T
     return Profiles(table=pd.DataFrame(rows), z=z)
+
+
+def levenshtein(sequences: Sequence[Sequence[int]]) -> np.ndarray:
+    """Edit distances (unit insertions, deletions, substitutions) between every pair of integer sequences.
+
+    Every pair is computed at once, one row of the dynamic programme per position
+    of the first sequence; within a row the chain of insertions is a running
+    minimum, ``D[i, j] = j + min over l ≤ j of (T[l] - l)``, with ``T`` the best of
+    deleting and substituting.
+
+    >>> levenshtein([[1, 2, 3], [1, 3], []]).tolist()
+    [[0, 1, 3], [1, 0, 2], [3, 2, 0]]
+    """
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    n, width = len(lengths), int(lengths.max(initial=0))
+    padded = np.full((n, width), -1, dtype=np.int64)  # padding is never compared within the lengths
+    padded[np.arange(width) < lengths[:, None]] = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]
+                                                                 + [np.zeros(0, dtype=np.int64)])
+    a, b = np.triu_indices(n, k=1)
+    first, second = padded[a], padded[b]
+    cols = np.arange(width + 1)
+    row = np.broadcast_to(cols, (len(a), width + 1))  # D[0, j] = j
+    dist = lengths[b].copy()  # right when the first sequence is empty; set below otherwise
+    for i in range(1, width + 1):
+        best = np.empty_like(row)
+        best[:, 0] = i
+        best[:, 1:] = np.minimum(row[:, 1:] + 1, row[:, :-1] + (first[:, i - 1, None] != second))
+        row = np.minimum.accumulate(best - cols, axis=1) + cols
+        done = lengths[a] == i
+        dist[done] = row[done, lengths[b][done]]
+    out = np.zeros((n, n), dtype=np.int64)
+    out[a, b] = out[b, a] = dist
+    return out
+
+
+def medoid_variant(table: pd.DataFrame) -> tuple:
+    """Among the variants of ``table`` (``variant``, ``count``), the one with the smallest
+    count-weighted sum of edit distances to the others; ties go to the earlier row.
+
+    The most frequent variant is often a short fragment; the medoid is the path
+    the persona's journeys are closest to as a whole.
+
+    >>> t = pd.DataFrame({"variant": [("x", "y", "z"), ("a", "b", "c"), ("a", "b")], "count": [4, 3, 2]})
+    >>> medoid_variant(t)
+    ('a', 'b', 'c')
+    """
+    if not len(table):
+        return ()
+    paths = list(table["variant"])
+    codes, _ = pd.factorize(np.concatenate([np.asarray(p, dtype=object) for p in paths]))
+    cuts = np.cumsum([len(p) for p in paths])[:-1]
+    cost = levenshtein(np.split(codes, cuts)) @ table["count"].to_numpy(dtype=np.float64)
+    return tuple(paths[int(np.argmin(cost))])
+
+
+def _show(path: tuple) -> str:
+    shown = " › ".join(path[:_SHOWN_STEPS])
+    return shown if len(path) <= _SHOWN_STEPS else f"{shown} … ({len(path)} steps)"
 
 
 def _natural(label: Any) -> tuple:

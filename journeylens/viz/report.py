@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..log import EventLog
+from ..personas.model import PS_TOLERANCE
 
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; connect-src 'none'")
@@ -113,8 +114,11 @@ def render(analysis: Any, drift: Any = None, title: str = "Journey report") -> s
         body = "<ul>" + "".join(f"<li>{html.escape(d)}</li>" for d in prof.table["description"]) + "</ul>"
         body += _figure(prof.plot(), "fig-persona-heatmap") + _table("persona_profiles", t["persona_profiles"])
         if model.scores_ is not None:
-            body += ("<p class=\"note\">k chosen by the highest silhouette among stable clusterings "
-                     "(bootstrap adjusted Rand index ≥ 0.8).</p>" + _table("persona_k_scores", t["persona_k_scores"]))
+            body += ("<p class=\"note\">k chosen by prediction strength: how well the clusters of one half of "
+                     "the customers are reproduced by a clustering of the other half (the weakest cluster counts). "
+                     f"The largest k within {PS_TOLERANCE} of the best score is chosen; silhouette is shown for "
+                     "information.</p>"
+                     + _table("persona_k_scores", t["persona_k_scores"]))
         if "dropoffs_by_persona" in t:
             body += "<h3>Drop-off points per persona</h3>" + _table("dropoffs_by_persona", t["dropoffs_by_persona"], 20)
         sections.append(("personas", "Personas", body))
