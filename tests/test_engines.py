@@ -259,3 +259,15 @@ def test_held_column_errors_quarantine_reasons_and_limits(read_held):
         read_held(BAD_ROWS, time="ts", tz="Europe/Amsterdam")
     with pytest.raises(jl.JourneyLensError, match="needs an in-memory EventLog.*dfg, variants"):
         jl.loops(log)
+
+
+def test_persona_model_fits_a_held_log(tmp_path):
+    """Features of a TableLog come from its engine; the personas equal those of the same rows in memory."""
+    df = jl.datasets.make_journeys(600, seed=3).drop(columns=["persona", "stage"])
+    path = tmp_path / "journeys.parquet"
+    df.to_parquet(path)
+    held, mem = jl.read_parquet(path, engine="duckdb"), jl.from_pandas(df)
+    a = jl.PersonaModel(k=4, random_state=0).fit(held)
+    b = jl.PersonaModel(k=4, random_state=0).fit(mem)
+    pd.testing.assert_series_equal(a.personas(), b.personas())
+    assert a.profiles_ is None and b.profiles_ is not None  # profiles need the events in memory

@@ -43,9 +43,10 @@ from sklearn.cluster import HDBSCAN, KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin, silhouette_score
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+from threadpoolctl import threadpool_limits
 
 from ..errors import JourneyLensError, ValidationError
+from ..io.tablelog import TableLog
 from ..log import EventLog
 from .features import user_features
 from .profiles import Profiles, profile
@@ -113,11 +114,11 @@ class PersonaModel(ClusterMixin, BaseEstimator):
 
     # -- data ------------------------------------------------------------------
     def _table(self, X: Any) -> pd.DataFrame:
-        if isinstance(X, EventLog):
+        if isinstance(X, (EventLog, TableLog)):  # a held log's features are computed by its engine
             return user_features(X, goal=self.goal)
         if isinstance(X, pd.DataFrame):
             return X
-        raise JourneyLensError("PersonaModel takes an EventLog or a per-user feature DataFrame")
+        raise JourneyLensError("PersonaModel takes an EventLog, a TableLog or a per-user feature DataFrame")
 
     def _select(self, table: pd.DataFrame) -> list[str]:
         prefixes = tuple(self.features) if self.features is not None else DEFAULT_FEATURES
