@@ -51,6 +51,17 @@ class TableLog:
     ``value`` when present, and the extra source columns. ``users``, ``event_names``
     and ``levels`` are the dictionaries (position = code). ``quarantine`` is the held
     table of rejected rows (:meth:`quarantine_frame` brings it to pandas).
+
+    >>> import pathlib, tempfile, pandas as pd, journeylens as jl
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "events.parquet"
+    >>> pd.DataFrame({"user_id": ["a", "a", "b", "b"], "event": ["home", "cart", "home", "home"],
+    ...               "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05", "2024-01-01 09:00",
+    ...                                            "2024-01-01 09:00"], utc=True)}).to_parquet(path)
+    >>> log = jl.read_parquet(path, engine="duckdb")
+    >>> log.rows_read, log.rows_accepted, log.summary()["quarantine_reasons"]
+    (4, 3, {'duplicate': 1})
+    >>> jl.dfg(log).to_frame()[["source", "target", "count"]].values.tolist()
+    [['home', 'cart', 1]]
     """
 
     frame: Any
