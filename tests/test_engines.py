@@ -1,6 +1,7 @@
 """Engine agreement: a plain-pandas reference, the in-memory EventLog (embedded DuckDB), and logs held
 by DuckDB on disk and by Spark local mode (TableLog) give the same sessions, directly-follows graph,
-variants, funnel and user features on one seeded log."""
+variants, funnel and user features, on a seeded random log full of ties and on the seeded
+multichannel generator's journeys."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from journeylens.prepare.sessions import sessionize, sessions
 
 EVENTS = ["home", "search", "product", "cart", "checkout", "buy", "help", "email_open"]
 GAP = pd.Timedelta("30min")
-STEPS = ["home", "product", "cart"]
+#: per data set: the funnel steps and the goal event
+STEPS = {"synthetic": (["home", "product", "cart"], "buy"),
+         "generator": (["landing_page", "product_page", "cart"], "order_placed")}
 # pyspark 4.x warns that it does not fully support pandas 3 when converting test frames
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning:pyspark", "ignore::DeprecationWarning:pyspark",
                                         "ignore:The copy keyword is deprecated")
@@ -37,9 +40,32 @@ def synthetic_log(seed: int = 7, n: int = 5000) -> pd.DataFrame:
     })
 
 
+def generated_log(seed: int = 11, customers: int = 400) -> pd.DataFrame:
+    """The seeded multichannel generator's journeys, shuffled, with 25 exact copies of rows planted."""
+    df = jl.datasets.make_journeys(customers, seed=seed)
+    df = pd.DataFrame({"user": df["user_id"].astype(str), "time": df["timestamp"], "event": df["event"].astype(str),
+                       "channel": df["channel"].astype(str)})
+    return pd.concat([df, df.sample(25, random_state=seed)]).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module", params=list(STEPS))
+def data(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def frame() -> pd.DataFrame:
-    return synthetic_log()
+def frame(data) -> pd.DataFrame:
+    return synthetic_log() if data == "synthetic" else generated_log()
+
+
+@pytest.fixture(scope="module")
+def steps(data) -> list[str]:
+    return STEPS[data][0]
+
+
+@pytest.fixture(scope="module")
+def goal(data) -> str:
+    return STEPS[data][1]
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +100,18 @@ def ref_variants(o: pd.DataFrame) -> list[tuple[tuple[str, ...], int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def ref_funnel(o: pd.DataFrame) -> tuple[list[int], list[float]]:
+def ref_funnel(o: pd.DataFrame, steps: list[str]) -> tuple[list[int], list[float]]:
     """Users reaching each step and the median delay of their first arrival from the occurrence it came through."""
-    reached, delays = [0] * len(STEPS), [[] for _ in STEPS]
+    reached, delays = [0] * len(steps), [[] for _ in steps]
     for _, u in o.groupby("user", sort=False):
         ev, t = u["event"].to_numpy(), u["time"].to_numpy()
-        ok = ev == STEPS[0]  # reachable occurrences of the current step
+        ok = ev == steps[0]  # reachable occurrences of the current step
         if not ok.any():
             continue
         reached[0] += 1
-        for k in range(1, len(STEPS)):
+        for k in range(1, len(steps)):
             last_prev = pd.Series(np.where(ok, t, np.datetime64("NaT"))).ffill().shift().to_numpy()
-            ok = (ev == STEPS[k]) & ~pd.isna(last_prev)
+            ok = (ev == steps[k]) & ~pd.isna(last_prev)
             if not ok.any():
                 break
             reached[k] += 1
@@ -111,23 +137,23 @@ def assert_same_dfg(got: pd.DataFrame, want: pd.DataFrame, exact_mean: bool = Fa
     np.testing.assert_allclose(got["p90_s"].to_numpy(), want["p90_s"].to_numpy(), rtol=1e-12)
 
 
-def test_duckdb_agrees_with_pandas_reference(log, ordered):
+def test_duckdb_agrees_with_pandas_reference(log, ordered, steps):
     assert len(log) == len(ordered)
     s = sessionize(log, gap=GAP)
     np.testing.assert_array_equal(s.to_pandas()["session_id"].to_numpy(), ref_sessions(ordered))
     assert_same_dfg(dfg_frame(dfg(log)), ref_dfg(ordered))
     got = variants(log).to_frame()
     assert list(zip(got["variant"], got["count"])) == ref_variants(ordered)
-    reached, medians = ref_funnel(ordered)
-    f = funnel(log, STEPS).to_frame()
+    reached, medians = ref_funnel(ordered, steps)
+    f = funnel(log, steps).to_frame()
     assert f["users"].tolist() == reached
     np.testing.assert_array_equal(f["median_time_from_previous_s"].to_numpy()[1:], np.array(medians[1:]))
 
 
-def test_ties_keep_source_order(log, ordered):
+def test_ties_keep_source_order(log, ordered, data):
     """Events of one user at the same instant stay in source order: the order the kernels see."""
     tied = ordered.duplicated(["user", "time"], keep=False)
-    assert tied.sum() > 100  # the synthetic log has many ties
+    assert tied.sum() > 100 or data == "generator"  # the synthetic log has many ties
     assert log.to_pandas()["event"].astype(str).tolist() == ordered["event"].tolist()
 
 
@@ -186,18 +212,18 @@ def test_held_sessions_dfg_variants_agree(held, log):
         assert (a.n_variants, a.n_journeys) == (b.n_variants, b.n_journeys)
 
 
-def test_held_funnels_agree(held, log):
+def test_held_funnels_agree(held, log, steps):
     for kwargs in ({}, {"within": "2h"}, {"mode": "open"}, {"by": "channel"}):
-        a, b = funnel(held, STEPS, **kwargs).to_frame(), funnel(log, STEPS, **kwargs).to_frame()
+        a, b = funnel(held, steps, **kwargs).to_frame(), funnel(log, steps, **kwargs).to_frame()
         pd.testing.assert_frame_equal(a, b)
-    a = funnel(sessionize(held, gap=GAP), STEPS, per="session").to_frame()
-    b = funnel(sessionize(log, gap=GAP), STEPS, per="session").to_frame()
+    a = funnel(sessionize(held, gap=GAP), steps, per="session").to_frame()
+    b = funnel(sessionize(log, gap=GAP), steps, per="session").to_frame()
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_held_user_features_agree(held, log):
-    a = user_features(sessionize(held, gap=GAP), goal="buy")
-    b = user_features(sessionize(log, gap=GAP), goal="buy")
+def test_held_user_features_agree(held, log, goal):
+    a = user_features(sessionize(held, gap=GAP), goal=goal)
+    b = user_features(sessionize(log, gap=GAP), goal=goal)
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
     kept = user_features(held, as_table=True)  # stays in the engine, user ids as a column
     got = dialect.query("SELECT * FROM f ORDER BY user_id", {"f": kept}).to_pandas().set_index("user_id")
