@@ -1,0 +1,68 @@
+"""Integer codes for id and name columns, worked out on the distinct values only.
+
+A column is hashed once into codes of its raw values; text conversion, blank
+checks, sorting and renaming (channel aliases) then run on the few distinct
+values, and the row codes are composed with the result in one gather. Codes
+are ``int32`` with ``-1`` for a missing value, and always point into sorted
+labels, so a code's order is its label's order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_float_dtype, is_object_dtype
+
+
+def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Code of each row's value (-1 where missing) and the distinct values, in order of appearance.
+
+    Object columns are compared as text (``1`` and ``True`` would hash alike).
+    """
+    if is_object_dtype(values.dtype):
+        values = values.astype("string")
+    codes, uniques = pd.factorize(values)  # Arrow-backed data is hashed by Arrow itself
+    return codes.astype(np.int32), pd.Series(uniques)
+
+
+def recode(codes: np.ndarray, labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Row codes into the sorted distinct ``labels`` (one label per distinct value; NA → -1)."""
+    new, sorted_labels = pd.factorize(labels, sort=True)
+    lookup = np.append(new, -1).astype(np.int32)  # code -1 picks the trailing -1
+    return lookup[codes], sorted_labels
+
+
+def text_ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Ids/names as text plus a 'missing' mask (NaN, None, empty or blank)."""
+    missing = values.isna().to_numpy()
+    if is_float_dtype(values.dtype):
+        # 1.0 → "1": float ids come from integer columns that had gaps.
+        whole = values.dropna()
+        if len(whole) and (whole == np.floor(whole)).all():
+            values = values.astype("Int64")
+    text = values.astype("string")
+    blank = (text.str.strip() == "").fillna(True).to_numpy()
+    return text, missing | blank
+
+
+def text_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of ids/names as text (-1 where missing or blank) and the sorted texts."""
+    codes, distinct = factorize(values)
+    text, missing = text_ids(distinct)
+    return recode(codes, text.mask(missing))
+
+
+def categorical(codes: np.ndarray, labels: pd.Index) -> pd.Categorical:
+    """Codes as a categorical over the labels they use, still sorted (unused labels dropped)."""
+    used = np.bincount(codes + 1, minlength=len(labels) + 1)[1:] > 0  # + 1: code -1 counts in bin 0
+    if not used.all():
+        lookup = np.append(np.cumsum(used) - 1, -1).astype(np.int32)
+        codes, labels = lookup[codes], labels[used]
+    # str labels: Arrow-backed like a pandas 3 text column (object without pyarrow strings)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(labels).astype(str))
+
+
+def sorted_categorical(text: pd.Series) -> pd.Categorical:
+    """Text → categorical with sorted categories: code order = sorted id order."""
+    codes, labels = pd.factorize(text, sort=True)
+    return categorical(codes, labels)
