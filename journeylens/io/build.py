@@ -13,7 +13,7 @@ Every reader ends here, so the rules are the same for every source:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,8 @@ from .encode import categorical, factorize, recode, text_codes
 from .encode import sorted_categorical as _categorical  # noqa: F401  (prepare.identities imports these two from here)
 from .encode import text_ids as _text_ids  # noqa: F401
 from .timestamps import UTC_DTYPE, parse_timestamps
+
+_Table = TypeVar("_Table", pd.DataFrame, pd.Series)
 
 #: quarantine reason codes, in the order they are checked (a row gets the first)
 REASONS = (
@@ -177,7 +179,7 @@ def build_log(
     bad = np.flatnonzero(reason)
     names = np.array([""] + [code for code, _ in checks], dtype=object)
     columns = np.array([""] + [column for _, column in checks], dtype=object)
-    quarantine = _quarantine_frame(raw.take(bad), rows[bad], names[reason[bad]], columns[reason[bad]], malformed)
+    quarantine = _quarantine_frame(_rows(raw, bad), rows[bad], names[reason[bad]], columns[reason[bad]], malformed)
     if options.strict:
         serious = quarantine[(quarantine["reason"] != "duplicate") | (options.duplicates == "quarantine")]
         if len(serious):
@@ -191,7 +193,7 @@ def build_log(
 
     cols: dict[str, Any] = {
         "user_id": categorical(user, users),
-        "timestamp": pd.array(time_us.view("datetime64[us]"), dtype=UTC_DTYPE),
+        "timestamp": pd.array(time_us.view("datetime64[us]"), dtype=UTC_DTYPE, copy=False),
         "event": categorical(event[order], events),
     }
     _add_columns(cols, raw, order, roles, options)
@@ -213,7 +215,7 @@ def _missing_time(values: pd.Series, unparsed: np.ndarray) -> np.ndarray:
     missing = values.isna().to_numpy().copy()
     if not (is_numeric_dtype(values.dtype) or is_datetime64_any_dtype(values.dtype)):
         text = np.flatnonzero(unparsed & ~missing)
-        missing[text] = (values.take(text).astype("string").str.strip() == "").fillna(True).to_numpy()
+        missing[text] = (_rows(values, text).astype("string").str.strip() == "").fillna(True).to_numpy()
     return missing
 
 
@@ -229,7 +231,7 @@ def _copies(raw: pd.DataFrame, order: np.ndarray, user: np.ndarray, time_us: np.
     candidate[:-1] |= tie
     at = np.flatnonzero(candidate)
     at = at[np.argsort(order[at], kind="stable")]  # in source order: the first copy is kept
-    rows = raw.take(order[at])
+    rows = _rows(raw, order[at])
     try:
         copy = rows.duplicated(keep="first").to_numpy()
     except TypeError:  # unhashable cells (lists/dicts from JSON): compare their text
@@ -237,6 +239,14 @@ def _copies(raw: pd.DataFrame, order: np.ndarray, user: np.ndarray, time_us: np.
     out = np.zeros(len(order), dtype=bool)
     out[at[copy]] = True
     return out
+
+
+def _rows(data: _Table, positions: np.ndarray) -> _Table:
+    """The rows at ascending ``positions``, selected by a mask: unlike a take, a mask never
+    concatenates the chunks of an Arrow-backed column first."""
+    mask = np.zeros(len(data), dtype=bool)
+    mask[positions] = True
+    return data.loc[mask]
 
 
 def _quarantine_frame(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import is_float_dtype, is_object_dtype
 
 
@@ -21,7 +23,14 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """
     if is_object_dtype(values.dtype):
         values = values.astype("string")
-    codes, uniques = pd.factorize(values)  # Arrow-backed data is hashed by Arrow itself
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        # Arrow's own dictionary encoding: pandas would widen its int32 codes to int64 first
+        encoded = pc.dictionary_encode(pa.array(values.array))
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()  # cheap: the chunks share one dictionary
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return codes.astype(np.int32, copy=False), pd.Series(encoded.dictionary.to_pandas())
+    codes, uniques = pd.factorize(values)
     return codes.astype(np.int32), pd.Series(uniques)
 
 
@@ -54,7 +63,9 @@ def text_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 def categorical(codes: np.ndarray, labels: pd.Index) -> pd.Categorical:
     """Codes as a categorical over the labels they use, still sorted (unused labels dropped)."""
-    used = np.bincount(codes + 1, minlength=len(labels) + 1)[1:] > 0  # + 1: code -1 counts in bin 0
+    used = np.zeros(len(labels) + 1, dtype=bool)
+    used[codes] = True  # code -1 marks the extra last slot
+    used = used[:-1]
     if not used.all():
         lookup = np.append(np.cumsum(used) - 1, -1).astype(np.int32)
         codes, labels = lookup[codes], labels[used]
