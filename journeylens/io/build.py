@@ -133,7 +133,10 @@ def build_log(
         raise ColumnError(f"{source}: duplicated column name(s) {preview(dup)}")
     roles = resolve_roles(raw.columns, options.given_roles(), source)
     n = len(raw)
-    rows = np.arange(1, n + 1, dtype=np.int64) if source_rows is None else np.asarray(source_rows, dtype=np.int64)
+    numbers = None if source_rows is None else np.asarray(source_rows, dtype=np.int64)
+
+    def source_row(positions: np.ndarray) -> np.ndarray:
+        return positions + 1 if numbers is None else numbers[positions]
 
     # reason[i] = k > 0: row i failed check k first (checks[k - 1] = (reason, column))
     reason = np.zeros(n, dtype=np.int8)
@@ -167,8 +170,11 @@ def build_log(
     # the sorted user codes and times serve the duplicate check and the frame.
     time_us = ts.dt.tz_convert(None).to_numpy().view("int64")  # µs since the epoch
     kept = np.flatnonzero(reason == 0)
-    order, user, time_us = sorted_events(user[kept], time_us[kept], rows[kept])
-    order = kept[order]
+    if len(kept) == n:  # nothing rejected: sort the columns as they are
+        order, user, time_us = sorted_events(user, time_us, source_row(kept))
+    else:
+        order, user, time_us = sorted_events(user[kept], time_us[kept], source_row(kept))
+        order = kept[order]
     if options.duplicates != "keep":
         copy = _copies(raw, order, user, time_us)
         duplicate = np.zeros(n, dtype=bool)
@@ -179,7 +185,7 @@ def build_log(
     bad = np.flatnonzero(reason)
     names = np.array([""] + [code for code, _ in checks], dtype=object)
     columns = np.array([""] + [column for _, column in checks], dtype=object)
-    quarantine = _quarantine_frame(_rows(raw, bad), rows[bad], names[reason[bad]], columns[reason[bad]], malformed)
+    quarantine = _quarantine_frame(_rows(raw, bad), source_row(bad), names[reason[bad]], columns[reason[bad]], malformed)
     if options.strict:
         serious = quarantine[(quarantine["reason"] != "duplicate") | (options.duplicates == "quarantine")]
         if len(serious):
@@ -197,7 +203,7 @@ def build_log(
         "event": categorical(event[order], events),
     }
     _add_columns(cols, raw, order, roles, options)
-    cols[SOURCE_ROW] = order + 1 if source_rows is None else rows[order]  # 1..n: no gather
+    cols[SOURCE_ROW] = source_row(order)
     params = dict(parameters or {})
     params.update({k: v for k, v in (("tz", options.tz), ("duplicates", options.duplicates)) if v is not None})
     return EventLog(
