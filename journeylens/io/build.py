@@ -180,7 +180,8 @@ def build_log(
         duplicate = np.zeros(n, dtype=bool)
         duplicate[order[copy]] = True
         flag(duplicate, "duplicate", "*")
-        order, user, time_us = order[~copy], user[~copy], time_us[~copy]
+        if copy.any():
+            order, user, time_us = order[~copy], user[~copy], time_us[~copy]
 
     bad = np.flatnonzero(reason)
     names = np.array([""] + [code for code, _ in checks], dtype=object)
