@@ -15,23 +15,61 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import is_float_dtype, is_object_dtype
 
+from ..engine import duck
+
 
 def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Code of each row's value (-1 where missing) and the distinct values, in order of appearance.
+    """Code of each row's value (-1 where missing) and the distinct values.
 
     Object columns are compared as text (``1`` and ``True`` would hash alike).
+    Arrow-backed text is hashed on its Arrow data: by DuckDB when most values
+    differ (ids), by Arrow otherwise (names).
     """
     if is_object_dtype(values.dtype):
         values = values.astype("string")
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        # Arrow's own dictionary encoding: pandas would widen its int32 codes to int64 first
-        encoded = pc.dictionary_encode(pa.array(values.array))
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()  # cheap: the chunks share one dictionary
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        return codes.astype(np.int32, copy=False), pd.Series(encoded.dictionary.to_pandas())
+        data = pa.array(values.array)  # no copy
+        codes, distinct = _duckdb_factorize(data) if _mostly_distinct(data) else _arrow_factorize(data)
+        return codes, pd.Series(distinct.to_pandas())
     codes, uniques = pd.factorize(values)
     return codes.astype(np.int32), pd.Series(uniques)
+
+
+_SAMPLE = 1 << 16
+
+
+def _mostly_distinct(data: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether a quarter or more of the first rows are distinct values."""
+    return len(data) > _SAMPLE and len(pc.unique(data.slice(0, _SAMPLE))) * 4 > _SAMPLE
+
+
+def _arrow_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Arrow's dictionary encoding (pandas would widen its int32 codes to int64 first)."""
+    encoded = pc.dictionary_encode(data)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()  # cheap: the chunks share one dictionary
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), encoded.dictionary
+
+
+def _duckdb_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Codes into the sorted distinct values, from DuckDB.
+
+    With a million distinct ids, Arrow's single hash table misses the cache on
+    every row; DuckDB partitions its hash tables, uses every core, and sorts the
+    distinct values on the way, which the sorted labels need anyway.
+    """
+    con = duck.connection()
+    con.register("jl_rows", pa.table({"i": np.arange(len(data)), "v": data}))
+    try:
+        distinct = duck.to_arrow(con.sql("SELECT DISTINCT v FROM jl_rows WHERE v IS NOT NULL ORDER BY v")).column("v")
+        con.register("jl_distinct", pa.table({"v": distinct, "c": np.arange(len(distinct), dtype=np.int32)}))
+        hits = duck.to_arrow(con.sql("SELECT i, c FROM jl_rows JOIN jl_distinct USING (v)"))
+    finally:
+        con.unregister("jl_rows")
+        con.unregister("jl_distinct")
+    codes = np.full(len(data), -1, dtype=np.int32)
+    codes[hits.column("i").to_numpy()] = hits.column("c").to_numpy()
+    return codes, distinct.combine_chunks()
 
 
 def recode(codes: np.ndarray, labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
