@@ -1,10 +1,10 @@
-"""Integer codes for id and name columns, worked out on the distinct values only.
+"""Integer codes for id and name columns, worked out on the distinct values.
 
-A column is hashed once into codes of its raw values; text conversion, blank
-checks, sorting and renaming (channel aliases) then run on the few distinct
-values, and the row codes are composed with the result in one gather. Codes
-are ``int32`` with ``-1`` for a missing value, and always point into sorted
-labels, so a code's order is its label's order.
+A column is hashed once (:func:`factorize`); text conversion, blank checks,
+sorting and channel aliases then run on its distinct values only, and the row
+codes are composed with the result in one gather (:func:`recode`). Codes are
+``int32`` with ``-1`` for a missing value; after :func:`recode` they point
+into sorted labels, so a code's order is its label's order.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes.astype(np.int32), pd.Series(uniques)
 
 
-_SAMPLE = 1 << 16
+_SAMPLE = 1 << 16  # rows looked at to tell ids (mostly distinct) from names
 
 
 def _mostly_distinct(data: pa.Array | pa.ChunkedArray) -> bool:
@@ -43,7 +43,7 @@ def _mostly_distinct(data: pa.Array | pa.ChunkedArray) -> bool:
     return len(data) > _SAMPLE and len(pc.unique(data.slice(0, _SAMPLE))) * 4 > _SAMPLE
 
 
-def _arrow_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+def _arrow_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array | pa.ChunkedArray]:
     """Arrow's dictionary encoding (pandas would widen its int32 codes to int64 first)."""
     encoded = pc.dictionary_encode(data)
     if isinstance(encoded, pa.ChunkedArray):
@@ -51,7 +51,7 @@ def _arrow_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.A
     return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), encoded.dictionary
 
 
-def _duckdb_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+def _duckdb_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array | pa.ChunkedArray]:
     """Codes into the sorted distinct values, from DuckDB.
 
     With a million distinct ids, Arrow's single hash table misses the cache on
@@ -69,7 +69,7 @@ def _duckdb_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.
         con.unregister("jl_distinct")
     codes = np.full(len(data), -1, dtype=np.int32)
     codes[hits.column("i").to_numpy()] = hits.column("c").to_numpy()
-    return codes, distinct.combine_chunks()
+    return codes, distinct
 
 
 def recode(codes: np.ndarray, labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
