@@ -186,7 +186,9 @@ def build_log(
     bad = np.flatnonzero(reason)
     names = np.array([""] + [code for code, _ in checks], dtype=object)
     columns = np.array([""] + [column for _, column in checks], dtype=object)
-    quarantine = _quarantine_frame(_rows(raw, bad), source_row(bad), names[reason[bad]], columns[reason[bad]], malformed)
+    quarantine = _quarantine_frame(
+        _rows(raw, bad), source_row(bad), names[reason[bad]], columns[reason[bad]], malformed
+    )
     if options.strict:
         serious = quarantine[(quarantine["reason"] != "duplicate") | (options.duplicates == "quarantine")]
         if len(serious):
@@ -287,10 +289,12 @@ def _add_columns(
         if role == "channel":  # normalised on the distinct values, then one gather
             codes, distinct = factorize(values)
             codes, labels = recode(codes, distinct.astype("string").str.strip().replace("", pd.NA))
-            cols["channel"] = normalise_channels(pd.Series(categorical(codes[order], labels)), options.channel_aliases).array
+            channel = pd.Series(categorical(codes[order], labels))
+            cols["channel"] = normalise_channels(channel, options.channel_aliases).array
         elif role == "value":
             values = values.take(order)
-            cols["value"] = (values if is_numeric_dtype(values.dtype) else pd.to_numeric(values, errors="coerce")).to_numpy()
+            numbers = values if is_numeric_dtype(values.dtype) else pd.to_numeric(values, errors="coerce")
+            cols["value"] = numbers.to_numpy()
         elif role == "session":
             cols["session_id"] = values.take(order).astype("string").array
         else:
