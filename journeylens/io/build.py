@@ -170,10 +170,11 @@ def build_log(
     # the sorted user codes and times serve the duplicate check and the frame.
     time_us = ts.dt.tz_convert(None).to_numpy().view("int64")  # µs since the epoch
     kept = np.flatnonzero(reason == 0)
+    ties = kept if numbers is None else numbers[kept]  # positions are in source-row order
     if len(kept) == n:  # nothing rejected: sort the columns as they are
-        order, user, time_us = sorted_events(user, time_us, source_row(kept))
+        order, user, time_us = sorted_events(user, time_us, ties)
     else:
-        order, user, time_us = sorted_events(user[kept], time_us[kept], source_row(kept))
+        order, user, time_us = sorted_events(user[kept], time_us[kept], ties)
         order = kept[order]
     if options.duplicates != "keep":
         copy = _copies(raw, order, user, time_us)
@@ -202,7 +203,7 @@ def build_log(
 
     cols: dict[str, Any] = {
         "user_id": categorical(user, users),
-        "timestamp": pd.array(time_us.view("datetime64[us]"), dtype=UTC_DTYPE, copy=False),
+        "timestamp": pd.array(time_us, dtype=UTC_DTYPE, copy=False),  # µs since the epoch, no copy
         "event": categorical(event[order], events),
     }
     _add_columns(cols, raw, order, roles, options)
@@ -251,11 +252,16 @@ def _copies(raw: pd.DataFrame, order: np.ndarray, user: np.ndarray, time_us: np.
 
 
 def _rows(data: _Table, positions: np.ndarray) -> _Table:
-    """The rows at ascending ``positions``, selected by a mask: unlike a take, a mask never
-    concatenates the chunks of an Arrow-backed column first."""
+    """The rows at ascending ``positions``, column by column through a mask.
+
+    A take (and a frame's row selection, which is a take) first concatenates
+    all chunks of an Arrow-backed column; a column's mask filters chunk by chunk.
+    """
     mask = np.zeros(len(data), dtype=bool)
     mask[positions] = True
-    return data.loc[mask]
+    if isinstance(data, pd.Series):
+        return data[mask]
+    return pd.DataFrame({c: data[c][mask] for c in data.columns})
 
 
 def _quarantine_frame(
