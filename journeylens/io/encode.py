@@ -27,7 +27,8 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """
     if is_object_dtype(values.dtype):
         values = values.astype("string")
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage in ("pyarrow", "pyarrow_numpy"):  # 2.2
+    arrow_text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage in ("pyarrow", "pyarrow_numpy")
+    if arrow_text:  # ("pyarrow_numpy": pandas 2.2's str)
         data = pa.array(values.array)  # no copy
         codes, distinct = _duckdb_factorize(data) if _mostly_distinct(data) else _arrow_factorize(data)
         return codes, pd.Series(distinct.to_pandas())
