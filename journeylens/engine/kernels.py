@@ -12,7 +12,7 @@ import numpy as np
 from .dialect import Table, query, run
 from .window import neighbours
 
-SORT_SQL = "SELECT i FROM ev ORDER BY u, t, r, i"
+SORT_SQL = "SELECT i, u, t FROM ev ORDER BY u, t, r, i"
 
 # Sessions over the window pass by user (``engine/window.py``): a session starts at a
 # user's first event or after a pause longer than the gap; with a maximum duration, a
@@ -34,11 +34,19 @@ FROM p WINDOW w AS (PARTITION BY u ORDER BY i)
 """
 
 
-def sort_order(user: np.ndarray, time_us: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """Permutation sorting events by user code, time, then source row."""
+def sorted_events(user: np.ndarray, time_us: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort events by user code, time, then source row: the permutation, the sorted user codes and times.
+
+    The engine hands the sorted keys back with the permutation: cheaper than gathering them again.
+    """
     n = len(user)
     out = run(SORT_SQL, {"ev": {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us, "r": row}})
-    return out["i"].astype(np.int64, copy=False)
+    return out["i"].astype(np.int64, copy=False), out["u"], out["t"]
+
+
+def sort_order(user: np.ndarray, time_us: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Permutation sorting events by user code, time, then source row."""
+    return sorted_events(user, time_us, row)[0]
 
 
 # Sessions numbered from 0 in (user, start) order, computed in the engine: a running

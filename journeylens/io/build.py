@@ -13,18 +13,23 @@ Every reader ends here, so the rules are the same for every source:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, TypeVar
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_float_dtype, is_numeric_dtype
+from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
-from .. import engine
+from ..engine.kernels import sorted_events
 from ..errors import ColumnError, InputError, ValidationError, preview
 from ..log import QUARANTINE_COLUMNS, ROLES, SOURCE_ROW, EventLog
 from .channels import normalise_channels
 from .columns import resolve_roles
+from .encode import categorical, factorize, recode, text_codes
+from .encode import sorted_categorical as _categorical  # noqa: F401  (prepare.identities imports these two from here)
+from .encode import text_ids as _text_ids  # noqa: F401
 from .timestamps import UTC_DTYPE, parse_timestamps
+
+_Table = TypeVar("_Table", pd.DataFrame, pd.Series)
 
 #: quarantine reason codes, in the order they are checked (a row gets the first)
 REASONS = (
@@ -96,19 +101,6 @@ class LoadOptions:
         return out
 
 
-def _text_ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Ids/names as text plus a 'missing' mask (NaN, None, empty or blank)."""
-    missing = values.isna().to_numpy()
-    if is_float_dtype(values.dtype):
-        # 1.0 → "1": float ids come from integer columns that had gaps.
-        whole = values.dropna()
-        if len(whole) and (whole == np.floor(whole)).all():
-            values = values.astype("Int64")
-    text = values.astype("string")
-    blank = (text.str.strip() == "").fillna(True).to_numpy()
-    return text, missing | blank
-
-
 def _bound(value: Any, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
@@ -117,22 +109,6 @@ def _bound(value: Any, name: str) -> pd.Timestamp | None:
     except (ValueError, TypeError):
         raise InputError(f"{name}={value!r} is not a timestamp") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _duplicated(raw: pd.DataFrame) -> np.ndarray:
-    """Exact copies of an earlier row, comparing every source column."""
-    if raw.shape[1] == 0:
-        return np.zeros(len(raw), dtype=bool)
-    try:
-        # A 64-bit hash per row finds the candidates fast; only rows sharing a hash are compared in full.
-        hashes = pd.util.hash_pandas_object(raw, index=False).to_numpy()
-        candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
-        out = np.zeros(len(raw), dtype=bool)
-        if candidates.any():
-            out[candidates] = raw.loc[candidates].duplicated(keep="first").to_numpy()
-        return out
-    except TypeError:  # unhashable cells (lists/dicts from JSON): compare their text
-        return raw.astype(str).duplicated(keep="first").to_numpy()
 
 
 def build_log(
@@ -157,29 +133,30 @@ def build_log(
         raise ColumnError(f"{source}: duplicated column name(s) {preview(dup)}")
     roles = resolve_roles(raw.columns, options.given_roles(), source)
     n = len(raw)
-    rows = np.arange(1, n + 1, dtype=np.int64) if source_rows is None else np.asarray(source_rows, dtype=np.int64)
+    numbers = None if source_rows is None else np.asarray(source_rows, dtype=np.int64)
 
-    reason = np.full(n, "", dtype=object)
-    culprit = np.full(n, "", dtype=object)
+    def source_row(positions: np.ndarray) -> np.ndarray:
+        return positions + 1 if numbers is None else numbers[positions]
+
+    # reason[i] = k > 0: row i failed check k first (checks[k - 1] = (reason, column))
+    reason = np.zeros(n, dtype=np.int8)
+    checks: list[tuple[str, str]] = []
 
     def flag(mask: np.ndarray, code: str, column: str) -> None:
-        new = mask & (reason == "")
-        reason[new] = code
-        culprit[new] = column
+        checks.append((code, column))
+        reason[mask & (reason == 0)] = len(checks)
 
-    user, miss = _text_ids(raw[roles["user"]])
-    flag(miss, "missing_user", roles["user"])
+    user, users = text_codes(raw[roles["user"]])
+    event, events = text_codes(raw[roles["event"]])
     tcol = roles["time"]
-    tmiss = raw[tcol].isna().to_numpy().copy()
-    if not (is_numeric_dtype(raw[tcol].dtype) or str(raw[tcol].dtype).startswith("datetime")):
-        tmiss |= (raw[tcol].astype("string").str.strip() == "").fillna(True).to_numpy()  # blank text is missing too
-    flag(tmiss, "missing_time", tcol)
-    event, miss = _text_ids(raw[roles["event"]])
-    flag(miss, "missing_event", roles["event"])
     ts = parse_timestamps(
         raw[tcol], tz=options.tz, time_format=options.time_format, time_unit=options.time_unit, dayfirst=options.dayfirst
     )
-    flag(ts.isna().to_numpy(), "unparsable_time", tcol)
+    unparsed = ts.isna().to_numpy()
+    flag(user < 0, "missing_user", roles["user"])
+    flag(_missing_time(raw[tcol], unparsed), "missing_time", tcol)
+    flag(event < 0, "missing_event", roles["event"])
+    flag(unparsed, "unparsable_time", tcol)
     lo, hi = _bound(options.min_time, "min_time"), _bound(options.max_time, "max_time")
     if lo is not None or hi is not None:
         out = np.zeros(n, dtype=bool)
@@ -188,11 +165,31 @@ def build_log(
         if hi is not None:
             out |= (ts > hi).fillna(False).to_numpy()
         flag(out, "out_of_range_time", tcol)
-    if options.duplicates != "keep":
-        flag(_duplicated(raw), "duplicate", "*")
 
-    bad = reason != ""
-    quarantine = _quarantine_frame(raw, bad, rows, reason, culprit, malformed)
+    # One sort of the accepted rows by (user code, time, source row) gives the log's order;
+    # the sorted user codes and times serve the duplicate check and the frame.
+    time_us = ts.dt.tz_convert(None).to_numpy().view("int64")  # µs since the epoch
+    kept = np.flatnonzero(reason == 0)
+    ties = kept if numbers is None else numbers[kept]  # positions are in source-row order
+    if len(kept) == n:  # nothing rejected: sort the columns as they are
+        order, user, time_us = sorted_events(user, time_us, ties)
+    else:
+        order, user, time_us = sorted_events(user[kept], time_us[kept], ties)
+        order = kept[order]
+    if options.duplicates != "keep":
+        copy = _copies(raw, order, user, time_us)
+        duplicate = np.zeros(n, dtype=bool)
+        duplicate[order[copy]] = True
+        flag(duplicate, "duplicate", "*")
+        if copy.any():
+            order, user, time_us = order[~copy], user[~copy], time_us[~copy]
+
+    bad = np.flatnonzero(reason)
+    names = np.array([""] + [code for code, _ in checks], dtype=object)
+    columns = np.array([""] + [column for _, column in checks], dtype=object)
+    quarantine = _quarantine_frame(
+        _rows(raw, bad), source_row(bad), names[reason[bad]], columns[reason[bad]], malformed
+    )
     if options.strict:
         serious = quarantine[(quarantine["reason"] != "duplicate") | (options.duplicates == "quarantine")]
         if len(serious):
@@ -204,18 +201,17 @@ def build_log(
                 f"first: row {first[SOURCE_ROW]} ({first['reason']} in column {first['column']!r})"
             )
 
-    keep = ~bad
-    frame = _canonical_frame(raw, keep, roles, user, event, ts, rows, options)
-    order = engine.sort_order(
-        frame["user_id"].cat.codes.to_numpy(),
-        _epoch_us(frame["timestamp"]),
-        frame[SOURCE_ROW].to_numpy(),
-    )
-    frame = frame.take(order).reset_index(drop=True)
+    cols: dict[str, Any] = {
+        "user_id": categorical(user, users),
+        "timestamp": pd.array(time_us, dtype=UTC_DTYPE, copy=False),  # µs since the epoch, no copy
+        "event": categorical(event[order], events),
+    }
+    _add_columns(cols, raw, order, roles, options)
+    cols[SOURCE_ROW] = source_row(order)
     params = dict(parameters or {})
     params.update({k: v for k, v in (("tz", options.tz), ("duplicates", options.duplicates)) if v is not None})
     return EventLog(
-        frame,
+        pd.DataFrame(cols, copy=False),
         roles=dict(roles),
         source=source,
         rows_read=int(n + (0 if malformed is None else len(malformed))),
@@ -224,23 +220,61 @@ def build_log(
     )
 
 
-def _epoch_us(ts: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 microseconds since the epoch."""
-    return ts.dt.tz_convert(None).to_numpy().astype("datetime64[us]").view("int64")
+def _missing_time(values: pd.Series, unparsed: np.ndarray) -> np.ndarray:
+    """No time: null, or blank text (blank text never parses, so only unparsed rows are looked at)."""
+    missing = values.isna().to_numpy().copy()
+    if not (is_numeric_dtype(values.dtype) or is_datetime64_any_dtype(values.dtype)):
+        text = np.flatnonzero(unparsed & ~missing)
+        missing[text] = (_rows(values, text).astype("string").str.strip() == "").fillna(True).to_numpy()
+    return missing
+
+
+def _copies(raw: pd.DataFrame, order: np.ndarray, user: np.ndarray, time_us: np.ndarray) -> np.ndarray:
+    """Mask over the sorted rows ``order``: equal in every source column to an earlier row.
+
+    Equal rows have equal (user, time), so after the sort they sit in one run of
+    equal (user, time); only rows in runs longer than one are compared in full.
+    """
+    tie = (user[1:] == user[:-1]) & (time_us[1:] == time_us[:-1])  # same (user, time) as the row before
+    candidate = np.zeros(len(order), dtype=bool)
+    candidate[1:] = tie
+    candidate[:-1] |= tie
+    at = np.flatnonzero(candidate)
+    at = at[np.argsort(order[at], kind="stable")]  # in source order: the first copy is kept
+    rows = _rows(raw, order[at])
+    try:
+        copy = rows.duplicated(keep="first").to_numpy()
+    except TypeError:  # unhashable cells (lists/dicts from JSON): compare their text
+        copy = rows.astype(str).duplicated(keep="first").to_numpy()
+    out = np.zeros(len(order), dtype=bool)
+    out[at[copy]] = True
+    return out
+
+
+def _rows(data: _Table, positions: np.ndarray) -> _Table:
+    """The rows at ascending ``positions``, column by column through a mask.
+
+    A take (and a frame's row selection, which is a take) first concatenates
+    all chunks of an Arrow-backed column; a column's mask filters chunk by chunk.
+    """
+    mask = np.zeros(len(data), dtype=bool)
+    mask[positions] = True
+    if isinstance(data, pd.Series):
+        return data[mask]
+    return pd.DataFrame({c: data[c][mask] for c in data.columns})
 
 
 def _quarantine_frame(
-    raw: pd.DataFrame,
-    bad: np.ndarray,
+    bad: pd.DataFrame,
     rows: np.ndarray,
     reason: np.ndarray,
     culprit: np.ndarray,
     malformed: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    q = raw.loc[bad].copy()
-    q.insert(0, "column", culprit[bad])
-    q.insert(0, "reason", reason[bad])
-    q.insert(0, SOURCE_ROW, rows[bad])
+    q = bad.reset_index(drop=True)
+    q.insert(0, "column", culprit)
+    q.insert(0, "reason", reason)
+    q.insert(0, SOURCE_ROW, rows)
     if malformed is not None and len(malformed):
         m = malformed.copy()
         m["reason"] = "malformed_row"
@@ -250,46 +284,28 @@ def _quarantine_frame(
     return q.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
 
 
-def _categorical(text: pd.Series) -> pd.Categorical:
-    """Text → categorical with sorted categories: code order = sorted id order."""
-    codes, uniques = pd.factorize(text, sort=True)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniques, dtype=object)))
-
-
-def _canonical_frame(
-    raw: pd.DataFrame,
-    keep: np.ndarray,
-    roles: Mapping[str, str],
-    user: pd.Series,
-    event: pd.Series,
-    ts: pd.Series,
-    rows: np.ndarray,
-    options: LoadOptions,
-) -> pd.DataFrame:
-    cols: dict[str, Any] = {
-        "user_id": _categorical(user[keep].reset_index(drop=True)),
-        "timestamp": ts[keep].reset_index(drop=True).astype(UTC_DTYPE),
-        "event": _categorical(event[keep].reset_index(drop=True)),
-    }
-    kept = raw.loc[keep].reset_index(drop=True)
+def _add_columns(
+    cols: dict[str, Any], raw: pd.DataFrame, order: np.ndarray, roles: Mapping[str, str], options: LoadOptions
+) -> None:
+    """Add the optional roles and the extra columns of the rows in ``order`` to ``cols``."""
     for role in ("channel", "session", "device", "stage", "value"):
         if role not in roles:
             continue
-        values = kept[roles[role]]
-        if role == "channel":
-            values = normalise_channels(values.astype("string").str.strip().replace("", pd.NA), options.channel_aliases)
+        values = raw[roles[role]]
+        if role == "channel":  # normalised on the distinct values, then one gather
+            codes, distinct = factorize(values)
+            codes, labels = recode(codes, distinct.astype("string").str.strip().replace("", pd.NA))
+            channel = pd.Series(categorical(codes[order], labels))
+            cols["channel"] = normalise_channels(channel, options.channel_aliases).array
         elif role == "value":
-            values = values if is_numeric_dtype(values.dtype) else pd.to_numeric(values, errors="coerce")
-        elif role in ("device", "stage"):
-            values = values.astype("string").astype("category")
+            values = values.take(order)
+            numbers = values if is_numeric_dtype(values.dtype) else pd.to_numeric(values, errors="coerce")
+            cols["value"] = numbers.to_numpy()
+        elif role == "session":
+            cols["session_id"] = values.take(order).astype("string").array
         else:
-            values = values.astype("string")
-        cols[ROLES[role]] = values.to_numpy() if role == "value" else values.array
+            cols[role] = values.take(order).astype("string").astype("category").array
     used = set(roles.values())
-    for c in kept.columns:
-        if c in used:
-            continue
-        name = c if c not in cols and c != SOURCE_ROW else f"{c}_source"
-        cols[name] = kept[c].array
-    cols[SOURCE_ROW] = rows[keep]
-    return pd.DataFrame(cols)
+    for c in raw.columns:
+        if c not in used:
+            cols[c if c not in cols and c != SOURCE_ROW else f"{c}_source"] = raw[c].array.take(order)

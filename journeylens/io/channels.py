@@ -59,7 +59,6 @@ def normalise_channels(values: pd.Series, extra: Mapping[str, str] | None = None
     cat = values.astype("category")
     mapped = [table.get(_key(str(c)), c) for c in cat.cat.categories]  # one lookup per distinct value
     categories = pd.Index(mapped, dtype=object).unique()
-    codes = cat.cat.codes.to_numpy()
-    if len(categories):
-        codes = np.where(codes >= 0, categories.get_indexer(mapped)[np.maximum(codes, 0)], -1)
+    lookup = np.append(categories.get_indexer(mapped), -1)  # code -1 (missing) picks the trailing -1
+    codes = lookup[cat.cat.codes.to_numpy()]
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=values.index, name=values.name)

@@ -122,18 +122,18 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None, encoding: str
     opts = LoadOptions.from_kwargs(options, name)
     text, used = _decode(_read_bytes(name), name, encoding)
     text = text.lstrip("\ufeff")
-    if not text.strip():
+    if not text or text.isspace():
         raise InputError(f"{name}: empty file (no header line)")
-    header_line = text.split("\n", 1)[0].rstrip("\r")
+    header_line = (text[: text.index("\n")] if "\n" in text else text).rstrip("\r")  # no copy of the rest
     delimiter = sep if sep is not None else _sniff(header_line)
     if len(delimiter) != 1:
         raise InputError(f"{name}: sep must be one character, not {delimiter!r}")
     header = next(csv.reader([header_line], delimiter=delimiter))
     table, malformed = _parse(text.encode("utf-8"), delimiter, header, name)
-    rows_total = table.num_rows + len(malformed)
-    bad = np.array(sorted(malformed), dtype=np.int64)
-    good = np.setdiff1d(np.arange(1, rows_total + 1, dtype=np.int64), bad, assume_unique=True)
     raw = table.to_pandas()
+    del text, table  # the decoded file and the Arrow table: not needed by the build
+    bad = np.array(sorted(malformed), dtype=np.int64)
+    good = np.setdiff1d(np.arange(1, len(raw) + len(malformed) + 1, dtype=np.int64), bad, assume_unique=True)
     raw.columns = header if len(header) == raw.shape[1] else raw.columns
     bad_frame = pd.DataFrame({"source_row": bad, "raw_text": [malformed[r] for r in bad]})
     return build_log(raw, source=name, options=opts, malformed=bad_frame, source_rows=good,
@@ -188,17 +188,20 @@ def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options
     >>> len(jl.read_parquet(path))
     1
     """
-    import pyarrow.dataset as ds
-
     name = os.fspath(path)
     opts = LoadOptions.from_kwargs(options, name)
+    # No name holds the Arrow table: what pandas does not share is freed before the build.
+    return build_log(_parquet_table(name).to_pandas(), source=name, options=opts)
+
+
+def _parquet_table(name: str) -> pa.Table:
+    import pyarrow.dataset as ds
+
     if any(ch in name for ch in "*?["):
         files = sorted(globbing.glob(name))
         if not files:
             raise InputError(f"{name}: no file matches this pattern")
         source: Any = files
-    elif os.path.isdir(name):
-        source = name
     elif os.path.exists(name):
         source = name
     else:
@@ -206,10 +209,9 @@ def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options
     if engine != "memory":
         return read_parquet_held(source, name, engine, opts)
     try:
-        table = ds.dataset(source, format="parquet").to_table()
+        return ds.dataset(source, format="parquet").to_table()
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
-    return build_log(table.to_pandas(), source=name, options=opts)
 
 
 # -- JSON lines -----------------------------------------------------------------------
