@@ -190,24 +190,28 @@ def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options
     """
     name = os.fspath(path)
     opts = LoadOptions.from_kwargs(options, name)
+    source = _parquet_source(name)
+    if engine != "memory":
+        return read_parquet_held(source, name, engine, opts)
     # No name holds the Arrow table: what pandas does not share is freed before the build.
-    return build_log(_parquet_table(name).to_pandas(), source=name, options=opts)
+    return build_log(_parquet_table(source, name).to_pandas(), source=name, options=opts)
 
 
-def _parquet_table(name: str) -> pa.Table:
-    import pyarrow.dataset as ds
-
+def _parquet_source(name: str) -> str | list[str]:
+    """The file, folder, or the files a glob matches."""
     if any(ch in name for ch in "*?["):
         files = sorted(globbing.glob(name))
         if not files:
             raise InputError(f"{name}: no file matches this pattern")
-        source: Any = files
-    elif os.path.exists(name):
-        source = name
-    else:
-        raise InputError(f"{name}: no such file or folder")
-    if engine != "memory":
-        return read_parquet_held(source, name, engine, opts)
+        return files
+    if os.path.exists(name):
+        return name
+    raise InputError(f"{name}: no such file or folder")
+
+
+def _parquet_table(source: str | list[str], name: str) -> pa.Table:
+    import pyarrow.dataset as ds
+
     try:
         return ds.dataset(source, format="parquet").to_table()
     except (pa.ArrowInvalid, OSError) as exc:

@@ -116,7 +116,7 @@ def parse_timestamps(
     their own. ``time_format`` is a ``strftime`` pattern, or ``"epoch"``.
 
     >>> parse_timestamps(pd.Series(["2024-03-01T10:00:00+01:00", "2024-03-01 09:30", "1709287200"])).dt.hour.tolist()
-    [9, 9, nan]
+    [9.0, 9.0, nan]
     """
     if is_datetime64_any_dtype(values.dtype):
         if getattr(values.dt, "tz", None) is None:
