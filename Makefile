@@ -34,6 +34,7 @@ bench: install
 	bash benchmarks/peers_env.sh
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_mining.py
+	$(PY) benchmarks/bench_personas.py
 
 clean:
 	rm -rf out .pytest_cache .hypothesis
