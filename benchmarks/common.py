@@ -84,10 +84,24 @@ def parse_args(doc: str, runners: dict[str, Runner], default_events: float = 10e
     return args
 
 
+def _children_peak_kb() -> int:
+    """Peak resident memory (kB) of this process's live descendants, e.g. Spark's JVM."""
+    import psutil
+
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return total
+
+
 def run_child(runners: dict[str, Runner], kind: str, path: str) -> None:
     """Inside a fresh process: run one pipeline and print its result, with peak RSS, as one JSON line."""
     result = runners[kind](path)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + _children_peak_kb()) / 1024
     print(json.dumps(result))
 
 

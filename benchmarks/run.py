@@ -238,7 +238,7 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
            "Each pipeline runs once in a fresh process on the same seeded Parquet log (~10 events per user, "
            "30 event names, 6 channels). *total* = load + work, imports excluded; *process* is the whole "
            "process's wall time (interpreter start and imports included); peak RSS is the process's maximum "
-           "resident memory. The pipelines do not do identical work:", "",
+           "resident memory plus that of its live child processes (Spark's JVM). The pipelines do not do identical work:", "",
            "- **journeylens**: `read_parquet` (validation, duplicate quarantine, id encoding) → `sessionize` "
            "(30 min) → `dfg` (counts, users, mean/median/p90 gaps) → `variants` → `user_features`.",
            "- **journeylens-duckdb**, **journeylens-spark**: the same steps on a log held by DuckDB on disk "

@@ -33,9 +33,12 @@ def pyspark_sql() -> Any:
     return pyspark.sql
 
 
-def session(master: str = "local[2]", app_name: str = "journeylens", shuffle_partitions: int = 4, **conf: Any) -> Any:
+def session(master: str = "local[2]", app_name: str = "journeylens", shuffle_partitions: int = 4,
+            driver_memory: str = "4g", **conf: Any) -> Any:
     """A Spark session for local work and tests: ``master``, few shuffle partitions, UTC, no UI, quiet logs.
 
+    In local mode every task runs in the driver's JVM, so ``driver_memory`` is
+    the engine's memory (Spark's own default, 1g, runs out at ~10M events).
     On a cluster, use the session you already have; this one is for a laptop or CI.
     ``conf`` adds Spark settings (dots written as ``__``: ``spark__driver__memory="4g"``).
 
@@ -47,6 +50,7 @@ def session(master: str = "local[2]", app_name: str = "journeylens", shuffle_par
         sql.SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.driver.memory", driver_memory)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
