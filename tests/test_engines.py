@@ -297,3 +297,14 @@ def test_persona_model_fits_a_held_log(tmp_path):
     b = jl.PersonaModel(k=4, random_state=0).fit(mem)
     pd.testing.assert_series_equal(a.personas(), b.personas())
     assert a.profiles_ is None and b.profiles_ is not None  # profiles need the events in memory
+
+
+def test_held_epoch_numbers_match_memory_and_bad_units_are_one_line_errors(tmp_path):
+    frame = pd.DataFrame({"user": ["a", "a", "b"], "time": [1_700_000_000_000, 1_700_000_060_000, 1_700_000_000_500],
+                          "event": ["home", "cart", "home"]})
+    path = tmp_path / "epoch.parquet"
+    frame.to_parquet(path)
+    held, mem = jl.read_parquet(path, engine="duckdb"), jl.from_pandas(frame)  # ms, guessed from magnitude
+    np.testing.assert_array_equal(held.codes()["t"].to_numpy(), mem.time_us)
+    with pytest.raises(jl.InputError, match="time_unit must be one of"):
+        jl.read_parquet(path, engine="duckdb", time_unit="weeks")

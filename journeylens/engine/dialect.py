@@ -110,8 +110,8 @@ def run(sql: str, tables: Mapping[str, Table]) -> dict[str, np.ndarray]:
 def frame(sql: str, tables: Mapping[str, Table], materialise: bool = False) -> Any:
     """Run ``sql`` over held ``tables`` as a held table in the same engine (results that stay there).
 
-    ``materialise``: compute it once now (a DuckDB table; a persisted Spark DataFrame)
-    because several kernels will read it; otherwise it stays lazy.
+    ``materialise``: compute it once now (a DuckDB table; a locally checkpointed Spark
+    DataFrame) because several kernels will read it; otherwise it stays lazy (a view).
     """
     engine = _engine(tables)
     return engine.frame(render(sql, engine.DIALECT), tables, materialise=materialise)

@@ -147,14 +147,16 @@ def held_table(db: Database, sql: str, materialise: bool = True, deps: tuple[Duc
     return table
 
 
-def _bind(sql: str, tables: Mapping[str, Any]) -> tuple[Database | None, str, list[str], tuple[DuckTable, ...]]:
-    """The held database of ``tables`` (if any), ``sql`` naming the real tables, numpy tables registered."""
+def _held_db(tables: Mapping[str, Any]) -> Database | None:
+    """The database of the first held table among ``tables``, if any."""
+    return next((t.db for t in tables.values() if isinstance(t, DuckTable)), None)
+
+
+def _bind(db: Database, sql: str, tables: Mapping[str, Any]) -> tuple[str, list[str], tuple[DuckTable, ...]]:
+    """``sql`` naming the real tables of ``db``, the numpy tables registered there, and the held tables read."""
     from .dialect import rename_tables
 
-    held = [t for t in tables.values() if isinstance(t, DuckTable)]
-    if not held:
-        return None, sql, [], ()
-    db = held[0].db
+    held = tuple(t for t in tables.values() if isinstance(t, DuckTable))
     names, registered = {}, []
     for alias, t in tables.items():
         if isinstance(t, DuckTable):
@@ -163,16 +165,16 @@ def _bind(sql: str, tables: Mapping[str, Any]) -> tuple[Database | None, str, li
             names[alias] = db.name("r")
             db.con.register(names[alias], arrow_table(t))
             registered.append(names[alias])
-    return db, rename_tables(sql, names), registered, tuple(held)
+    return rename_tables(sql, names), registered, held
 
 
 def query(sql: str, tables: Mapping[str, Any]) -> pa.Table:
     """Run ``sql`` over ``tables`` (numpy columns or held tables); the result as Arrow."""
-    db = next((t.db for t in tables.values() if isinstance(t, DuckTable)), None)
+    db = _held_db(tables)
     if db is None:
         return _query_embedded(sql, tables)
     with db.lock:
-        _, text, registered, _ = _bind(sql, tables)
+        text, registered, _ = _bind(db, sql, tables)
         try:
             return to_arrow(db.con.sql(text))
         finally:
@@ -195,9 +197,9 @@ def _query_embedded(sql: str, tables: Mapping[str, Mapping[str, np.ndarray]]) ->
 
 def frame(sql: str, tables: Mapping[str, Any], materialise: bool = False) -> DuckTable:
     """``sql`` over held ``tables`` as a new held table (``materialise``) or view."""
-    db = next((t.db for t in tables.values() if isinstance(t, DuckTable)), None) or held_database()
+    db = _held_db(tables) or held_database()
     with db.lock:
-        _, text, registered, deps = _bind(sql, tables)
+        text, registered, deps = _bind(db, sql, tables)
         # a view must not read a registered numpy table that goes away after this call
         materialise = materialise or bool(registered)
         try:

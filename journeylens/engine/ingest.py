@@ -25,7 +25,6 @@ import pandas as pd
 
 from .dialect import dialect_of, frame, literal, query, quote, run
 
-_UNIT_FACTORS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}
 #: code columns of the optional coded roles (-1 = missing)
 CODED = {"channel": "c_channel", "device": "c_device", "stage": "c_stage"}
 
@@ -44,8 +43,9 @@ def time_expression(col: str, kind: str, unit: str | None) -> str:
     if kind == "timestamp":
         return f"unix_micros(CAST({col} AS TIMESTAMP))"
     if kind == "number":
-        factor = _UNIT_FACTORS[unit or "s"]
-        return f"CAST(round(CAST({col} AS DOUBLE) * {factor}) AS BIGINT)"
+        from ..io.timestamps import micros_per
+
+        return f"CAST(round(CAST({col} AS DOUBLE) * CAST({micros_per(unit or 's')} AS DOUBLE)) AS BIGINT)"
     return f"unix_micros(try_to_timestamp(trim(CAST({col} AS {{text}}))))"
 
 

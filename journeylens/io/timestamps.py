@@ -34,12 +34,16 @@ def epoch_unit(values: np.ndarray) -> str:
     return "s" if m < 1e11 else "ms" if m < 1e14 else "us" if m < 1e17 else "ns"
 
 
-def _from_epoch(values: pd.Series, unit: str | None) -> pd.Series:
-    nums = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
-    unit = unit or epoch_unit(nums)
+def micros_per(unit: str) -> float:
+    """Microseconds in one epoch ``unit`` (s/ms/us/ns); a one-line error for any other unit."""
     if unit not in _UNIT_FACTORS:
         raise InputError(f"time_unit must be one of {sorted(_UNIT_FACTORS)}, not {unit!r}")
-    us = nums * _UNIT_FACTORS[unit]
+    return _UNIT_FACTORS[unit]
+
+
+def _from_epoch(values: pd.Series, unit: str | None) -> pd.Series:
+    nums = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    us = nums * micros_per(unit or epoch_unit(nums))
     ok = np.isfinite(us) & (np.abs(us) < 9.2e18)
     out = np.full(len(us), np.datetime64("NaT"), dtype="datetime64[us]")
     out[ok] = np.round(us[ok]).astype("int64").view("datetime64[us]")

@@ -70,13 +70,12 @@ def user_features(
             raise JourneyLensError(f"goal {unknown[0]!r} is not an event of the log")
         goal_codes = log.event_names.get_indexer(names)
     ev, level_names = feature_table(log)  # an EventLog's arrays, or a TableLog's held table
-    shares = [(f"c_{c}", c, level_names[f"c_{c}"]) for c in ("channel", "device") if f"c_{c}" in level_names]
-    stages = ("c_stage", level_names["c_stage"]) if "c_stage" in level_names else None
-    events = [str(e) for e in log.event_names]
+    names = {code: [str(n) for n in values] for code, values in level_names.items()}
+    shares = [(f"c_{c}", c, names[f"c_{c}"]) for c in ("channel", "device") if f"c_{c}" in names]
+    stages = ("c_stage", names["c_stage"]) if "c_stage" in names else None
     pairs = top_pairs(ev, bigrams) if bigrams else []
-    sql = feature_sql(ev, [(c, p, [str(n) for n in names]) for c, p, names in shares], events, pairs, goal_codes,
-                      sessions=log.has("session_id"), stages=None if stages is None else (stages[0], [str(n) for n in stages[1]]),
-                      user_table=as_table)
+    sql = feature_sql(ev, shares, [str(e) for e in log.event_names], pairs, goal_codes,
+                      sessions=log.has("session_id"), stages=stages, user_table=as_table)
     if as_table:
         return user_feature_table(ev, sql, log.dictionaries["users"])
     table = user_feature_table(ev, sql).to_pandas()
