@@ -9,9 +9,16 @@ pm4py and PySpark are optional and imported only by the functions that need them
 
 from __future__ import annotations
 
-from . import datasets
-from .compare import JourneyMap, compare, drift, map_fitness, model_fitness
-from .dropoff import dropoffs, roadblocks, time_to_convert
+from . import compare, datasets
+from .app.pipeline import run_analysis
+from .app.report import report
+from .compare.drift import drift
+from .compare.model_fitness import map_fitness, model_fitness
+from .core.eventlog import EventLog
+from .core.journey_map import JourneyMap
+from .core.segments import add_segment
+from .core.tablelog import TableLog
+from .engine.backends.spark import session as spark_session
 from .errors import (
     ColumnError,
     InputError,
@@ -20,28 +27,21 @@ from .errors import (
     MissingDependencyError,
     ValidationError,
 )
-from .funnels import funnel
-from .engine.spark import session as spark_session
-from .io.spark import from_spark
-from .io.tablelog import TableLog
 from .io import from_pandas, read, read_csv, read_jsonl, read_parquet, read_sql, read_xes
-from .log import EventLog
-from .mining import (
-    decision_points,
-    dfg,
-    discover,
-    from_pm4py,
-    loops,
-    paths,
-    to_pm4py,
-    variants,
-)
+from .io.spark import from_spark
+from .mining.decisions import decision_points
+from .mining.dfg import dfg
+from .mining.flows import journey_flows
+from .mining.loops import loops
+from .mining.models import discover, from_pm4py, to_pm4py
+from .mining.paths import paths
+from .mining.variants import variants
+from .outcomes.dropoffs import dropoffs, roadblocks, time_to_convert
+from .outcomes.funnels import funnel
 from .personas import PersonaModel, compare_segments, profile, user_features
-from .pipeline import run_analysis
-from .prepare import assign_stages, identity_map, sessionize, sessions, stitch, unmapped_events
-from .segments import add_segment
-from .viz.report import report
-from .viz.sankey import journey_flows
+from .prepare.identities import identity_map, stitch
+from .prepare.sessions import sessionize, sessions
+from .prepare.stages import assign_stages, unmapped_events
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 import journeylens as jl
-from journeylens.cli import app
+from journeylens.app.cli import app
 from journeylens.io.writers import write_table
 
 CORPUS = Path(__file__).parent / "bad_inputs"

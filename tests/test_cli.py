@@ -37,7 +37,7 @@ ROLES = ["--user", "Cust", "--time", "At", "--event", "What", "--channel", "Via"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "journeylens.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "journeylens.app.cli", *args], capture_output=True, text=True)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 import journeylens as jl
 from journeylens.compare.conformance import compare
 from journeylens.compare.drift import drift
-from journeylens.compare.journey_map import JourneyMap
 from journeylens.compare.model_fitness import map_fitness, model_fitness
+from journeylens.core.journey_map import JourneyMap
 from tests.conftest import shared_file
 
 MAP = {

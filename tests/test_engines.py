@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 import journeylens as jl
-from journeylens.engine import dialect
-from journeylens.funnels import funnel
+from journeylens.engine import sql as dialect
 from journeylens.mining.dfg import dfg
 from journeylens.mining.variants import variants
+from journeylens.outcomes.funnels import funnel
 from journeylens.personas.features import user_features
 from journeylens.prepare.sessions import sessionize, sessions
 
@@ -161,7 +161,7 @@ def test_ties_keep_source_order(log, ordered, data):
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
-    from journeylens.engine.spark import session
+    from journeylens.engine.backends.spark import session
 
     s = session()
     yield s

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import journeylens as jl
-from journeylens.dropoff import dropoffs, roadblocks, time_to_convert
-from journeylens.funnels import funnel
+from journeylens.outcomes.dropoffs import dropoffs, roadblocks, time_to_convert
+from journeylens.outcomes.funnels import funnel
 from tests.conftest import minutes_log, shared_file
 
 T0 = pd.Timestamp("2024-01-01 00:00", tz="UTC")

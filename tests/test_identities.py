@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import journeylens as jl
-from journeylens.prepare import identity_map, sessionize, stitch
+from journeylens.prepare.identities import identity_map, stitch
+from journeylens.prepare.sessions import sessionize
 
 T0 = pd.Timestamp("2024-01-01 00:00", tz="UTC")
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import journeylens as jl
-from journeylens.compare import JourneyMap, as_journey_map
+from journeylens.core.journey_map import JourneyMap, as_journey_map
 
 RETAIL = """\
 name: designed retail journey

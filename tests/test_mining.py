@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import journeylens as jl
-from journeylens import mining
+import journeylens as mining  # the analyses, by their public names
 
 
 def make_log(journeys: dict[str, list[str]], minutes: dict[str, list[int]] | None = None, **extra) -> jl.EventLog:

@@ -13,11 +13,17 @@ from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
 import journeylens as jl
+from journeylens.core.segments import add_segment
 from journeylens.datasets import PLANTED
-from journeylens.personas import PersonaModel, Profiles, compare_segments, profile, user_features
+from journeylens.personas import (
+    PersonaModel,
+    Profiles,
+    compare_segments,
+    profile,
+    user_features,
+)
 from journeylens.personas.model import PS_TOLERANCE, prediction_strength
 from journeylens.personas.profiles import levenshtein
-from journeylens.segments import add_segment
 from tests.conftest import shared_file
 
 

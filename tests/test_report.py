@@ -64,7 +64,7 @@ def analysed(tmp_path_factory):
     (folder / "map.yaml").write_text(MAP.format(script=SCRIPT.replace('"', '\\"')))
     out = folder / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "journeylens.cli", "analyze", str(events), "--user", "customer", "--time", "when",
+        [sys.executable, "-m", "journeylens.app.cli", "analyze", str(events), "--user", "customer", "--time", "when",
          "--event", "what", "--channel", "via", "--map", str(folder / "map.yaml"), "--out", str(out), "--quiet"],
         capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import journeylens as jl
-from journeylens.prepare import sessionize, sessions
+from journeylens.prepare.sessions import sessionize, sessions
 from tests.conftest import minutes_frame, shared_file
 
 T0 = pd.Timestamp("2024-01-01 00:00", tz="UTC")

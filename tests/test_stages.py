@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import journeylens as jl
-from journeylens.compare import JourneyMap
-from journeylens.prepare import assign_stages, unmapped_events
+from journeylens.core.journey_map import JourneyMap
+from journeylens.prepare.stages import assign_stages, unmapped_events
 from tests.conftest import minutes_log, shared_file
 
 T0 = pd.Timestamp("2024-01-01 00:00", tz="UTC")

@@ -1,9 +1,30 @@
-"""Observed journeys against the designed one: the journey map spec, conformance, model fitness, drift."""
+"""Observed journeys against the designed one: ``conformance``, ``drift``, ``model_fitness``.
 
-from .conformance import Comparison, compare
-from .drift import Drift, drift
-from .journey_map import JourneyMap, Stage, as_journey_map
-from .model_fitness import map_fitness, model_fitness
+The package is also the function people reach for: ``jl.compare(log, journey_map, ...)``
+calls :func:`journeylens.compare.conformance.compare`, while
+``journeylens.compare.drift`` and the other modules stay reachable by name.
+"""
 
-__all__ = ["Comparison", "Drift", "JourneyMap", "Stage", "as_journey_map", "compare", "drift", "map_fitness",
-           "model_fitness"]
+import sys
+import types
+from typing import Any
+
+
+class _CallablePackage(types.ModuleType):
+    """``journeylens.compare(...)`` runs the conformance comparison; its modules stay attributes."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from .conformance import compare
+
+        return compare(*args, **kwargs)
+
+    @property
+    def __signature__(self):  # help() and IDEs show compare's parameters
+        import inspect
+
+        from .conformance import compare
+
+        return inspect.signature(compare)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

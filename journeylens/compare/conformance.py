@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..log import EventLog
-from ..segments import By, user_segments
-from .journey_map import JourneyMap, as_journey_map
+from ..core.eventlog import EventLog
+from ..core.journey_map import JourneyMap, as_journey_map
+from ..core.segments import By, user_segments
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..core.eventlog import EventLog
+from ..core.segments import By
 from ..errors import JourneyLensError
-from ..log import EventLog
-from ..segments import By
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def _edge_users(log: EventLog) -> tuple[pd.Series, int]:
 
 
 def _variant_users(log: EventLog, top: int) -> pd.Series:
-    from ..mining import variants
+    from ..mining.variants import variants
 
     t = variants(log, top=top).table
     return pd.Series(t["count"].to_numpy(), index=[" > ".join(v) for v in t["variant"]])
@@ -160,7 +160,7 @@ def _split(log: EventLog, split_at: Any) -> tuple[EventLog, EventLog]:
 
 
 def _outcomes(before: EventLog, after: EventLog, goal, by, alpha: float, inactivity: str) -> pd.DataFrame:
-    from ..dropoff import dropoffs
+    from ..outcomes.dropoffs import dropoffs
 
     rows = []
     s_b, s_a = dropoffs(before, goal, by=by, inactivity=inactivity).summary, dropoffs(after, goal, by=by, inactivity=inactivity).summary

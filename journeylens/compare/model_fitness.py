@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..core.eventlog import EventLog
+from ..core.journey_map import JourneyMap
 from ..errors import InputError, JourneyLensError
-from ..log import EventLog
 from ..mining.models import ProcessModel, _pm4py, replay_variants
-from .journey_map import JourneyMap
 
 
 def _load_model(model: Any) -> tuple:
@@ -53,7 +53,9 @@ def map_petri_net(journey_map: JourneyMap) -> tuple:
     after which the designed next touchpoints may fire; designed starts begin, and the
     conversion events and touchpoints without a designed successor may end."""
     _pm4py()
-    from pm4py.objects.conversion.dfg.variants import to_petri_net_activity_defines_place as to_net
+    from pm4py.objects.conversion.dfg.variants import (
+        to_petri_net_activity_defines_place as to_net,
+    )
 
     dfg = {(a, b): 1 for a, b in journey_map.transitions}
     sources = {a for a, _ in journey_map.transitions}

@@ -6,7 +6,7 @@ code, epoch microseconds, event code — written once and run where the log is:
 
 * in memory (an :class:`~journeylens.EventLog`): numpy columns registered
   zero-copy with an embedded DuckDB (``engine/duck.py``);
-* held by DuckDB on disk (a :class:`~journeylens.io.tablelog.TableLog` from
+* held by DuckDB on disk (a :class:`~journeylens.core.tablelog.TableLog` from
   ``read_parquet(engine="duckdb")``): the same SQL in that database, out of core;
 * held by Spark (``from_spark``): the same SQL through Spark SQL (``engine/spark.py``).
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
-
-from .dialect import Table, dialect_of, frame, query, quote, run
+from .sql import Table, dialect_of, frame, query, quote, run
 
 _DAY_US = 86_400_000_000
 TOP_PAIRS_SQL = """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dialect import Table, frame, is_held, run
+from .sql import Table, frame, is_held, run
 
 STEP_SQL = """
 WITH x AS (

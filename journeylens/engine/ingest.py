@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .dialect import dialect_of, frame, literal, query, quote, run
+from .sql import dialect_of, frame, literal, query, quote, run
 
 #: code columns of the optional coded roles (-1 = missing)
 CODED = {"channel": "c_channel", "device": "c_device", "stage": "c_stage"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dialect import Table, query, run
+from .sql import Table, query, run
 from .window import neighbours
 
 SORT_SQL = "SELECT i, u, t FROM ev ORDER BY u, t, r, i"

@@ -2,7 +2,7 @@
 
 This is the one place that tells an in-memory :class:`~journeylens.EventLog`
 (numpy columns, run by the embedded DuckDB) from a
-:class:`~journeylens.io.tablelog.TableLog` (a table held by DuckDB on disk or by
+:class:`~journeylens.core.tablelog.TableLog` (a table held by DuckDB on disk or by
 Spark). Analyses ask for a table here, hand it to the kernels, and decode the
 small results the same way for both.
 """
@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dialect import Table
+from .sql import Table
 from .window import neighbours
 
 
 def is_table_log(log: Any) -> bool:
-    """Whether ``log`` is an engine-held :class:`~journeylens.io.tablelog.TableLog`."""
-    from ..io.tablelog import TableLog
+    """Whether ``log`` is an engine-held :class:`~journeylens.core.tablelog.TableLog`."""
+    from ..core.tablelog import TableLog
 
     return isinstance(log, TableLog)
 

@@ -21,7 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .dialect import Table, frame, is_held
+from .sql import Table, frame, is_held
 
 WINDOW_SQL = """
 SELECT *,{next_code}

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
+from ..core.eventlog import QUARANTINE_COLUMNS, ROLES, SOURCE_ROW, EventLog
 from ..engine.kernels import sorted_events
 from ..errors import ColumnError, InputError, ValidationError, preview
-from ..log import QUARANTINE_COLUMNS, ROLES, SOURCE_ROW, EventLog
 from .channels import normalise_channels
 from .columns import resolve_roles
 from .encode import categorical, factorize, recode, text_codes

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from ..core.eventlog import REQUIRED_ROLES, ROLES
 from ..errors import ColumnError, preview
-from ..log import REQUIRED_ROLES, ROLES
 
 # Candidate names per role, in tiers: the first tier with a match wins; two
 # matches within one tier are ambiguous. Names compare after normalisation

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..core.eventlog import EventLog
 from ..errors import InputError
-from ..log import EventLog
 
 _PARQUET = (".parquet", ".pq")
 _XES = (".xes", ".xes.gz")

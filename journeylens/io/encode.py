@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import is_float_dtype, is_object_dtype
 
-from ..engine import duck
+from ..engine.backends import duckdb as duck
 
 
 def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:

@@ -23,10 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from ..core.eventlog import EventLog
+from ..core.tablelog import TableLog
 from ..errors import InputError
-from ..log import EventLog
 from .build import LoadOptions, build_log
-from .tablelog import TableLog, read_parquet_held
+from .held import read_parquet_held
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _DELIMITERS = (",", ";", "\t", "|")
@@ -178,7 +179,7 @@ def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options
     Column types are kept (timestamps stay timestamps). Options: see
     :class:`~journeylens.io.build.LoadOptions`. ``engine="memory"`` (default) loads
     an :class:`EventLog`; ``engine="duckdb"`` keeps the log in a DuckDB database on
-    disk and ``engine="spark"`` in Spark: a :class:`~journeylens.io.tablelog.TableLog`,
+    disk and ``engine="spark"`` in Spark: a :class:`~journeylens.core.tablelog.TableLog`,
     for logs larger than memory (same validation, same codes).
 
     >>> import pathlib, tempfile, pandas as pd, journeylens as jl

@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..core.eventlog import EventLog
 from ..errors import InputError
-from ..log import EventLog
 from .build import LoadOptions, build_log
 
 

@@ -3,7 +3,7 @@
 :func:`from_spark` validates and encodes a Spark DataFrame of events in Spark
 (users and events become integer codes equal to the codes an
 :class:`~journeylens.EventLog` of the same rows would give) and returns a
-:class:`~journeylens.io.tablelog.TableLog` held by Spark. The analyses that
+:class:`~journeylens.core.tablelog.TableLog` held by Spark. The analyses that
 accept it run the same SQL kernels on Spark; only small results (and the
 dictionaries of users and event names) come to the driver.
 """
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.spark import pyspark_sql
+from ..core.tablelog import TableLog
+from ..engine.backends.spark import pyspark_sql
 from ..errors import InputError
 from .build import LoadOptions
-from .tablelog import TableLog, held_log
+from .held import held_log
 
 SOURCE = "Spark DataFrame"
 

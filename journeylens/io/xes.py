@@ -40,12 +40,12 @@ libxml2's size limits on.
 from __future__ import annotations
 
 import codecs
-from array import array
 import contextlib
 import gzip
 import os
 import re
 import zlib
+from array import array
 from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
@@ -53,8 +53,8 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
+from ..core.eventlog import EventLog
 from ..errors import InputError
-from ..log import EventLog
 from .build import LoadOptions, build_log
 from .timestamps import parse_timestamps
 

@@ -1,25 +1,8 @@
-"""Process mining on journeys: directly-follows graphs, variants, loops, paths, decision points, models."""
+"""Process mining on journeys: one module per analysis.
 
-from .decisions import DecisionPoints, decision_points
-from .dfg import DFG, dfg
-from .loops import Loops, loops
-from .models import ProcessModel, discover, from_pm4py, to_pm4py
-from .paths import Paths, paths
-from .variants import Variants, variants
-
-__all__ = [
-    "DFG",
-    "DecisionPoints",
-    "Loops",
-    "Paths",
-    "ProcessModel",
-    "Variants",
-    "decision_points",
-    "dfg",
-    "discover",
-    "from_pm4py",
-    "loops",
-    "paths",
-    "to_pm4py",
-    "variants",
-]
+``dfg`` (directly-follows graphs), ``variants``, ``loops``, ``paths``,
+``decisions`` (decision points), ``flows`` (journey flows for a Sankey) and
+``models`` (process-model discovery with pm4py). The functions are imported
+from the top-level package (``jl.dfg``, ``jl.variants`` …); this package does
+not re-export them, so every module stays reachable by its name.
+"""

@@ -10,9 +10,9 @@ import pandas as pd
 from scipy import stats
 
 from .. import engine
+from ..core.eventlog import EventLog
+from ..core.segments import By, user_segments
 from ..errors import JourneyLensError
-from ..log import EventLog
-from ..segments import By, user_segments
 from .dfg import Level, Within
 
 

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ..core.eventlog import EventLog
+from ..core.segments import By, user_segments
+from ..core.tablelog import TableLog
 from ..engine.tables import is_table_log, journey_table
 from ..errors import JourneyLensError
-from ..io.tablelog import TableLog
-from ..log import EventLog
-from ..segments import By, user_segments
 
 Level = Literal["event", "stage", "channel"]
 Within = Literal["user", "session"]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..log import EventLog
+from ..core.eventlog import EventLog
 from .dfg import Level, Within, dfg
 
 KINDS = {1: "self", 2: "ping_pong"}

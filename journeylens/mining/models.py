@@ -16,8 +16,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ..core.eventlog import EventLog
 from ..errors import JourneyLensError, MissingDependencyError
-from ..log import EventLog
 from .dfg import dfg
 from .variants import variants
 

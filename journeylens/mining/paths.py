@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ..core.eventlog import EventLog
 from ..errors import JourneyLensError
-from ..log import EventLog
 from .dfg import Level, Within
 
 END = "(end)"

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ..core.eventlog import EventLog
+from ..core.tablelog import TableLog
 from ..engine.tables import journey_table
-from ..io.tablelog import TableLog
-from ..log import EventLog
 from .dfg import Level, Within
 
 

@@ -29,11 +29,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..core.eventlog import EventLog
+from ..core.tablelog import TableLog
 from ..engine.features import feature_sql, top_pairs, user_feature_table
 from ..engine.tables import feature_table, is_table_log
 from ..errors import JourneyLensError
-from ..io.tablelog import TableLog
-from ..log import EventLog
 
 
 def user_features(
@@ -46,7 +46,7 @@ def user_features(
     """The per-user feature table described in the module docstring, indexed by ``user_id``.
 
     One query computes it in the engine that holds the log. For a
-    :class:`~journeylens.io.tablelog.TableLog`, ``as_table=True`` keeps the result
+    :class:`~journeylens.core.tablelog.TableLog`, ``as_table=True`` keeps the result
     there (a Spark DataFrame, or a DuckDB table for logs larger than memory) with
     ``user_id`` as a column, for joining or writing out without pandas.
 

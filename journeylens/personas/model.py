@@ -45,9 +45,9 @@ from sklearn.metrics.cluster import contingency_matrix
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from ..core.eventlog import EventLog
+from ..core.tablelog import TableLog
 from ..errors import JourneyLensError, ValidationError
-from ..io.tablelog import TableLog
-from ..log import EventLog
 from .features import user_features
 from .profiles import Profiles, profile
 

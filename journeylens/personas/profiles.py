@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..core.eventlog import EventLog
+from ..core.segments import By, add_segment, user_segments
 from ..errors import JourneyLensError
-from ..log import EventLog
-from ..segments import By, add_segment, user_segments
 from .features import user_features
 
 #: the typical path is the medoid of this many most frequent variants of a persona
@@ -84,8 +84,9 @@ def profile(
     >>> model = jl.PersonaModel(k=4).fit(log)                            # doctest: +SKIP
     >>> jl.profile(log, model.personas(), goal="order_placed").to_frame()  # doctest: +SKIP
     """
-    from ..dropoff import dropoffs
-    from ..mining import loops, variants
+    from ..mining.loops import loops
+    from ..mining.variants import variants
+    from ..outcomes.dropoffs import dropoffs
 
     table = features if features is not None else user_features(log, goal=goal)
     labels = personas.reindex(table.index.astype(str))

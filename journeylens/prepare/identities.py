@@ -17,9 +17,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .. import engine
+from ..core.eventlog import SOURCE_ROW, EventLog
 from ..errors import ValidationError, preview
 from ..io.build import _categorical, _text_ids
-from ..log import SOURCE_ROW, EventLog
 from .sessions import require_log, sessionize, set_column
 
 Prefer = str | Collection[Any] | Callable[[pd.Series], Any] | None
@@ -48,7 +48,7 @@ def stitch(
     The report is in ``log.parameters["stitch"]``; see also :func:`identity_map`.
 
     >>> import pandas as pd, journeylens as jl
-    >>> from journeylens.prepare import stitch
+    >>> from journeylens.prepare.identities import stitch
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["cookie1", "cookie2", "cust9"],
     ...     "time": ["2024-01-01", "2024-01-02", "2024-01-03"], "event": ["ad", "visit", "buy"]}))
     >>> links = pd.DataFrame({"cookie": ["cookie1", "cookie2"], "customer": ["cust9", "cust9"]})
@@ -117,7 +117,7 @@ def identity_map(log: EventLog) -> pd.DataFrame:
     """Each original id of a stitched log → its ``user_id``, with its ``events``; sorted by original id.
 
     >>> import pandas as pd, journeylens as jl
-    >>> from journeylens.prepare import stitch, identity_map
+    >>> from journeylens.prepare.identities import stitch, identity_map
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["c1", "c2"], "time": ["2024-01-01", "2024-01-02"],
     ...     "event": ["ad", "buy"]}))
     >>> identity_map(stitch(log, [("c1", "c2")], prefer=None)).values.tolist()

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..engine import dialect
+from ..core.eventlog import CANONICAL_COLUMNS, EventLog
+from ..core.params import to_microseconds
+from ..core.tablelog import TableLog
+from ..engine import sql as dialect
 from ..engine.tables import is_table_log
 from ..errors import ValidationError
-from ..io.tablelog import TableLog
-from ..log import CANONICAL_COLUMNS, EventLog
-from ..timeutil import to_microseconds
 
 
 def sessionize(log: EventLog | TableLog, gap: Any = "30min", max_duration: Any = None) -> EventLog | TableLog:
@@ -32,10 +32,10 @@ def sessionize(log: EventLog | TableLog, gap: Any = "30min", max_duration: Any =
     pandas durations (``"30min"``, ``"2h"``, ``"7d"``, a ``Timedelta``). A session
     column that came from the source is kept as ``source_session_id``; the
     parameters are recorded in ``log.parameters["sessionize"]``. A
-    :class:`~journeylens.io.tablelog.TableLog` is sessionized by its engine into a new TableLog.
+    :class:`~journeylens.core.tablelog.TableLog` is sessionized by its engine into a new TableLog.
 
     >>> import pandas as pd, journeylens as jl
-    >>> from journeylens.prepare import sessionize
+    >>> from journeylens.prepare.sessions import sessionize
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "a", "b"],
     ...     "time": ["2024-01-01 10:00", "2024-01-01 10:30", "2024-01-01 11:01", "2024-01-01 10:00"],
     ...     "event": ["home", "cart", "home", "home"]}))
@@ -76,10 +76,10 @@ def sessions(log: EventLog | TableLog) -> pd.DataFrame:
     The log needs a ``session_id`` (from :func:`sessionize` or the source; a source
     id reused by two users counts as two sessions); otherwise a
     :class:`~journeylens.errors.ValidationError` asks to sessionize first. A
-    :class:`~journeylens.io.tablelog.TableLog` is summarised by its engine.
+    :class:`~journeylens.core.tablelog.TableLog` is summarised by its engine.
 
     >>> import pandas as pd, journeylens as jl
-    >>> from journeylens.prepare import sessionize, sessions
+    >>> from journeylens.prepare.sessions import sessionize, sessions
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "a"],
     ...     "time": ["2024-01-01 10:00", "2024-01-01 10:10", "2024-01-01 12:00"],
     ...     "event": ["home", "cart", "home"], "channel": ["web", "email", "web"]}))

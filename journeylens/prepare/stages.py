@@ -8,9 +8,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..compare.journey_map import JourneyMap, as_journey_map
+from ..core.eventlog import EventLog
+from ..core.journey_map import JourneyMap, as_journey_map
 from ..errors import ValidationError
-from ..log import EventLog
 from .sessions import require_log, set_column
 
 MapLike = JourneyMap | Mapping[str, Any] | str | Path
@@ -27,7 +27,7 @@ def assign_stages(log: EventLog, journey_map: MapLike, overwrite: bool = True) -
     Counts are recorded in ``log.parameters["assign_stages"]``.
 
     >>> import pandas as pd, journeylens as jl
-    >>> from journeylens.prepare import assign_stages
+    >>> from journeylens.prepare.stages import assign_stages
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "a"],
     ...     "time": ["2024-01-01 10:00", "2024-01-01 10:05", "2024-01-01 10:09"],
     ...     "event": ["home", "cart", "faq"]}))
@@ -69,7 +69,7 @@ def unmapped_events(log: EventLog, journey_map: MapLike) -> pd.DataFrame:
     Most frequent first (ties by name): the list to extend the map with.
 
     >>> import pandas as pd, journeylens as jl
-    >>> from journeylens.prepare import unmapped_events
+    >>> from journeylens.prepare.stages import unmapped_events
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "b"],
     ...     "time": ["2024-01-01", "2024-01-02", "2024-01-01"], "event": ["faq", "faq", "home"]}))
     >>> unmapped_events(log, {"stages": [{"name": "browse", "touchpoints": ["home"]}]}).values.tolist()

@@ -121,7 +121,7 @@ class EventLog:
         ``within="session"`` needs a ``session_id`` column (``jl.sessionize`` or a
         source session column); a session id reused by two users stays two journeys.
         """
-        from .errors import JourneyLensError
+        from ..errors import JourneyLensError
 
         if within == "user":
             return self.user_codes
@@ -137,7 +137,7 @@ class EventLog:
 
     def level_codes(self, level: str = "event") -> tuple[np.ndarray, pd.Index]:
         """Codes and names of each row at ``level`` (event, stage or channel); -1 where absent."""
-        from .errors import JourneyLensError
+        from ..errors import JourneyLensError
 
         column = {"event": "event", "stage": "stage", "channel": "channel"}.get(level)
         if column is None:

@@ -56,7 +56,7 @@ class Stage:
 class JourneyMap:
     """A validated designed journey map (see the module docstring for the format).
 
-    >>> from journeylens.compare import JourneyMap
+    >>> from journeylens.core.journey_map import JourneyMap
     >>> m = JourneyMap.from_dict({"stages": [
     ...     {"name": "browse", "touchpoints": ["home", "product"]},
     ...     {"name": "buy", "touchpoints": ["cart", "order"]}],

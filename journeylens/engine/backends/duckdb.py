@@ -154,7 +154,7 @@ def _held_db(tables: Mapping[str, Any]) -> Database | None:
 
 def _bind(db: Database, sql: str, tables: Mapping[str, Any]) -> tuple[str, list[str], tuple[DuckTable, ...]]:
     """``sql`` naming the real tables of ``db``, the numpy tables registered there, and the held tables read."""
-    from .dialect import rename_tables
+    from ..sql import rename_tables
 
     held = tuple(t for t in tables.values() if isinstance(t, DuckTable))
     names, registered = {}, []

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..log import EventLog
+from ..core.eventlog import EventLog
 
 _END = "(end)"
 

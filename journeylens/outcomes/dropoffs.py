@@ -16,10 +16,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import JourneyLensError
-from .log import EventLog
-from .segments import By, user_segments
-from .timeutil import to_microseconds
+from ..core.eventlog import EventLog
+from ..core.params import to_microseconds
+from ..core.segments import By, user_segments
+from ..errors import JourneyLensError
 
 #: event names that look like failures (used by :func:`roadblocks`)
 ERROR_PATTERN = r"error|fail|declin|denied|timeout|time_out|invalid|reject|problem|complain|cancel"

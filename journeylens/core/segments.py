@@ -13,8 +13,8 @@ from typing import Mapping, Union
 import numpy as np
 import pandas as pd
 
-from .errors import JourneyLensError
-from .log import EventLog
+from ..errors import JourneyLensError
+from .eventlog import EventLog
 
 #: what ``by=`` accepts: a column name, or labels per user id (Series indexed by user id, or a dict)
 By = Union[str, pd.Series, Mapping, None]

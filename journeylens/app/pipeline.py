@@ -14,10 +14,10 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from .compare.journey_map import JourneyMap, as_journey_map
-from .errors import JourneyLensError
-from .io.writers import write_table
-from .log import EventLog
+from ..core.eventlog import EventLog
+from ..core.journey_map import JourneyMap, as_journey_map
+from ..errors import JourneyLensError
+from ..io.writers import write_table
 
 Progress = Callable[[str], None]
 
@@ -114,14 +114,17 @@ def run_analysis(
     >>> a = jl.run_analysis(jl.datasets.load_sample(), journey_map=jl.datasets.sample_map_path())  # doctest: +SKIP
     >>> sorted(a.tables)                                                                           # doctest: +SKIP
     """
-    from . import prepare
-    from .compare.conformance import compare
-    from .dropoff import dropoffs, roadblocks, time_to_convert
-    from .funnels import funnel as run_funnel
-    from .mining import dfg, loops, variants
-    from .personas import PersonaModel, profile, user_features
-    from .segments import add_segment
-    from .viz.sankey import journey_flows
+    from ..prepare.sessions import sessionize
+    from ..prepare.stages import assign_stages
+    from ..compare.conformance import compare
+    from ..core.segments import add_segment
+    from ..mining.dfg import dfg
+    from ..mining.loops import loops
+    from ..mining.variants import variants
+    from ..mining.flows import journey_flows
+    from ..outcomes.dropoffs import dropoffs, roadblocks, time_to_convert
+    from ..outcomes.funnels import funnel as run_funnel
+    from ..personas import PersonaModel, profile, user_features
 
     step = progress or (lambda name: None)
     jmap = as_journey_map(journey_map) if journey_map is not None else None
@@ -135,8 +138,8 @@ def run_analysis(
                              "personas": personas})
     step("stages and sessions")
     if jmap is not None:
-        log = prepare.assign_stages(log, jmap)
-    log = prepare.sessionize(log, gap=gap)
+        log = assign_stages(log, jmap)
+    log = sessionize(log, gap=gap)
     a.log = log
 
     step("journeys")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..log import EventLog
+from ..core.eventlog import EventLog
 from ..personas.model import PS_TOLERANCE
 
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -55,7 +55,7 @@ def _kpis(items: list[tuple[str, Any]]) -> str:
 
 
 def render(analysis: Any, drift: Any = None, title: str = "Journey report") -> str:
-    """The report HTML of an :class:`~journeylens.pipeline.Analysis` (and optionally a drift result)."""
+    """The report HTML of an :class:`~journeylens.app.pipeline.Analysis` (and optionally a drift result)."""
     import plotly.offline
 
     a, r, t = analysis, analysis.results, analysis.tables
@@ -160,7 +160,7 @@ def report(source: Any, path: str | Path | None = None, drift: Any = None, title
     >>> html_text = jl.report(jl.datasets.load_sample(), "report.html",
     ...                       journey_map=jl.datasets.sample_map_path())     # doctest: +SKIP
     """
-    from ..pipeline import run_analysis
+    from .pipeline import run_analysis
 
     analysis = run_analysis(source, **analysis_options) if isinstance(source, EventLog) else source
     text = render(analysis, drift=drift, title=title)

@@ -18,13 +18,19 @@ from typing import Any, Literal, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from .engine.funnel import first_arrivals, group_owners, groups, reachable_step, step_rows
-from .engine.tables import is_table_log, journey_table
-from .errors import JourneyLensError
-from .io.tablelog import TableLog
-from .log import EventLog
-from .segments import By, user_segments
-from .timeutil import to_microseconds
+from ..core.eventlog import EventLog
+from ..core.params import to_microseconds
+from ..core.segments import By, user_segments
+from ..core.tablelog import TableLog
+from ..engine.funnel import (
+    first_arrivals,
+    group_owners,
+    groups,
+    reachable_step,
+    step_rows,
+)
+from ..engine.tables import is_table_log, journey_table
+from ..errors import JourneyLensError
 
 Step = Union[str, Sequence[str]]
 

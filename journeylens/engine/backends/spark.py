@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 import pyarrow as pa
 
-from ..errors import MissingDependencyError
-from .dialect import rename_tables
+from ...errors import MissingDependencyError
+from ..sql import rename_tables
 
 DIALECT = "spark"
 _lock = threading.Lock()  # temporary view names are per session, not per thread
@@ -42,7 +42,7 @@ def session(master: str = "local[2]", app_name: str = "journeylens", shuffle_par
     On a cluster, use the session you already have; this one is for a laptop or CI.
     ``conf`` adds Spark settings (dots written as ``__``: ``spark__driver__memory="4g"``).
 
-    >>> from journeylens.engine.spark import session
+    >>> from journeylens.engine.backends.spark import session
     >>> spark = session()  # doctest: +SKIP
     """
     sql = pyspark_sql()

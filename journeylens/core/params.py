@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 
 def to_timedelta(value: Any, name: str) -> pd.Timedelta:

@@ -18,7 +18,7 @@ has no common spelling is a ``{hook}`` filled here per dialect:
 A table is one of
 
 * numpy columns (``{name: array}``): run by the embedded DuckDB engine;
-* a :class:`~journeylens.engine.duck.DuckTable`: a table held in a journeylens
+* a :class:`~journeylens.engine.backends.duckdb.DuckTable`: a table held in a journeylens
   DuckDB database on disk (logs larger than memory), run there;
 * a Spark DataFrame: run by Spark SQL on that frame's session.
 
@@ -34,7 +34,7 @@ from typing import Any, Mapping, Union
 import numpy as np
 import pyarrow as pa
 
-from . import duck
+from .backends import duckdb as duck
 
 #: numpy columns, a DuckTable, or a ``pyspark.sql.DataFrame``
 Table = Union[Mapping[str, np.ndarray], "duck.DuckTable", Any]
@@ -89,7 +89,7 @@ def is_held(table: Any) -> bool:
 def _engine(tables: Mapping[str, Table]) -> Any:
     """The module that runs a query over ``tables``: Spark, a held DuckDB database, or embedded DuckDB."""
     if any(is_spark(t) for t in tables.values()):
-        from . import spark
+        from .backends import spark
 
         return spark
     return duck

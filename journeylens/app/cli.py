@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional
 import typer
 from tqdm import tqdm
 
-from .errors import InputError, JourneyLensError
+from ..errors import InputError, JourneyLensError
 
 app = typer.Typer(
     add_completion=False,
@@ -66,7 +66,7 @@ def _versions() -> dict[str, str]:
     import numpy
     import pandas
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "journeylens": __version__,
@@ -119,7 +119,7 @@ def _parse_funnel(text: Any) -> Optional[list]:
 
 
 def _load(events: Path, s: dict[str, Any]):
-    from .io.dispatch import read
+    from ..io.dispatch import read
 
     if not events.exists():
         raise InputError(f"{events}: no such file or folder")
@@ -180,7 +180,7 @@ def analyze(
     """Load EVENTS, validate and quarantine, and write every analysis table, summary.json and report.html."""
     with _errors_as_exit_codes():
         from .pipeline import run_analysis
-        from .viz.report import render
+        from .report import render
 
         given = dict(user=user, time=time_col, event=event, channel=channel, session=session, device=device,
                      map=journey_map, goal=goal, funnel=funnel, gap=gap, inactivity=inactivity, personas=personas,
@@ -233,8 +233,8 @@ def compare_command(
 ) -> None:
     """Designed vs observed: conformance.csv, unexpected.csv, missing.csv and more, without the full analysis."""
     with _errors_as_exit_codes():
-        from .compare.conformance import compare
-        from .io.writers import write_table
+        from ..compare.conformance import compare
+        from ..io.writers import write_table
 
         s = _settings(None, dict(user=user, time=time_col, event=event, channel=channel))
         result = compare(_load(events, s), str(journey_map), by=by)
@@ -266,8 +266,8 @@ def drift_command(
 ) -> None:
     """What changed between two periods: drift_edges.csv, drift_variants.csv, drift_outcomes.csv."""
     with _errors_as_exit_codes():
-        from .compare.drift import drift
-        from .io.writers import write_table
+        from ..compare.drift import drift
+        from ..io.writers import write_table
 
         s = _settings(None, dict(user=user, time=time_col, event=event))
         first = _load(before, s)
