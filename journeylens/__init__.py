@@ -25,6 +25,7 @@ from .errors import (
     JourneyLensError,
     JourneyMapError,
     MissingDependencyError,
+    ParameterError,
     ValidationError,
 )
 from .io import from_pandas, read, read_csv, read_jsonl, read_parquet, read_sql, read_xes
@@ -53,6 +54,7 @@ __all__ = [
     "JourneyMap",
     "JourneyMapError",
     "MissingDependencyError",
+    "ParameterError",
     "PersonaModel",
     "TableLog",
     "ValidationError",

@@ -23,6 +23,18 @@ class ColumnError(InputError):
     """The columns of a source could not be mapped to the roles user/time/event/…"""
 
 
+class ParameterError(JourneyLensError, ValueError):
+    """An argument is not one the function accepts (a duration without a unit, an unknown mode …).
+
+    ``parameter`` names the argument as Python spells it (``gap``); the command
+    line shows it as its flag (``--gap``).
+    """
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
 class ValidationError(JourneyLensError):
     """Rows were rejected while ``strict=True`` asked for no quarantine."""
 

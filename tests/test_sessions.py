@@ -67,13 +67,17 @@ def test_timedelta_and_day_strings_are_accepted():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"gap": "soon"}, "gap='soon' is not a duration"), ({"gap": "-5min"}, "positive"), ({"gap": 0}, "positive"),
-     ({"gap": None}, "gap=None"), ({"max_duration": "forever"}, "max_duration='forever'")],
+    [({"gap": "soon"}, "gap='soon' is not a duration"), ({"gap": "-5min"}, "positive"),
+     ({"gap": 0}, "gap=0 is not a duration: give a unit"), ({"gap": 30}, "gap=30 is not a duration: give a unit"),
+     ({"gap": "30"}, "gap='30' is not a duration: give a unit"), ({"gap": None}, "gap must be a duration"),
+     ({"gap": "0min"}, "positive"), ({"max_duration": "forever"}, "max_duration='forever'"),
+     ({"max_duration": "7"}, "max_duration='7' is not a duration: give a unit")],
 )
-def test_bad_durations_are_one_line_validation_errors(kwargs, message):
-    with pytest.raises(jl.ValidationError, match=message) as info:
+def test_bad_durations_are_one_line_parameter_errors(kwargs, message):
+    with pytest.raises(jl.ParameterError, match=message) as info:
         sessionize(_log([("a", 0, "x")]), **kwargs)
     assert "\n" not in str(info.value)
+    assert isinstance(info.value, ValueError)
 
 
 def test_not_a_log_is_a_validation_error():

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.eventlog import EventLog
-from ..core.params import to_microseconds
+from ..core.params import micros
 from ..core.segments import By, user_segments
 from ..errors import JourneyLensError
 
@@ -75,7 +75,7 @@ def outcomes(
             raise JourneyLensError(f"observation_end={observation_end!r} is not a timestamp") from None
         end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
         end_us = int(end.value // 1_000)
-    idle_us = to_microseconds(inactivity, "inactivity")
+    idle_us = micros(inactivity, "inactivity")
     observed = np.flatnonzero(t_all <= end_us)
     u, t, e = log.user_codes[observed], t_all[observed], log.event_codes[observed]
     if len(u) == 0:

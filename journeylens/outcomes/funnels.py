@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.eventlog import EventLog
-from ..core.params import to_microseconds
+from ..core.params import micros
 from ..core.segments import By, user_segments
 from ..core.tablelog import TableLog
 from ..engine.funnel import (
@@ -120,7 +120,7 @@ def funnel(
     if within is not None and mode == "open":
         raise JourneyLensError("within= applies to closed funnels only (an open funnel has no order)")
     coded = _step_codes(log, steps)
-    window = None if within is None else to_microseconds(within, "within")
+    window = None if within is None else micros(within, "within")
     if isinstance(by, str) and is_table_log(log):
         by = log.user_labels(by)  # a column's first value per user, computed by the engine
     seg_of_user, labels, seg_name = user_segments(log, by)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import engine
 from ..core.eventlog import CANONICAL_COLUMNS, EventLog
-from ..core.params import to_microseconds
+from ..core.params import micros
 from ..core.tablelog import TableLog
 from ..engine import sql as dialect
 from ..engine.tables import is_table_log
@@ -43,8 +43,8 @@ def sessionize(log: EventLog | TableLog, gap: Any = "30min", max_duration: Any =
     [0, 0, 1, 2]
     """
     require_log(log, "sessionize", held=True)
-    gap_us = to_microseconds(gap, "gap")
-    max_us = None if max_duration is None else to_microseconds(max_duration, "max_duration")
+    gap_us = micros(gap, "gap")
+    max_us = None if max_duration is None else micros(max_duration, "max_duration")
     record = {
         "gap": str(gap),
         "gap_seconds": gap_us / 1e6,
