@@ -4,7 +4,7 @@ Kernels are written in the common subset of DuckDB and Spark SQL
 (``min_by``/``max_by``, ``median``, ``percentile_cont(q) WITHIN GROUP (ORDER BY x)``,
 ``CAST``, ``<<``, windows, ``div(a, b)`` for integer division, ``unix_micros``,
 ``try_to_timestamp`` — macros on DuckDB connections, built-ins in Spark). What
-has no common spelling is a ``{hook}`` filled here per dialect:
+has no common spelling is a ``{hook}``, spelled by each backend (:mod:`journeylens.engine.backends`):
 
 * ``{seq_e}``: the codes ``e`` of a group as a list ordered by ``i``.
 * ``{tag_names}``: the distinct ``name``\\ s of a group, sorted and joined by ``|``.
@@ -28,46 +28,20 @@ beside held ones (small dictionaries) are shipped to the held table's engine.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping, Union
 
 import numpy as np
 import pyarrow as pa
 
-from .backends import duckdb as duck
+from .backends import backend_of
 
-#: numpy columns, a DuckTable, or a ``pyspark.sql.DataFrame``
-Table = Union[Mapping[str, np.ndarray], "duck.DuckTable", Any]
-
-HOOKS: dict[str, dict[str, str]] = {
-    "duckdb": {
-        "seq_e": "list(e ORDER BY i)",
-        "tag_names": "string_agg(DISTINCT name, '|' ORDER BY name)",
-        "text": "VARCHAR",
-        "hash": "hash",
-        "row_id": "row_number() OVER () - 1",
-    },
-    "spark": {
-        "seq_e": "transform(array_sort(collect_list(struct(i, e))), x -> x.e)",
-        "tag_names": "array_join(array_sort(collect_set(name)), '|')",
-        "text": "STRING",
-        "hash": "xxhash64",
-        "row_id": "monotonically_increasing_id()",
-    },
-}
-_HOOK = re.compile(r"\{(\w+)\}")
-
-
-def render(sql: str, dialect: str) -> str:
-    """``sql`` with its ``{hook}``\\ s spelled for ``dialect`` (``"duckdb"`` or ``"spark"``);
-    other braces (in quoted names, say) are left alone."""
-    hooks = HOOKS[dialect]
-    return _HOOK.sub(lambda m: hooks.get(m.group(1), m.group(0)), sql)
+#: numpy columns, a held DuckDB table, or a ``pyspark.sql.DataFrame``
+Table = Union[Mapping[str, np.ndarray], Any]
 
 
 def dialect_of(table: Table) -> str:
-    """The dialect of the engine ``table`` lives in."""
-    return "spark" if is_spark(table) else "duckdb"
+    """The SQL dialect of the engine ``table`` lives in."""
+    return backend_of({"t": table}).dialect
 
 
 def quote(name: str, dialect: str) -> str:
@@ -76,29 +50,15 @@ def quote(name: str, dialect: str) -> str:
     return mark + name.replace(mark, mark * 2) + mark
 
 
-def is_spark(table: Any) -> bool:
-    """Whether ``table`` is a Spark DataFrame (checked without importing pyspark)."""
-    return type(table).__module__.startswith("pyspark.")
-
-
 def is_held(table: Any) -> bool:
     """Whether ``table`` lives in an engine (DuckDB database or Spark), not in numpy arrays."""
-    return isinstance(table, duck.DuckTable) or is_spark(table)
-
-
-def _engine(tables: Mapping[str, Table]) -> Any:
-    """The module that runs a query over ``tables``: Spark, a held DuckDB database, or embedded DuckDB."""
-    if any(is_spark(t) for t in tables.values()):
-        from .backends import spark
-
-        return spark
-    return duck
+    return backend_of({"t": table}).name != "memory"
 
 
 def query(sql: str, tables: Mapping[str, Table]) -> pa.Table:
     """Run ``sql`` over ``tables`` (name → table) on the engine they live in; the result as Arrow."""
-    engine = _engine(tables)
-    return engine.query(render(sql, engine.DIALECT), tables)
+    engine = backend_of(tables)
+    return engine.query(engine.render(sql), tables)
 
 
 def run(sql: str, tables: Mapping[str, Table]) -> dict[str, np.ndarray]:
@@ -108,13 +68,22 @@ def run(sql: str, tables: Mapping[str, Table]) -> dict[str, np.ndarray]:
 
 
 def frame(sql: str, tables: Mapping[str, Table], materialise: bool = False) -> Any:
-    """Run ``sql`` over held ``tables`` as a held table in the same engine (results that stay there).
+    """Run ``sql`` over ``tables`` and keep the result where they live: a held table (lazy unless
+    ``materialise``: a DuckDB table, a locally checkpointed Spark DataFrame), or numpy columns
+    for in-memory tables."""
+    engine = backend_of(tables)
+    return engine.frame(engine.render(sql), tables, materialise=materialise)
 
-    ``materialise``: compute it once now (a DuckDB table; a locally checkpointed Spark
-    DataFrame) because several kernels will read it; otherwise it stays lazy (a view).
-    """
-    engine = _engine(tables)
-    return engine.frame(render(sql, engine.DIALECT), tables, materialise=materialise)
+
+def with_user_values(ev: Table, name: str, values: np.ndarray, key: str = "u") -> Table:
+    """``ev`` with column ``name`` = ``values[ev[key]]`` (one value per user code), on ``ev``'s engine."""
+    engine = backend_of({"ev": ev})
+    values = np.asarray(values)
+    if engine.name == "memory":
+        return {**ev, name: values[np.asarray(ev[key], dtype=np.int64)]}
+    per_user = engine.ship({"_k": np.arange(len(values), dtype=np.int64), "_v": values}, ev)
+    return engine.frame(f"SELECT ev.*, m._v AS {quote(name, engine.dialect)} FROM ev JOIN m ON ev.{key} = m._k",
+                        {"ev": ev, "m": per_user})
 
 
 def literal(text: str, dialect: str) -> str:
@@ -125,8 +94,8 @@ def literal(text: str, dialect: str) -> str:
 
 
 def ship(columns: Mapping[str, np.ndarray], like: Table) -> Table:
-    """Small numpy ``columns`` as a held table in the engine that holds ``like``."""
-    return _engine({"like": like}).ship(columns, like)
+    """Small numpy ``columns`` as a table of the engine that holds ``like``."""
+    return backend_of({"like": like}).ship(columns, like)
 
 
 def rename_tables(sql: str, names: Mapping[str, str]) -> str:

@@ -16,9 +16,8 @@ from typing import Any, Mapping
 import pyarrow as pa
 
 from ...errors import MissingDependencyError
-from ..sql import rename_tables
+from . import Backend
 
-DIALECT = "spark"
 _lock = threading.Lock()  # temporary view names are per session, not per thread
 
 
@@ -90,6 +89,8 @@ def frame(sql: str, tables: Mapping[str, Any], materialise: bool = False) -> Any
         for name, df in frames.items():
             df.createOrReplaceTempView(names[name])
         try:
+            from ..sql import rename_tables
+
             result = spark.sql(rename_tables(sql, names))
         finally:
             for view in names.values():
@@ -105,3 +106,34 @@ def ship(columns: Mapping[str, Any], like: Any) -> Any:
 def query(sql: str, tables: Mapping[str, Any]) -> pa.Table:
     """``sql`` over ``tables``, collected as an Arrow table (for small results)."""
     return frame(sql, tables).toArrow()
+
+
+class _Spark(Backend):
+    """Spark DataFrames, run by Spark SQL on their session."""
+
+    name, dialect = "spark", "spark"
+    hooks = {
+        "seq_e": "transform(array_sort(collect_list(struct(i, e))), x -> x.e)",
+        "tag_names": "array_join(array_sort(collect_set(name)), '|')",
+        "text": "STRING",
+        "hash": "xxhash64",
+        "row_id": "monotonically_increasing_id()",  # increasing, not dense
+    }
+
+    def owns(self, table: Any) -> bool:
+        return isinstance(table, pyspark_sql().DataFrame)
+
+    def query(self, sql: str, tables: Mapping[str, Any]) -> pa.Table:
+        return query(sql, tables)
+
+    def frame(self, sql: str, tables: Mapping[str, Any], materialise: bool = False) -> Any:
+        return frame(sql, tables, materialise=materialise)
+
+    def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
+        if like is None:
+            spark = pyspark_sql().SparkSession.getActiveSession() or session()
+            return spark.createDataFrame(pa.table({k: pa.array(v) for k, v in columns.items()}))
+        return ship(columns, like)
+
+
+SPARK: Backend = _Spark()
