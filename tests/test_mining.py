@@ -46,13 +46,13 @@ def test_dfg_counts_users_gaps_and_endpoints():
     assert g["home"]["product"]["count"] == 3 and g.nodes["home"]["starts"] == 2
 
 
-def test_dfg_within_session_cuts_journeys():
+def test_dfg_per_session_cuts_journeys():
     log = make_log({"u1": ["a", "b", "a", "b"]}, minutes={"u1": [0, 1, 120, 121]})
     log = jl.sessionize(log, gap="30min")
-    assert edge_map(mining.dfg(log, within="session")) == {("a", "b"): 2}
-    assert edge_map(mining.dfg(log, within="user")) == {("a", "b"): 2, ("b", "a"): 1}
+    assert edge_map(mining.dfg(log, per="session")) == {("a", "b"): 2}
+    assert edge_map(mining.dfg(log, per="user")) == {("a", "b"): 2, ("b", "a"): 1}
     with pytest.raises(jl.JourneyLensError, match="sessionize"):
-        mining.dfg(make_log({"u": ["a"]}), within="session")
+        mining.dfg(make_log({"u": ["a"]}), per="session")
 
 
 def test_channel_level_and_errors():

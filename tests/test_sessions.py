@@ -81,7 +81,7 @@ def test_bad_durations_are_one_line_parameter_errors(kwargs, message):
 
 
 def test_not_a_log_is_a_validation_error():
-    with pytest.raises(jl.ValidationError, match="expects an EventLog"):
+    with pytest.raises(jl.ParameterError, match="expects an event log"):
         sessionize(pd.DataFrame({"a": [1]}))
 
 
@@ -153,7 +153,7 @@ def test_session_channels_match_a_pandas_reference(n_channels):
 
 
 def test_sessions_needs_a_session_id():
-    with pytest.raises(jl.ValidationError, match=r"call jl.sessionize\(log"):
+    with pytest.raises(jl.ParameterError, match=r"call jl.sessionize\(log"):
         sessions(_log([("a", 0, "x")]))
 
 

@@ -42,8 +42,9 @@ def test_stages_are_an_ordered_categorical_in_designed_order():
     assert log.parameters["assign_stages"] == {
         "journey_map": "shop", "source": "journey map", "events_mapped": 4, "events_unmapped": 4,
         "unmapped_event_types": 2, "touchpoints_not_in_log": ["product", "review"]}
-    codes, names = log.level_codes("stage")  # what stage-level mining reads
-    assert list(names) == ["browse", "buy", "aftercare"] and codes.tolist() == [0, -1, 1, -1, -1, -1, 1, 0]
+    rows = log.journeys(level="stage", window=False)  # what stage-level mining reads
+    assert list(log.names("stage")) == ["browse", "buy", "aftercare"]
+    assert rows["i"].tolist() == [0, 2, 6, 7] and rows["e"].tolist() == [0, 1, 1, 0]
 
 
 def test_map_may_be_a_journey_map_a_dict_or_a_file(tmp_path):
@@ -60,7 +61,7 @@ def test_map_may_be_a_journey_map_a_dict_or_a_file(tmp_path):
 def test_a_source_stage_is_kept_and_overwrite_false_refuses():
     log = _log(ROWS[:3], stage=["top", "top", "bottom"])
     assert log.roles["stage"] == "stage"
-    with pytest.raises(jl.ValidationError, match="overwrite=True"):
+    with pytest.raises(jl.ParameterError, match="overwrite=True"):
         assign_stages(log, MAP, overwrite=False)
     out = assign_stages(log, MAP)
     t = out.to_pandas()

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..core.eventlog import EventLog
 from ..core.journey_map import JourneyMap, as_journey_map
-from ..core.segments import By, user_segments
+from ..core.segments import By
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def compare(
     goal_codes = goal_codes[goal_codes >= 0]
     converted[log.user_codes[np.isin(log.event_codes, goal_codes)]] = True
 
-    seg_of_user, labels, seg_name = user_segments(log, by)
+    seg_of_user, labels, seg_name = log.segments(by)
     per_user = pd.DataFrame({
         "user_id": log.users.astype(str)[users_all],
         "transitions": trans[users_all],

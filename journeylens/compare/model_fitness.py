@@ -34,7 +34,7 @@ def _load_model(model: Any) -> tuple:
     raise InputError(f"{path}: a model must be .bpmn or .pnml")
 
 
-def model_fitness(log: EventLog, model: Any, within: str = "user") -> dict[str, Any]:
+def model_fitness(log: EventLog, model: Any, *, per: str = "user") -> dict[str, Any]:
     """Token-replay fitness of the log on a model: a ``.bpmn``/``.pnml`` path, ``(net, im, fm)`` or a
     :class:`ProcessModel`. Keys: ``log_fitness``, ``fitness`` (mean journey fitness),
     ``fitting_journeys_share``, ``variants_evaluated``.
@@ -45,7 +45,7 @@ def model_fitness(log: EventLog, model: Any, within: str = "user") -> dict[str, 
     1.0
     """
     net, im, fm = _load_model(model)
-    return replay_variants(log, net, im, fm, within=within)
+    return replay_variants(log, net, im, fm, per=per)
 
 
 def map_petri_net(journey_map: JourneyMap) -> tuple:

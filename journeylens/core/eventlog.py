@@ -12,17 +12,26 @@ Every reader returns an :class:`EventLog`; every analysis takes one. It holds
 * where each role came from, how many rows were read, and the quarantine of
   rows that could not be accepted, with a reason each.
 
-It is immutable: preparation steps return a new log.
+It is immutable: preparation steps return a new log. It implements the log
+protocol (:class:`~journeylens.core.protocol.JourneyLog`), so every analysis
+runs on it exactly as on an engine-held log.
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from ..engine.backends import Backend, backend_named
+from ..engine.backends.duckdb import MEMORY
+from ..engine.sql import Table
+from ..engine.window import neighbours
+from ..errors import ParameterError
+from .protocol import JourneyLog, check_per
 
 #: mapping keyword (the readers' vocabulary) → canonical column name
 ROLES: dict[str, str] = {
@@ -43,7 +52,7 @@ QUARANTINE_COLUMNS = (SOURCE_ROW, "reason", "column")
 
 
 @dataclass(frozen=True, eq=False)
-class EventLog:
+class EventLog(JourneyLog):
     """A validated multichannel event log (see the module docstring).
 
     Build one with a reader (``jl.read_csv``, ``jl.from_pandas`` …), not directly.
@@ -65,10 +74,12 @@ class EventLog:
     rows_read: int = 0
     quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(QUARANTINE_COLUMNS)))
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    accepted: int | None = None  # rows accepted at load; None: every row of the frame
+    _cache: dict = field(default_factory=dict, repr=False)  # journey tables, computed once per log
 
     # -- construction ------------------------------------------------------
     def _derive(self, frame: pd.DataFrame | None = None, **changes: Any) -> "EventLog":
-        """A new log sharing everything but what changed (used by prepare steps)."""
+        """A new log sharing everything but what changed."""
         values = {
             "_frame": self._frame if frame is None else frame,
             "roles": self.roles,
@@ -76,6 +87,7 @@ class EventLog:
             "rows_read": self.rows_read,
             "quarantine": self.quarantine,
             "parameters": self.parameters,
+            "accepted": self.rows_accepted,
         }
         values.update(changes)
         return EventLog(**values)
@@ -83,6 +95,18 @@ class EventLog:
     # -- sizes and dictionaries -------------------------------------------
     def __len__(self) -> int:
         return len(self._frame)
+
+    @property
+    def rows_accepted(self) -> int:
+        return len(self._frame) if self.accepted is None else int(self.accepted)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return len(self.quarantine)
+
+    @property
+    def backend(self) -> Backend:
+        return MEMORY
 
     @property
     def columns(self) -> list[str]:
@@ -98,6 +122,9 @@ class EventLog:
     def event_names(self) -> pd.Index:
         """Sorted event names; position = integer event code."""
         return self._frame["event"].cat.categories
+
+    def names(self, level: str) -> pd.Index:
+        return self._coded(level)[1]
 
     @property
     def user_codes(self) -> np.ndarray:
@@ -115,44 +142,141 @@ class EventLog:
         ts = self._frame["timestamp"].dt.tz_convert(None).to_numpy()
         return _readonly(ts.astype("datetime64[us]").view("int64"))
 
-    def journey_codes(self, within: str = "user") -> np.ndarray:
-        """Integer id of each row's journey: its user, or its (user, session) pair.
+    def has(self, column: str) -> bool:
+        """Whether the log carries ``column`` (e.g. ``"session_id"``, ``"stage"``)."""
+        return column in self._frame.columns
 
-        ``within="session"`` needs a ``session_id`` column (``jl.sessionize`` or a
-        source session column); a session id reused by two users stays two journeys.
-        """
-        from ..errors import JourneyLensError
+    # -- the protocol's tables ------------------------------------------------
+    def journeys(self, *, level: str = "event", per: str = "user", window: bool = True,
+                 columns: Sequence[str] = ()) -> Table:
+        key = (level, check_per(per), bool(window), tuple(columns))
+        if key not in self._cache:
+            self._cache[key] = self._journeys(level, per, window, tuple(columns))
+        return self._cache[key]
 
-        if within == "user":
-            return self.user_codes
-        if within != "session":
-            raise JourneyLensError(f"within must be 'user' or 'session', not {within!r}")
+    def _journeys(self, level: str, per: str, window: bool, columns: tuple[str, ...]) -> Table:
+        codes = self._coded(level)[0]
+        keep = codes >= 0
+        rows = np.flatnonzero(keep)
+        group = self._journey_codes(per)
+        ev: dict[str, np.ndarray] = {"i": rows.astype(np.int64), "g": group[rows], "u": self.user_codes[rows].astype(np.int64),
+                                     "t": self.time_us[rows], "e": codes[rows].astype(np.int64)}
+        for name in columns:
+            if name == "session":  # the session journey code, for per-user tables that count sessions
+                ev["c_session"] = self._journey_codes("session")[rows]
+            elif name == "event" or isinstance(self._frame.get(name, pd.Series(dtype="category")).dtype,
+                                               pd.CategoricalDtype):
+                ev[f"c_{name}"] = self._coded(name)[0][rows].astype(np.int64)
+            elif pd.api.types.is_numeric_dtype(self._frame[name].dtype):
+                ev[f"v_{name}"] = self._frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+            else:  # text, as it is
+                ev[f"x_{name}"] = self._frame[name].to_numpy(dtype=object, na_value=None)[rows]
+        g = ev["g"]
+        if len(g) > 1 and (g[1:] < g[:-1]).any():
+            # a user's given sessions can interleave in time: gather each journey's rows together,
+            # keeping log order inside it, so the window pass sees whole journeys
+            order = np.argsort(g, kind="stable")
+            ev = {k: v[order] for k, v in ev.items()}
+        return neighbours(ev) if window else ev
+
+    def _journey_codes(self, per: str) -> np.ndarray:
+        """Journey code of every row: its user, or its (user, session) pair in (user, session) order."""
+        if per == "user":
+            return self.user_codes.astype(np.int64)
         if "session_id" not in self._frame:
-            raise JourneyLensError("the log has no session_id: call jl.sessionize(log, gap=...) first")
+            raise ParameterError("per='session' needs sessions: call jl.sessionize(log, gap='30min') first, "
+                                 "or load the log with session=<column>", "per")
         # one int64 key per (user, session): factorising integers is far faster than tuples
         session, uniques = pd.factorize(self._frame["session_id"], sort=True)
         key = self.user_codes.astype(np.int64) * (len(uniques) + 1) + session
         codes, _ = pd.factorize(key, sort=True)
         return codes.astype(np.int64)
 
-    def level_codes(self, level: str = "event") -> tuple[np.ndarray, pd.Index]:
-        """Codes and names of each row at ``level`` (event, stage or channel); -1 where absent."""
-        from ..errors import JourneyLensError
-
-        column = {"event": "event", "stage": "stage", "channel": "channel"}.get(level)
-        if column is None:
-            raise JourneyLensError(f"level must be 'event', 'stage' or 'channel', not {level!r}")
-        if column not in self._frame:
-            hint = "call jl.assign_stages(log, journey_map) first" if level == "stage" else "load it with channel=…"
-            raise JourneyLensError(f"the log has no {column} column: {hint}")
-        values = self._frame[column]
+    def _coded(self, level: str) -> tuple[np.ndarray, pd.Index]:
+        """Codes (-1 = missing) and names of a categorical column, ``"event"`` included."""
+        if level == "event":
+            return self.event_codes, self.event_names
+        if level == "user":
+            return self.user_codes, self.users
+        if level not in self._frame.columns or level == SOURCE_ROW:
+            hint = ("call jl.assign_stages(log, journey_map) first" if level == "stage"
+                    else f"load it with {level}=<column>" if level in ROLES else None)
+            if hint is None:
+                raise ParameterError(f"level must be 'event', 'stage', 'channel' or a coded column of the log, "
+                                     f"not {level!r}", "level")
+            raise ParameterError(f"the log has no {level} column: {hint}", "level")
+        values = self._frame[level]
         if not isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype("category")
-        return values.cat.codes.to_numpy().astype(np.int32), values.cat.categories
+        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
 
-    def has(self, column: str) -> bool:
-        """Whether the log carries ``column`` (e.g. ``"session_id"``, ``"stage"``)."""
-        return column in self._frame.columns
+    def user_values(self, column: str) -> pd.Series:
+        values = self._frame[column]
+        present = values.notna().to_numpy()
+        first = pd.Series(values.to_numpy()[present], dtype=object).groupby(self.user_codes[present], sort=True).first()
+        return first.astype(str)
+
+    # -- new logs ----------------------------------------------------------------
+    def with_codes(self, name: str, codes: np.ndarray, categories: Sequence[Any], *, of: str = "event",
+                   ordered: bool = False, keep_as: str | None = None, parameters: Mapping[str, Any] | None = None
+                   ) -> "EventLog":
+        source = self.event_codes if of == "event" else self.user_codes
+        column = pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64)[source],
+                                           categories=pd.Index(list(categories), dtype=object), ordered=ordered)
+        frame, roles = self._frame, dict(self.roles)
+        if keep_as is not None and name in frame:
+            frame = set_column(frame, keep_as, frame[name], after=name)
+            roles = {r: c for r, c in roles.items() if ROLES.get(r) != name}
+        return self._derive(set_column(frame, name, column), roles=roles,
+                            parameters={**self.parameters, **(parameters or {})})
+
+    def with_users(self, codes: np.ndarray, users: pd.Index, parameters: Mapping[str, Any]) -> "EventLog":
+        from ..engine.kernels import sort_order
+
+        frame = self._frame
+        new_user = pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64)[self.user_codes],
+                                             categories=pd.Index(users))
+        original = frame["original_user_id"] if "original_user_id" in frame else frame["user_id"]
+        frame = set_column(frame, "original_user_id", original, after="user_id")
+        frame = set_column(frame, "user_id", new_user)
+        order = sort_order(new_user.codes.astype(np.int64), self.time_us, frame[SOURCE_ROW].to_numpy())
+        return self._derive(frame.take(order).reset_index(drop=True), parameters={**self.parameters, **parameters})
+
+    def take(self, rows: Table, record: Mapping[str, Any]) -> "EventLog":
+        positions = np.unique(np.asarray(rows["i"], dtype=np.int64))
+        filters = [*self.parameters.get("filters", []), dict(record)]
+        return self._derive(self._frame.iloc[positions].reset_index(drop=True),
+                            parameters={**self.parameters, "filters": filters})
+
+    def with_sessions(self, gap_us: int, max_us: int | None, record: Mapping[str, Any]) -> "EventLog":
+        from ..engine.kernels import session_starts
+
+        starts = session_starts(self.user_codes, self.time_us, gap_us, max_us)
+        frame, roles = self._frame, dict(self.roles)
+        if "session_id" in frame and "sessionize" not in self.parameters:
+            # The source's own sessions are data too: keep them beside ours.
+            frame = set_column(frame, "source_session_id", frame["session_id"], after="session_id")
+            roles.pop("session", None)
+        frame = set_column(frame, "session_id", np.cumsum(starts, dtype=np.int64) - 1)
+        record = {**record, "sessions": int(starts.sum())}
+        return self._derive(frame, roles=roles, parameters={**self.parameters, "sessionize": record})
+
+    # -- moving between engines ------------------------------------------------------
+    def collect(self, sample: int | float | None = None, *, random_state: int = 0) -> "EventLog":
+        """This log, or a seeded sample of whole users (``n`` users or a fraction of them)."""
+        if sample is None:
+            return self
+        chosen = sample_users(len(self.users), sample, random_state)
+        keep = np.isin(self.user_codes, chosen)
+        return self.take({"i": np.flatnonzero(keep)}, {"sample": sample, "random_state": random_state})
+
+    def hold(self, engine: str = "duckdb") -> Any:
+        """This log held by ``engine`` (``"duckdb"``: a database on disk; ``"spark"``: the active session)."""
+        from .tablelog import held_from_frame
+
+        if engine not in ("duckdb", "spark"):
+            raise ParameterError(f"engine must be 'duckdb' or 'spark', not {engine!r}", "engine")
+        return held_from_frame(self, backend_named(engine))
 
     # -- views -------------------------------------------------------------
     def to_pandas(self, source_row: bool = False) -> pd.DataFrame:
@@ -163,9 +287,8 @@ class EventLog:
         frame = self._frame if source_row else self._frame.drop(columns=[SOURCE_ROW])
         return frame.copy()
 
-    @property
-    def rows_quarantined(self) -> int:
-        return len(self.quarantine)
+    def quarantine_frame(self) -> pd.DataFrame:
+        return self.quarantine.copy()
 
     def summary(self) -> dict[str, Any]:
         """Counts and ranges as a JSON-ready dict; ``rows_read == rows_accepted + rows_quarantined``."""
@@ -174,8 +297,9 @@ class EventLog:
         reasons = self.quarantine["reason"].value_counts().sort_index() if len(self.quarantine) else []
         out: dict[str, Any] = {
             "source": self.source,
+            "engine": "memory",
             "rows_read": int(self.rows_read),
-            "rows_accepted": int(len(f)),
+            "rows_accepted": self.rows_accepted,
             "rows_quarantined": int(len(self.quarantine)),
             "quarantine_reasons": {str(k): int(v) for k, v in dict(reasons).items()},
             "users": int(f["user_id"].nunique()),
@@ -187,6 +311,8 @@ class EventLog:
             "channels": _channel_counts(f["channel"]) if "channel" in f else None,
             "roles": dict(self.roles),
         }
+        if self.parameters.get("filters"):
+            out["filters"] = list(self.parameters["filters"])
         return out
 
     def __repr__(self) -> str:
@@ -208,6 +334,40 @@ class EventLog:
             f"<div><strong>EventLog</strong> from {html.escape(self.source)}"
             f"<table>{rows}</table><details><summary>first rows</summary>{head}</details></div>"
         )
+
+
+def sample_users(n_users: int, sample: int | float, random_state: int) -> np.ndarray:
+    """Sorted codes of a seeded sample of ``sample`` users (a count, or a fraction in (0, 1])."""
+    if isinstance(sample, (bool, np.bool_)) or not isinstance(sample, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"sample must be a number of users or a fraction, not {sample!r}", "sample")
+    if isinstance(sample, (float, np.floating)):
+        if not 0 < sample <= 1:
+            raise ParameterError(f"sample={sample!r}: a fraction must be in (0, 1]", "sample")
+        size = int(round(sample * n_users))
+    else:
+        if sample < 1:
+            raise ParameterError(f"sample={sample!r}: give at least one user", "sample")
+        size = min(int(sample), n_users)
+    rng = np.random.default_rng(random_state)
+    return np.sort(rng.choice(n_users, size=size, replace=False)).astype(np.int64)
+
+
+def set_column(frame: pd.DataFrame, name: str, values: Any, after: str | None = None) -> pd.DataFrame:
+    """A copy of ``frame`` with column ``name`` set: replaced where it is, else inserted
+    after ``after`` or, for a canonical column, after the canonical columns that precede it.
+    """
+    out = frame.copy(deep=False)
+    if name in out.columns:
+        out[name] = values
+        return out
+    if after is None:
+        rank = CANONICAL_COLUMNS.index(name) if name in CANONICAL_COLUMNS else len(CANONICAL_COLUMNS)
+        before = [c for c in CANONICAL_COLUMNS[:rank] if c in out.columns]
+        position = out.columns.get_loc(before[-1]) + 1 if before else 0
+    else:
+        position = out.columns.get_loc(after) + 1
+    out.insert(position, name, values)
+    return out
 
 
 def _channel_counts(channel: pd.Series) -> dict[str, int]:

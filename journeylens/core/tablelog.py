@@ -1,11 +1,11 @@
 """Event logs that stay in an engine: a DuckDB database on disk, or Spark.
 
 A :class:`TableLog` is what :func:`~journeylens.read_parquet` with
-``engine="duckdb"`` (logs larger than memory) and
-:func:`~journeylens.from_spark` return. Its rows are integer codes held by the
-engine; the analyses that accept it (``jl.sessionize``, ``jl.sessions``,
-``jl.dfg``, ``jl.variants``, ``jl.funnel``, ``jl.user_features``) run the same
-SQL kernels there, and only small results and the dictionaries of users, event
+``engine="duckdb"`` (logs larger than memory), :func:`~journeylens.from_spark`
+and :meth:`EventLog.hold <journeylens.core.eventlog.EventLog.hold>` return. Its
+rows are integer codes held by the engine. It implements the log protocol
+(:class:`~journeylens.core.protocol.JourneyLog`), so every analysis runs its SQL
+kernels there, and only small results and the dictionaries of users, event
 names and levels come back to Python. Validation follows the in-memory readers'
 rules (:mod:`journeylens.engine.ingest`): the codes and the order equal those an
 :class:`~journeylens.EventLog` of the same rows has.
@@ -15,36 +15,38 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..engine import sql as dialect
-from ..engine.ingest import CODED
+from ..engine.backends import Backend, backend_of
 from ..engine.kernels import SESSION_ID_SQL, session_starts_sql
+from ..engine.sql import Table
 from ..engine.window import neighbours
-from ..errors import JourneyLensError
+from ..errors import ParameterError
+from .eventlog import ROLES, SOURCE_ROW, EventLog, sample_users
+from .protocol import JourneyLog, check_per
 
-#: the analyses that run on a TableLog, in its engine
-HELD_ANALYSES = ("sessionize", "sessions", "dfg", "variants", "funnel", "user_features")
-#: EventLog members that analyses for in-memory logs use
-_IN_MEMORY_ONLY = {"_frame", "_derive", "journey_codes", "level_codes", "user_codes", "event_codes", "time_us",
-                   "to_pandas"}
+#: the coded roles: their codes are the column ``c_<role>`` (-1 = missing), their names a level
+LEVEL_ROLES = ("channel", "device", "stage")
 #: column names of the coded table; a source column of the same name is kept as ``<name>_source``
-_RESERVED = {"i", "u", "t", "e", "session_id", "value", *CODED.values()}
+_RESERVED = {"i", "u", "t", "e", "session_id", "value", SOURCE_ROW, *(f"c_{r}" for r in LEVEL_ROLES)}
+_CORE = ("i", "u", "t", "e", SOURCE_ROW)
 
 
 @dataclass(frozen=True, eq=False)
-class TableLog:
+class TableLog(JourneyLog):
     """An event log held by an engine (see the module docstring).
 
     ``frame`` is the coded table: ``i`` (increasing in user, time, source-row order),
-    ``u`` (user code), ``t`` (epoch µs), ``e`` (event code), the codes ``c_channel``/
-    ``c_device``/``c_stage`` of the roles present (-1 = missing), ``session_id`` and
-    ``value`` when present, and the extra source columns. ``users``, ``event_names``
-    and ``levels`` are the dictionaries (position = code). ``quarantine`` is the held
-    table of rejected rows (:meth:`quarantine_frame` brings it to pandas).
+    ``u`` (user code), ``t`` (epoch µs), ``e`` (event code), ``c_<level>`` codes of the
+    coded columns (channel, device, stage, added segments; -1 = missing), ``session_id``
+    and ``value`` when present, ``source_row``, and the extra source columns. ``users``,
+    ``event_names`` and ``levels`` are the dictionaries (position = code). ``quarantine``
+    is the held table of rejected rows (:meth:`quarantine_frame` brings it to pandas).
 
     >>> import pathlib, tempfile, pandas as pd, journeylens as jl
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "events.parquet"
@@ -56,69 +58,305 @@ class TableLog:
     (4, 3, {'duplicate': 1})
     >>> jl.dfg(log).to_frame()[["source", "target", "count"]].values.tolist()
     [['home', 'cart', 1]]
+    >>> log.collect().summary()["events"]
+    3
     """
 
     frame: Any
-    users: pd.Index
-    event_names: pd.Index
+    user_names: pd.Index
+    event_index: pd.Index
     levels: Mapping[str, pd.Index] = field(default_factory=dict)
     roles: Mapping[str, str] = field(default_factory=dict)
     rows_read: int = 0
-    rows_accepted: int = 0
+    accepted: int = 0
     quarantine: Any = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
     dictionaries: Mapping[str, Any] = field(default_factory=dict)  # held ``name, code`` tables, e.g. "users"
-    _windows: dict = field(default_factory=dict, repr=False)  # window passes, computed once per log
+    _cache: dict = field(default_factory=dict, repr=False)  # journey tables and counts, computed once per log
 
-    def __getattr__(self, name: str) -> Any:
-        # Analyses written for in-memory logs reach for these; say so instead of an AttributeError deep inside.
-        if name in _IN_MEMORY_ONLY:
-            raise JourneyLensError(
-                f"this analysis needs an in-memory EventLog; a TableLog held by {self.engine} supports "
-                f"{', '.join(HELD_ANALYSES)} (load a sample or a period into memory for the others)")
-        raise AttributeError(f"'TableLog' object has no attribute {name!r}")
+    # -- sizes, dictionaries ------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        return backend_of({"log": self.frame})
 
     @property
-    def engine(self) -> str:
-        """``"duckdb"`` or ``"spark"``."""
-        return dialect.dialect_of(self.frame)
+    def users(self) -> pd.Index:
+        return self.user_names
 
-    def __len__(self) -> int:
-        return self.rows_accepted
+    @property
+    def event_names(self) -> pd.Index:
+        return self.event_index
+
+    def names(self, level: str) -> pd.Index:
+        return self._level(level)[1]
+
+    def dictionary(self, level: str) -> Any:
+        held = {"user": "users", "event": "events"}.get(level)
+        return self.dictionaries[held] if held in self.dictionaries else super().dictionary(level)
+
+    @property
+    def rows_accepted(self) -> int:
+        return int(self.accepted)
 
     @property
     def rows_quarantined(self) -> int:
-        return self.rows_read - self.rows_accepted
+        return self._count("quarantined", "SELECT count(*) AS n FROM q", q=self.quarantine)
+
+    def __len__(self) -> int:
+        return self._count("events", "SELECT count(*) AS n FROM log", log=self.frame)
+
+    def _count(self, key: str, sql: str, **tables: Any) -> int:
+        if key not in self._cache:
+            self._cache[key] = int(dialect.run(sql, tables)["n"][0])
+        return self._cache[key]
 
     @property
     def columns(self) -> list[str]:
-        return list(self.frame.columns)
+        """The log's columns under the names and in the order an EventLog gives them."""
+        held = list(self.frame.columns)
+        roles = ["user_id", "timestamp", "event", *(r for r in ("channel",) if r in self.levels),
+                 *(c for c in ("session_id",) if c in held), *(r for r in ("device", "stage") if r in self.levels),
+                 *(c for c in ("value",) if c in held)]
+        coded = [c[2:] for c in held if c.startswith("c_") and c[2:] not in roles]
+        extras = [c for c in held if c not in _CORE and not c.startswith("c_") and c not in roles]
+        out = list(roles)
+        for name in coded + extras:  # a kept original sits after the column that replaced it
+            base = next((name[len(p):] for p in ("original_", "source_") if name.startswith(p)
+                         and name[len(p):] in out), None)
+            out.insert(out.index(base) + 1 if base else len(out), name)
+        return out
 
     def has(self, column: str) -> bool:
-        """Whether the log carries ``column`` (``"session_id"``, ``"channel"``, ``"stage"`` …)."""
-        return column in self.levels or column in self.columns
+        return column in self.columns
+
+    # -- the protocol's tables ------------------------------------------------
+    def journeys(self, *, level: str = "event", per: str = "user", window: bool = True,
+                 columns: Sequence[str] = ()) -> Table:
+        key = ("journeys", level, check_per(per), bool(window), tuple(columns))
+        if key not in self._cache:
+            code = self._level(level)[0]
+            group = self._group(per)
+            sessions = self._group("session") if "session" in columns or per == "session" else None
+            extra = [f"{sessions} AS c_session" if c == "session"
+                     else f"{self._level(c)[0]} AS c_{c}" if c in self.levels or c == "event"
+                     else f"CAST({self._column(c)} AS DOUBLE) AS v_{c}" if self._numeric(c)
+                     else f"{self._column(c)} AS x_{c}" for c in columns]
+            cols = ", ".join(["log.i AS i", f"{group} AS g", "log.u AS u", "log.t AS t", f"{code} AS e", *extra])
+            grouped = sessions == "sg.g"
+            tables = {"log": self.frame, **({"sg": self._session_groups()} if grouped else {})}
+            join = " JOIN sg ON log.i = sg.i" if grouped else ""
+            rows = dialect.frame(f"SELECT {cols} FROM log{join} WHERE {code} >= 0", tables,
+                                 materialise=not window)
+            self._cache[key] = neighbours(rows) if window else rows
+        return self._cache[key]
+
+    def _level(self, level: str) -> tuple[str, pd.Index]:
+        """Code column (qualified) and names of a coded column."""
+        if level == "event":
+            return "log.e", self.event_index
+        if level == "user":
+            return "log.u", self.user_names
+        if level not in self.levels:
+            hint = ("call jl.assign_stages(log, journey_map) first" if level == "stage"
+                    else f"load it with {level}=<column>" if level in ROLES else None)
+            if hint is None:
+                raise ParameterError(f"level must be 'event', 'stage', 'channel' or a coded column of the log, "
+                                     f"not {level!r}", "level")
+            raise ParameterError(f"the log has no {level} column: {hint}", "level")
+        return f"log.c_{level}", self.levels[level]
+
+    def _column(self, column: str) -> str:
+        if column not in self.frame.columns or column in _CORE:
+            raise ParameterError(f"the log has no column {column!r} (columns: {', '.join(self.columns)})", "columns")
+        return "log." + dialect.quote(column, self.backend.dialect)
+
+    def _numeric(self, column: str) -> bool:
+        """Whether a held column holds numbers (its values come as ``v_<name>``; text as ``x_<name>``)."""
+        if "schema" not in self._cache:
+            schema = dialect.query("SELECT * FROM log LIMIT 0", {"log": self.frame}).schema
+            self._cache["schema"] = dict(zip(schema.names, schema.types))
+        kind = self._cache["schema"].get(column)
+        return kind is not None and (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
+
+    def _group(self, per: str) -> str:
+        """The SQL of each row's journey code."""
+        if per == "user":
+            return "log.u"
+        if "session_id" not in self.frame.columns:
+            raise ParameterError("per='session' needs sessions: call jl.sessionize(log, gap='30min') first, "
+                                 "or load the log with session=<column>", "per")
+        return "log.session_id" if "sessionize" in self.parameters else "sg.g"
+
+    def _session_groups(self) -> Any:
+        """``(i, g)``: a source session's journey code, numbered in (user, session id) order."""
+        if "session_groups" not in self._cache:
+            sql = """
+            WITH d AS (SELECT DISTINCT u, session_id FROM log),
+            n AS (SELECT u, session_id, row_number() OVER (ORDER BY u, session_id NULLS FIRST) - 1 AS g FROM d)
+            SELECT log.i AS i, n.g AS g FROM log JOIN n ON log.u = n.u AND log.session_id IS NOT DISTINCT FROM n.session_id
+            """
+            self._cache["session_groups"] = dialect.frame(sql, {"log": self.frame}, materialise=True)
+        return self._cache["session_groups"]
+
+    def user_values(self, column: str) -> pd.Series:
+        if column in self.levels:
+            value, present = f"c_{column}", f"c_{column} >= 0"
+        else:
+            value = dialect.quote(column, self.backend.dialect)
+            self._column(column)
+            present = f"{value} IS NOT NULL"
+        first = dialect.run(f"SELECT u, min_by({value}, i) AS v FROM log WHERE {present} GROUP BY u ORDER BY u",
+                            {"log": self.frame})
+        values = np.asarray(first["v"], dtype=object)
+        if column in self.levels:
+            values = np.asarray(self.levels[column], dtype=object)[values.astype(np.int64)]
+        return pd.Series([str(v) for v in values], index=first["u"].astype(np.int64), dtype=object)
+
+    # -- new logs ------------------------------------------------------------------
+    def _derived(self, frame: Any, **changes: Any) -> "TableLog":
+        return replace(self, frame=frame, _cache={}, **changes)
+
+    def with_codes(self, name: str, codes: np.ndarray, categories: Sequence[Any], *, of: str = "event",
+                   ordered: bool = False, keep_as: str | None = None, parameters: Mapping[str, Any] | None = None
+                   ) -> "TableLog":
+        d = self.backend.dialect
+        levels, roles = dict(self.levels), dict(self.roles)
+        held = list(self.frame.columns)
+        kept = []
+        if keep_as is not None and name in levels:
+            kept = [f"c_{name} AS {dialect.quote('c_' + keep_as, d)}"]
+            levels[keep_as] = levels[name]
+            roles.pop(name, None)
+        mapping = dialect.ship({"k": np.arange(len(codes), dtype=np.int64), "code": np.asarray(codes, dtype=np.int64)},
+                               self.frame)
+        cols = [f"log.{dialect.quote(c, d)}" for c in held if c != f"c_{name}"]
+        key = "e" if of == "event" else "u"
+        frame = dialect.frame(f"SELECT {', '.join(cols + kept)}, coalesce(m.code, -1) AS {dialect.quote('c_' + name, d)} "
+                              f"FROM log LEFT JOIN m ON log.{key} = m.k", {"log": self.frame, "m": mapping},
+                              materialise=True)
+        levels[name] = pd.Index(list(categories), dtype=object)
+        return self._derived(frame, levels=levels, roles=roles, parameters={**self.parameters, **(parameters or {})})
+
+    def with_users(self, codes: np.ndarray, users: pd.Index, parameters: Mapping[str, Any]) -> "TableLog":
+        d = self.backend.dialect
+        levels = dict(self.levels)
+        original = ([] if "original_user_id" in levels else ["log.u AS c_original_user_id"])
+        levels.setdefault("original_user_id", self.user_names)
+        mapping = dialect.ship({"k": np.arange(len(codes), dtype=np.int64), "code": np.asarray(codes, dtype=np.int64)},
+                               self.frame)
+        rest = [f"log.{dialect.quote(c, d)}" for c in self.frame.columns if c not in ("i", "u")]
+        recoded = f"SELECT m.code AS u, {', '.join(rest + original)} FROM log JOIN m ON log.u = m.k"
+        frame = dialect.frame(f"SELECT {{row_id}} AS i, * FROM ({recoded} ORDER BY u, t, source_row) s",
+                              {"log": self.frame, "m": mapping}, materialise=True)
+        names = np.asarray(pd.Index(users).astype(str), dtype=object)
+        dictionaries = {**self.dictionaries, "users": dialect.ship(
+            {"name": names, "code": np.arange(len(names), dtype=np.int64)}, self.frame)}
+        return self._derived(frame, user_names=pd.Index(users), levels=levels,
+                             dictionaries=dictionaries, parameters={**self.parameters, **parameters})
+
+    def take(self, rows: Table, record: Mapping[str, Any]) -> "TableLog":
+        frame = dialect.frame("SELECT * FROM log WHERE i IN (SELECT i FROM r)", {"log": self.frame, "r": rows},
+                              materialise=True)
+        filters = [*self.parameters.get("filters", []), dict(record)]
+        return self._derived(frame, parameters={**self.parameters, "filters": filters})
+
+    def with_sessions(self, gap_us: int, max_us: int | None, record: Mapping[str, Any]) -> "TableLog":
+        steps = neighbours(dialect.frame("SELECT i, u, t FROM log", {"log": self.frame}), group="u", codes=False)
+        ids = dialect.frame(SESSION_ID_SQL.format(starts=session_starts_sql(gap_us, max_us)), {"ev": steps})
+        roles = dict(self.roles)
+        d = self.backend.dialect
+        keep = [c for c in self.frame.columns if c != "session_id"]
+        renamed = []
+        if "session_id" in self.frame.columns and "sessionize" not in self.parameters:
+            renamed = ["log.session_id AS source_session_id"]  # the source's own sessions are data too
+            roles.pop("session", None)
+        cols = ", ".join([*(f"log.{dialect.quote(c, d)}" for c in keep), *renamed, "ids.session_id"])
+        frame = dialect.frame(f"SELECT {cols} FROM log JOIN ids ON log.i = ids.i",
+                              {"log": self.frame, "ids": ids}, materialise=True)
+        n = dialect.run("SELECT max(session_id) AS n FROM f", {"f": frame})["n"][0]
+        record = {**record, "sessions": 0 if n is None or pd.isna(n) else int(n) + 1}
+        return self._derived(frame, roles=roles, parameters={**self.parameters, "sessionize": record})
+
+    # -- moving between engines ------------------------------------------------------
+    def collect(self, sample: int | float | None = None, *, random_state: int = 0) -> EventLog:
+        """The log, or a seeded sample of whole users, as an in-memory :class:`EventLog`."""
+        tables: dict[str, Any] = {"log": self.frame}
+        where = ""
+        if sample is not None:
+            tables["s"] = dialect.ship({"u": sample_users(len(self.users), sample, random_state)}, self.frame)
+            where = " WHERE u IN (SELECT u FROM s)"
+        rows = dialect.query(f"SELECT * FROM log{where} ORDER BY i", tables)
+        parameters = dict(self.parameters)
+        if sample is not None:
+            parameters["filters"] = [*parameters.get("filters", []), {"sample": sample, "random_state": random_state}]
+        return EventLog(self._to_frame(rows), roles=dict(self.roles), source=self.source, rows_read=self.rows_read,
+                        quarantine=self.quarantine_frame(), parameters=parameters, accepted=self.rows_accepted)
+
+    def _to_frame(self, rows: pa.Table) -> pd.DataFrame:
+        """The coded rows as an EventLog's frame: names decoded, canonical columns first."""
+        col = lambda name: rows.column(name).to_numpy(zero_copy_only=False)  # noqa: E731
+        cols: dict[str, Any] = {}
+        for name in self.columns:
+            if name == "user_id":
+                cols[name] = pd.Categorical.from_codes(col("u").astype(np.int64), categories=self.user_names)
+            elif name == "timestamp":
+                cols[name] = pd.array(col("t").astype("datetime64[us]"), dtype="datetime64[us]").tz_localize("UTC")
+            elif name == "event":
+                cols[name] = pd.Categorical.from_codes(col("e").astype(np.int64), categories=self.event_index)
+            elif name in self.levels:
+                cols[name] = pd.Categorical.from_codes(col(f"c_{name}").astype(np.int64),
+                                                       categories=self.levels[name])
+            elif name == "session_id" and "sessionize" not in self.parameters:
+                cols[name] = pd.array(col(name), dtype="string")
+            else:
+                cols[name] = rows.column(name).to_pandas().array
+        cols[SOURCE_ROW] = col(SOURCE_ROW).astype(np.int64)
+        return pd.DataFrame(cols, copy=False)
+
+    def hold(self, engine: str = "duckdb") -> "TableLog":
+        """This log held by ``engine``: itself when it is already there."""
+        return self if engine == self.engine else self.collect().hold(engine)
+
+    # -- views ---------------------------------------------------------------------
+    def quarantine_frame(self) -> pd.DataFrame:
+        """The quarantined rows as pandas, by source row."""
+        return dialect.query("SELECT * FROM q ORDER BY source_row", {"q": self.quarantine}).to_pandas()
+
+    def codes(self) -> pd.DataFrame:
+        """The coded rows ``u, t, e, c_*`` in log order, as pandas (for small logs)."""
+        cols = ", ".join(["u", "t", "e", *(f"c_{r}" for r in self.levels)])
+        return pd.DataFrame(dialect.run(f"SELECT {cols} FROM log ORDER BY i", {"log": self.frame}))
 
     def summary(self) -> dict[str, Any]:
         """Counts as a JSON-ready dict; ``rows_read == rows_accepted + rows_quarantined``."""
-        reasons = self._run("SELECT reason, count(*) AS n FROM q GROUP BY reason ORDER BY reason", q=self.quarantine)
-        sessions = self.parameters.get("sessionize", {}).get("sessions")
-        return {
+        reasons = dialect.run("SELECT reason, count(*) AS n FROM q GROUP BY reason ORDER BY reason",
+                              {"q": self.quarantine})
+        stats = dialect.run("SELECT count(*) AS n, count(DISTINCT u) AS users, count(DISTINCT e) AS types, "
+                            "min(t) AS lo, max(t) AS hi FROM log", {"log": self.frame})
+        lo, hi = stats["lo"][0], stats["hi"][0]
+        stamp = lambda us: None if us is None or pd.isna(us) else pd.Timestamp(int(us), unit="us", tz="UTC").isoformat()  # noqa: E731
+        out = {
             "source": self.source,
             "engine": self.engine,
             "rows_read": self.rows_read,
             "rows_accepted": self.rows_accepted,
             "rows_quarantined": self.rows_quarantined,
             "quarantine_reasons": {str(r): int(n) for r, n in zip(reasons["reason"], reasons["n"])},
-            "users": len(self.users),
-            "events": self.rows_accepted,
-            "event_types": len(self.event_names),
-            "sessions": sessions,
+            "users": int(stats["users"][0]),
+            "events": int(stats["n"][0]),
+            "event_types": int(stats["types"][0]),
+            "sessions": self.parameters.get("sessionize", {}).get("sessions"),
+            "time_start": stamp(lo),
+            "time_end": stamp(hi),
             "roles": dict(self.roles),
         }
+        if self.parameters.get("filters"):
+            out["filters"] = list(self.parameters["filters"])
+        return out
 
     def __repr__(self) -> str:
-        return (f"TableLog({self.rows_accepted:,} events, {len(self.users):,} users, {len(self.event_names)} "
+        return (f"TableLog({len(self):,} events, {len(self.users):,} users, {len(self.event_names)} "
                 f"event types, {self.rows_quarantined:,} quarantined, engine={self.engine!r})")
 
     def _repr_html_(self) -> str:
@@ -126,99 +364,30 @@ class TableLog:
                        for k, v in self.summary().items() if k != "roles")
         return f"<div><strong>TableLog</strong> held by {html.escape(self.engine)}<table>{rows}</table></div>"
 
-    # -- bringing rows to pandas (small logs, tests) -------------------------
-    def _run(self, sql: str, **tables: Any) -> dict[str, np.ndarray]:
-        return dialect.run(sql, tables)
 
-    def codes(self) -> pd.DataFrame:
-        """The coded rows ``u, t, e, c_*`` in log order, as pandas (for small logs)."""
-        cols = ", ".join(["u", "t", "e", *(CODED[r] for r in self.levels)])
-        return pd.DataFrame(self._run(f"SELECT {cols} FROM log ORDER BY i", log=self.frame))
-
-    def quarantine_frame(self) -> pd.DataFrame:
-        """The quarantined rows as pandas, by source row."""
-        return dialect.query("SELECT * FROM q ORDER BY source_row", {"q": self.quarantine}).to_pandas()
-
-    # -- what the kernels read -------------------------------------------
-    def level(self, level: str) -> tuple[str, pd.Index]:
-        """Code column and names of ``level`` (event, stage or channel)."""
-        if level == "event":
-            return "e", self.event_names
-        if level not in ("stage", "channel"):
-            raise JourneyLensError(f"level must be 'event', 'stage' or 'channel', not {level!r}")
-        if level not in self.levels:
-            raise JourneyLensError(f"the log has no {level} column: load it with {level}=…")
-        return CODED[level], self.levels[level]
-
-    def journey_table(self, level: str = "event", within: str = "user", window: bool = True) -> tuple[Any, pd.Index]:
-        """``ev(i, g, e, u, t)``: rows with a value at ``level`` (code ``e``), ``g`` the journey;
-        with ``window``, the window pass over the journeys (computed once per log)."""
-        column, names = self.level(level)
-        group = self._journeys(within)
-        key = ("journeys", level, within)
-        if key not in self._windows:
-            rows = dialect.frame(f"SELECT i, {group} AS g, {column} AS e, u, t FROM log WHERE {column} >= 0",
-                                 {"log": self.frame})
-            self._windows[key] = rows
-        rows = self._windows[key]
-        if not window:
-            return rows, names
-        if key + ("window",) not in self._windows:
-            self._windows[key + ("window",)] = neighbours(rows)
-        return self._windows[key + ("window",)], names
-
-    def _journeys(self, within: str) -> str:
-        if within == "user":
-            return "u"
-        if within != "session":
-            raise JourneyLensError(f"within must be 'user' or 'session', not {within!r}")
-        if "session_id" not in self.columns:
-            raise JourneyLensError("the log has no session_id: call jl.sessionize(log, gap=...) first")
-        if "sessionize" not in self.parameters:
-            raise JourneyLensError(f"within='session' on {self.engine} needs sessions from jl.sessionize(log, gap=...)")
-        return "session_id"  # numbered in (user, start) order: already the journey code
-
-    def feature_table(self) -> tuple[Any, dict[str, pd.Index]]:
-        """The window pass by user over ``ev(i, u, t, s, e, c_*)`` for the per-user features,
-        and the names of each code column."""
-        if "features" not in self._windows:
-            s = "session_id" if "session_id" in self.columns else "0"
-            cols = ", ".join(["i", "u", "t", f"{s} AS s", "e", *(CODED[r] for r in self.levels)])
-            self._windows["features"] = neighbours(dialect.frame(f"SELECT {cols} FROM log", {"log": self.frame}),
-                                                   group="u")
-        return self._windows["features"], {CODED[r]: names for r, names in self.levels.items()}
-
-    def user_labels(self, column: str) -> pd.Series:
-        """Each user's first non-missing value of ``column`` (in log order), indexed by user id."""
-        d = self.engine
-        if column in self.levels:
-            value, present = CODED[column], f"{CODED[column]} >= 0"
-        elif column in self.columns and column not in ("i", "u", "t", "e"):
-            value = dialect.quote(column, d)
-            present = f"{value} IS NOT NULL"
+def held_from_frame(log: EventLog, backend: Backend) -> TableLog:
+    """An in-memory log's rows coded and shipped to ``backend`` (its dictionaries and quarantine too)."""
+    frame = log.to_pandas(source_row=True)
+    cols: dict[str, Any] = {"i": np.arange(len(frame), dtype=np.int64), "u": log.user_codes.astype(np.int64),
+                            "t": log.time_us.astype(np.int64), "e": log.event_codes.astype(np.int64)}
+    levels: dict[str, pd.Index] = {}
+    for name in log.columns[3:]:
+        values = frame[name]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            cols[f"c_{name}"] = values.cat.codes.to_numpy().astype(np.int64)
+            levels[name] = values.cat.categories
         else:
-            raise JourneyLensError(f"by={column!r} is not a column of the log (columns: {', '.join(self.columns)})")
-        first = self._run(f"SELECT u, min_by({value}, i) AS v FROM log WHERE {present} GROUP BY u ORDER BY u",
-                          log=self.frame)
-        values = np.asarray(first["v"], dtype=object)
-        if column in self.levels:
-            values = np.asarray(self.levels[column], dtype=object)[values.astype(np.int64)]
-        return pd.Series(values, index=self.users[first["u"].astype(np.int64)], name=column)
-
-    def sessionize(self, gap_us: int, max_us: int | None, record: dict[str, Any]) -> "TableLog":
-        """A new log with ``session_id`` numbered in (user, start) order (a source one kept as ``source_session_id``)."""
-        steps = neighbours(dialect.frame("SELECT i, u, t FROM log", {"log": self.frame}), group="u", codes=False)
-        ids = dialect.frame(SESSION_ID_SQL.format(starts=session_starts_sql(gap_us, max_us)), {"ev": steps})
-        roles = dict(self.roles)
-        keep = [c for c in self.columns if c != "session_id"]
-        renamed = []
-        if "session_id" in self.columns and "sessionize" not in self.parameters:
-            renamed = ["log.session_id AS source_session_id"]  # the source's own sessions are data too
-            roles.pop("session", None)
-        cols = ", ".join([*(f"log.{dialect.quote(c, self.engine)}" for c in keep), *renamed, "ids.session_id"])
-        frame = dialect.frame(f"SELECT {cols} FROM log JOIN ids ON log.i = ids.i",
-                              {"log": self.frame, "ids": ids}, materialise=True)
-        n = self._run("SELECT max(session_id) AS n FROM f", f=frame)["n"][0]
-        record = {**record, "sessions": 0 if n is None or pd.isna(n) else int(n) + 1}
-        return replace(self, frame=frame, roles=roles, parameters={**self.parameters, "sessionize": record},
-                       _windows={})
+            cols[name] = pa.array(values.array if hasattr(values, "array") else values, from_pandas=True)
+    cols[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy(dtype=np.int64)
+    held = backend.ship(cols, None)
+    quarantine = log.quarantine_frame()
+    shipped_q = backend.ship({c: pa.array(quarantine[c].astype("string").array if c != SOURCE_ROW else
+                                          quarantine[c].to_numpy(dtype=np.int64), from_pandas=True)
+                              for c in quarantine.columns}, held)
+    users = np.asarray(log.users.astype(str), dtype=object)
+    events = np.asarray(log.event_names.astype(str), dtype=object)
+    dictionaries = {"users": backend.ship({"name": users, "code": np.arange(len(users), dtype=np.int64)}, held),
+                    "events": backend.ship({"name": events, "code": np.arange(len(events), dtype=np.int64)}, held)}
+    return TableLog(frame=held, user_names=log.users, event_index=log.event_names, levels=levels,
+                    roles=dict(log.roles), rows_read=log.rows_read, accepted=log.rows_accepted, quarantine=shipped_q,
+                    parameters=dict(log.parameters), source=log.source, dictionaries=dictionaries)

@@ -28,7 +28,7 @@ def top_pairs(ev: Table, top: int) -> list[tuple[int, int]]:
 def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], events: Sequence[str],
                 pairs: Sequence[tuple[int, int]], goal: Sequence[int] | None, sessions: bool,
                 stages: tuple[str, Sequence[str]] | None, user_table: bool) -> str:
-    """The wide per-user query over the window pass ``ev(u, t, s, e, e2, gp, head, c_*)``.
+    """The wide per-user query over the window pass ``ev(u, t, e, e2, gp, head, c_session, c_*)``.
 
     ``levels``: (code column, column prefix, names) whose shares to compute;
     ``stages``: the code column of stages (reached flags and furthest stage);
@@ -45,7 +45,7 @@ def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], eve
     # Every feature is a DOUBLE; divisions cast first (a decimal literal makes Spark divide in DECIMAL).
     cols = ["CAST(count(*) AS DOUBLE) AS n_events"]
     if sessions:
-        cols.append("CAST(count(DISTINCT s) AS DOUBLE) AS n_sessions")
+        cols.append("CAST(count(DISTINCT c_session) AS DOUBLE) AS n_sessions")
     cols += [f"CAST({days} AS DOUBLE) AS active_days",
              f"CAST(max(t) - min(t) AS DOUBLE) / {_DAY_US} AS tenure_days",
              f"CAST({end} - max(t) AS DOUBLE) / {_DAY_US} AS recency_days",

@@ -143,7 +143,7 @@ def encode(checked: Any, users: Any, events: Any, levels: Mapping[str, tuple[str
     SELECT {cols} FROM checked k JOIN du ON k._user = du.name JOIN de ON k._event = de.name {' '.join(joins)}
     WHERE k._reason IS NULL
     """
-    names = ["i", "u", "t", "e", *(CODED[r] for r in levels), *(quote(n, d) for _, n in extras)]
+    names = ["i", "u", "t", "e", *(CODED[r] for r in levels), *(quote(n, d) for _, n in extras), "_r AS source_row"]
     numbered = f"SELECT {{row_id}} AS i, * FROM (SELECT * FROM coded ORDER BY u, t, _r) s"
     return frame(f"WITH coded AS ({inner}) SELECT {', '.join(names)} FROM ({numbered}) o", tables, materialise=True)
 

@@ -217,22 +217,24 @@ def anchored_paths(
 # names joined in name order; beyond 62 tags the names are joined by the engine.
 SESSION_SUMMARY_SQL = """
 SELECT g, min(i) AS i0, min(u) AS u, min(t) AS t0, max(t) AS t1, count(*) AS n,
-       min_by(e, i) AS first, max_by(e, i) AS last, {tags} AS tags
-FROM ev {join}
+       min_by(e, i) AS first, max_by(e, i) AS last, {tags} AS tags{label}
+FROM (SELECT *, {code} AS c FROM ev) ev {join}
 GROUP BY g ORDER BY g
 """
 MASK_TAGS = "coalesce(bit_or(CASE WHEN c >= 0 THEN CAST(1 AS BIGINT) << c END), 0)"
 NAMED_TAGS = "{tag_names}"
 
 
-def session_summary(ev: Table, tag_names: np.ndarray) -> dict[str, np.ndarray]:
-    """Per group (session) of ``ev(i, g, u, t, e, c)``: first row ``i0``, user ``u``, first/last time
-    ``t0``/``t1`` (µs), rows ``n``, first/last code, and the sorted distinct ``tag_names`` of its
-    tag codes ``c`` joined by ``|`` (None when it has none).
+def session_summary(ev: Table, tag_names: np.ndarray, tags: str | None = None,
+                    label: str | None = None) -> dict[str, np.ndarray]:
+    """Per group (session) of ``ev(i, g, u, t, e)``: first row ``i0``, user ``u``, first/last time
+    ``t0``/``t1`` (µs), rows ``n``, first/last code, the sorted distinct ``tag_names`` of the
+    codes in column ``tags`` (e.g. channels) joined by ``|`` (None when it has none, or no ``tags``)
+    and, with ``label``, that column's value on the group's first row.
     """
     names = np.asarray(tag_names, dtype=object)
     masked = len(names) <= 62  # bits 0..62 of a signed 64-bit integer
-    sql = SESSION_SUMMARY_SQL.format(
+    sql = SESSION_SUMMARY_SQL.format(code=tags or "-1", label=f", min_by({label}, i) AS label" if label else "",
         tags=MASK_TAGS if masked else NAMED_TAGS, join="" if masked else "LEFT JOIN tag USING (c)"
     )
     tables = {"ev": ev}
@@ -252,3 +254,11 @@ def _decode_masks(masks: np.ndarray, names: np.ndarray) -> np.ndarray:
         ["|".join(str(names[k]) for k in order if m >> int(k) & 1) or None for m in distinct], dtype=object
     )
     return text[inverse]
+
+
+EVENT_COUNTS_SQL = "SELECT e, count(*) AS events, count(DISTINCT u) AS users FROM ev GROUP BY e ORDER BY e"
+
+
+def event_counts(ev: Table) -> dict[str, np.ndarray]:
+    """Per code ``e`` of ``ev(e, u)``: its rows (``events``) and distinct users (``users``)."""
+    return run(EVENT_COUNTS_SQL, {"ev": ev})

@@ -69,8 +69,8 @@ def held_log(table: Any, columns: list[str], kind_of: Callable[[str], str], name
         rename[roles["value"]] = "value"
     extras = [(c, rename.get(c, f"{c}_source" if c in _RESERVED else c)) for c in columns if c not in mapped]
     coded = ingest.encode(checked, users, events, levels, extras)
-    return TableLog(frame=coded, users=user_names, event_names=event_names, levels=level_names,
-                    roles={r: roles[r] for r in ROLES if r in roles}, rows_read=read, rows_accepted=read - bad,
+    return TableLog(frame=coded, user_names=user_names, event_index=event_names, levels=level_names,
+                    roles={r: roles[r] for r in ROLES if r in roles}, rows_read=read, accepted=read - bad,
                     quarantine=quarantine, parameters={"duplicates": options.duplicates}, source=name,
                     dictionaries={"users": users, "events": events})
 

@@ -11,9 +11,9 @@ from scipy import stats
 
 from .. import engine
 from ..core.eventlog import EventLog
-from ..core.segments import By, user_segments
+from ..core.segments import By
 from ..errors import JourneyLensError
-from .dfg import Level, Within
+from .dfg import Level, Per
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def decision_points(
     by: By = None,
     *,
     level: Level = "event",
-    within: Within = "user",
+    per: Per = "user",
     min_count: int = 1,
 ) -> DecisionPoints:
     """Branch shares at every node with two or more successors.
@@ -71,8 +71,8 @@ def decision_points(
     >>> jl.decision_points(log).to_frame()[["node", "next", "count"]].values.tolist()
     [['cart', 'pay', 2], ['cart', 'leave', 1]]
     """
-    codes, names = log.level_codes(level)
-    group = log.journey_codes(within)
+    codes, names = log._coded(level)
+    group = log._journey_codes(per)
     keep = codes >= 0
     segment_label = by if isinstance(by, str) else "segment"
     if by is None:
@@ -84,7 +84,7 @@ def decision_points(
         seg_codes, seg_names = seg.cat.codes.to_numpy().astype(np.int32), seg.cat.categories
         keep &= seg_codes >= 0
     else:
-        seg_of_user, seg_names, segment_label = user_segments(log, by)
+        seg_of_user, seg_names, segment_label = log.segments(by)
         seg_codes = seg_of_user[log.user_codes]
     pairs = engine.directly_follows(group[keep], codes[keep], log.user_codes[keep], log.time_us[keep], seg_codes[keep])
     names_arr = np.asarray(names, dtype=object)

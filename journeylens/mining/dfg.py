@@ -11,14 +11,12 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..core.eventlog import EventLog
-from ..core.segments import By, user_segments
-from ..core.tablelog import TableLog
-from ..engine.tables import is_table_log, journey_table
-from ..errors import JourneyLensError
+from ..core.protocol import By, JourneyLog, check_per
+from ..engine.sql import with_user_values
+from ..errors import ParameterError
 
 Level = Literal["event", "stage", "channel"]
-Within = Literal["user", "session"]
+Per = Literal["user", "session"]
 EDGE_COLUMNS = ["source", "target", "count", "users", "mean_s", "median_s", "p90_s"]
 
 
@@ -39,7 +37,7 @@ class DFG:
     starts: pd.Series
     ends: pd.Series
     level: str
-    within: str
+    per: str
     segment: str | None = None
     segment_edges: pd.DataFrame | None = None
 
@@ -50,7 +48,7 @@ class DFG:
     @property
     def graph(self) -> nx.DiGraph:
         """A ``networkx.DiGraph``: edges carry the table's columns; nodes carry ``starts``/``ends``."""
-        g = nx.DiGraph(level=self.level, within=self.within)
+        g = nx.DiGraph(level=self.level, per=self.per)
         nodes = pd.Index(self.edges["source"]).append(pd.Index(self.edges["target"]))
         for node in nodes.append(self.starts.index).append(self.ends.index).unique():
             g.add_node(node, starts=int(self.starts.get(node, 0)), ends=int(self.ends.get(node, 0)))
@@ -66,20 +64,21 @@ class DFG:
         return process_graph_figure(self, top=top)
 
     def _repr_html_(self) -> str:
-        title = f"Directly-follows graph ({html.escape(self.level)} level, within {html.escape(self.within)})"
+        title = f"Directly-follows graph ({html.escape(self.level)} level, per {html.escape(self.per)})"
         table = self.edges.sort_values("count", ascending=False).head(20).to_html(index=False, escape=True)
         return f"<div><strong>{title}</strong>: {len(self.edges)} edges, {len(self.starts)} start nodes{table}</div>"
 
 
-def dfg(log: EventLog | TableLog, level: Level = "event", within: Within = "user", by: By = None) -> DFG:
+def dfg(log: JourneyLog, *, level: Level = "event", per: Per = "user", by: By = None) -> DFG:
     """Count the directly-follows steps of every journey.
 
     ``level`` is what a node is (event, lifecycle stage, channel); events with no
-    value at that level are left out. ``within`` cuts journeys per user or per session.
-    ``by`` (a column, or labels per user id such as ``PersonaModel.personas()``)
-    also counts the steps per segment of the user: ``to_frame()`` then has one row
-    per segment and edge, and the counts of an edge over the segments add up to its
-    overall count (the graph and plot stay the overall ones). Not on a TableLog.
+    value at that level are left out. ``per`` is the journey: the user's whole
+    history or each session. ``by`` (a column, or labels per user id such as
+    ``PersonaModel.personas()``) also counts the steps per segment of the user:
+    ``to_frame()`` then has one row per segment and edge, and the counts of an edge
+    over the segments add up to its overall count (the graph and plot stay the
+    overall ones). Runs on every engine.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "a", "b", "b"],
@@ -90,24 +89,24 @@ def dfg(log: EventLog | TableLog, level: Level = "event", within: Within = "user
     >>> jl.dfg(log, by={"a": "new", "b": "loyal"}).to_frame()[["segment", "source", "target", "count"]].values.tolist()
     [['loyal', 'home', 'cart', 1], ['new', 'cart', 'home', 1], ['new', 'home', 'cart', 1]]
     """
-    if by is not None and is_table_log(log):
-        raise JourneyLensError("dfg(by=...) needs an in-memory EventLog: per-segment graphs are not computed in "
-                               "an engine; filter the TableLog's source per segment instead")
-    ev, names = journey_table(log, level, within)  # an EventLog's arrays, or a TableLog's held table
+    check_per(per)
+    ev = log.journeys(level=level, per=per)
+    names = log.names(level)
     edges = _edges(engine.directly_follows_table(ev), names, level)
     ends = engine.endpoints_table(ev)
     names_arr = np.asarray(names, dtype=object)
     starts, finals = _count(names_arr, ends["e"], ends["starts"]), _count(names_arr, ends["e"], ends["ends"])
     if by is None:
-        return DFG(edges=edges, starts=starts, ends=finals, level=level, within=within)
-    seg_of_user, labels, name = user_segments(log, by)
+        return DFG(edges=edges, starts=starts, ends=finals, level=level, per=per)
+    seg_of_user, labels, name = log.segments(by)
     if name in edges.columns:
-        raise JourneyLensError(f"the segment name {name!r} is an edge column: rename the labels (Series.rename)")
+        raise ParameterError(f"the segment name {name!r} is an edge column: rename the labels (Series.rename)", "by")
     # a journey belongs to one user, so a step's segment is its user's and the counts add up
-    pairs = engine.directly_follows_table({**ev, "s": seg_of_user[ev["u"]]}, segmented=True)
-    per = _edges(pairs, names, level)
-    per.insert(0, name, np.asarray(labels, dtype=object)[pairs["s"]])
-    return DFG(edges=edges, starts=starts, ends=finals, level=level, within=within, segment=name, segment_edges=per)
+    pairs = engine.directly_follows_table(with_user_values(ev, "s", seg_of_user), segmented=True)
+    per_segment = _edges(pairs, names, level)
+    per_segment.insert(0, name, np.asarray(labels, dtype=object)[pairs["s"].astype(np.int64)])
+    return DFG(edges=edges, starts=starts, ends=finals, level=level, per=per, segment=name,
+               segment_edges=per_segment)
 
 
 def _edges(pairs: dict[str, np.ndarray], names: pd.Index, level: str) -> pd.DataFrame:

@@ -43,7 +43,7 @@ class JourneyFlows:
         return f"<div><strong>Journey flows</strong>{self.table.head(30).to_html(index=False, escape=True)}</div>"
 
 
-def journey_flows(log: EventLog, depth: int = 5, within: str = "user", top_links: int = 12,
+def journey_flows(log: EventLog, depth: int = 5, per: str = "user", top_links: int = 12,
                   level: str = "event") -> JourneyFlows:
     """Count journeys moving from the event at position k to the one at k+1, for k < ``depth``.
 
@@ -57,8 +57,8 @@ def journey_flows(log: EventLog, depth: int = 5, within: str = "user", top_links
     >>> jl.journey_flows(log, depth=2).to_frame().values.tolist()
     [[1, 'home', '(end)', 1], [1, 'home', 'buy', 1]]
     """
-    codes, names = log.level_codes(level)
-    group = log.journey_codes(within)
+    codes, names = log._coded(level)
+    group = log._journey_codes(per)
     keep = codes >= 0
     codes, group = codes[keep], group[keep]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, dtype=np.int64)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import engine
 from ..core.eventlog import EventLog
-from .dfg import Level, Within, dfg
+from .dfg import Level, Per, dfg
 
 KINDS = {1: "self", 2: "ping_pong"}
 
@@ -46,7 +46,7 @@ def loops(
     log: EventLog,
     *,
     level: Level = "event",
-    within: Within = "user",
+    per: Per = "user",
     max_length: int = 4,
     min_support: float = 0.01,
 ) -> Loops:
@@ -69,11 +69,11 @@ def loops(
         from ..errors import JourneyLensError
 
         raise JourneyLensError(f"max_length must be between 1 and 8, not {max_length!r}")
-    codes, names = log.level_codes(level)
-    group = log.journey_codes(within)
+    codes, names = log._coded(level)
+    group = log._journey_codes(per)
     keep = codes >= 0
     n_users = int(len(np.unique(log.user_codes[keep])))
-    graph = dfg(log, level=level, within=within).to_frame()
+    graph = dfg(log, level=level, per=per).to_frame()
     supported = graph[graph["users"] >= min_support * n_users]
     g = nx.DiGraph()
     g.add_edges_from(zip(supported["source"], supported["target"]))

@@ -101,7 +101,7 @@ def discover(
     algorithm: Literal["inductive", "heuristics"] = "inductive",
     noise: float = 0.2,
     *,
-    within: Literal["user", "session"] = "user",
+    per: Literal["user", "session"] = "user",
     evaluate_top: int | None = 1000,
     precision: bool = False,
 ) -> ProcessModel:
@@ -126,7 +126,7 @@ def discover(
 
     if not 0.0 <= noise <= 1.0:
         raise JourneyLensError(f"noise must be between 0 and 1, not {noise!r}")
-    graph = dfg(log, within=within)
+    graph = dfg(log, per=per)
     edges = graph.to_frame()
     counts = {(a, b): int(n) for a, b, n in zip(edges["source"], edges["target"], edges["count"])}
     starts, ends = {k: int(v) for k, v in graph.starts.items()}, {k: int(v) for k, v in graph.ends.items()}
@@ -151,11 +151,11 @@ def discover(
         "arcs": len(net.arcs),
     }
     if evaluate_top != 0:
-        summary.update(replay_variants(log, net, im, fm, within, evaluate_top, precision))
+        summary.update(replay_variants(log, net, im, fm, per, evaluate_top, precision))
     return ProcessModel(net=net, initial_marking=im, final_marking=fm, algorithm=algorithm, summary=summary)
 
 
-def replay_variants(log: EventLog, net, im, fm, within: str = "user", top: int | None = None,
+def replay_variants(log: EventLog, net, im, fm, per: str = "user", top: int | None = None,
                     precision: bool = False) -> dict:
     """Token replay of the distinct variants on a Petri net, weighted by their journeys.
 
@@ -164,7 +164,7 @@ def replay_variants(log: EventLog, net, im, fm, within: str = "user", top: int |
     trace fitness, ``fitting_journeys_share``) while replaying each variant once.
     """
     pm4py = _pm4py()
-    table = variants(log, within=within, top=top).table
+    table = variants(log, per=per, top=top).table
     case = np.repeat(np.arange(len(table)), table["length"].to_numpy())
     acts = [a for variant in table["variant"] for a in variant]  # one row per step of each distinct variant
     df = pd.DataFrame({

@@ -12,7 +12,7 @@ import pandas as pd
 from .. import engine
 from ..core.eventlog import EventLog
 from ..errors import JourneyLensError
-from .dfg import Level, Within
+from .dfg import Level, Per
 
 END = "(end)"
 START = "(start)"
@@ -66,7 +66,7 @@ def paths(
     goal: str | Iterable[str] | None = None,
     *,
     level: Level = "event",
-    within: Within = "user",
+    per: Per = "user",
 ) -> Paths:
     """The next (or previous) ``steps`` events from each journey's anchor, counted.
 
@@ -85,8 +85,8 @@ def paths(
         raise JourneyLensError(f"direction must be 'after' or 'before', not {direction!r}")
     if int(steps) < 1:
         raise JourneyLensError(f"steps must be at least 1, not {steps!r}")
-    codes, names = log.level_codes(level)
-    group = log.journey_codes(within)
+    codes, names = log._coded(level)
+    group = log._journey_codes(per)
     keep = codes >= 0
     anchor_code = int(_codes_of(names, [anchor], level)[0])
     goals = [goal] if isinstance(goal, str) else list(goal or [])

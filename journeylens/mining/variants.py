@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..core.eventlog import EventLog
-from ..core.tablelog import TableLog
-from ..engine.tables import journey_table
-from .dfg import Level, Within
+from ..core.protocol import JourneyLog, check_per
+from ..core.params import positive_int
+from .dfg import Level, Per
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Variants:
     n_variants: int
     n_journeys: int
     level: str
-    within: str
+    per: str
 
     def to_frame(self) -> pd.DataFrame:
         """``variant`` (tuple of names), ``length``, ``count``, ``share``, ``cumulative_share``."""
@@ -51,10 +50,10 @@ class Variants:
         t = self.table.head(15).copy()
         t["variant"] = [" › ".join(v) for v in t["variant"]]
         body = t.to_html(index=False, escape=True)
-        return f"<div><strong>{self.n_variants:,} variants</strong> over {self.n_journeys:,} journeys ({html.escape(self.within)}){body}</div>"
+        return f"<div><strong>{self.n_variants:,} variants</strong> over {self.n_journeys:,} journeys (per {html.escape(self.per)}){body}</div>"
 
 
-def variants(log: EventLog | TableLog, within: Within = "user", top: int | None = None, level: Level = "event") -> Variants:
+def variants(log: JourneyLog, *, per: Per = "user", top: int | None = None, level: Level = "event") -> Variants:
     """The distinct journeys (ordered sequences) and how many follow each.
 
     Sequences are built and grouped in the engine; only the returned ``top``
@@ -67,7 +66,10 @@ def variants(log: EventLog | TableLog, within: Within = "user", top: int | None 
     >>> jl.variants(log).to_frame()[["variant", "count"]].values.tolist()
     [[('home', 'cart'), 2], [('home',), 1]]
     """
-    ev, names = journey_table(log, level, within, window=False)  # an EventLog's arrays, or a TableLog's held table
+    check_per(per)
+    top = positive_int(top, "top", allow_none=True)
+    ev = log.journeys(level=level, per=per, window=False)
+    names = log.names(level)
     offsets, codes, counts, total, n_journeys = engine.variants(ev, top=top)
     named = np.asarray(names, dtype=object)[codes].tolist()  # decoded once, then cut into tuples
     seqs = [tuple(named[a:b]) for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
@@ -82,4 +84,4 @@ def variants(log: EventLog | TableLog, within: Within = "user", top: int | None 
             "cumulative_share": np.cumsum(share),
         }
     )
-    return Variants(table=table, n_variants=total, n_journeys=n_journeys, level=level, within=within)
+    return Variants(table=table, n_variants=total, n_journeys=n_journeys, level=level, per=per)

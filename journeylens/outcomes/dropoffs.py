@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..core.eventlog import EventLog
 from ..core.params import micros
-from ..core.segments import By, user_segments
+from ..core.segments import By
 from ..errors import JourneyLensError
 
 #: event names that look like failures (used by :func:`roadblocks`)
@@ -85,7 +85,7 @@ def outcomes(
     goal_us = np.minimum.reduceat(np.where(np.isin(e, goal_codes), t, _NEVER), starts)
     converted = goal_us < _NEVER
     dropped = ~converted & (end_us - t[ends] >= idle_us)
-    seg_of_user, labels, name = user_segments(log, by)
+    seg_of_user, labels, name = log.segments(by)
     return Outcomes(
         user=u[starts], segment=seg_of_user[u[starts]], labels=labels, segment_name=name,
         first_row=observed[starts], last_row=observed[ends], first_us=t[starts], goal_us=goal_us,

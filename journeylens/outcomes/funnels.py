@@ -18,10 +18,8 @@ from typing import Any, Literal, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ..core.eventlog import EventLog
 from ..core.params import micros
-from ..core.segments import By, user_segments
-from ..core.tablelog import TableLog
+from ..core.protocol import By, JourneyLog
 from ..engine.funnel import (
     first_arrivals,
     group_owners,
@@ -29,7 +27,6 @@ from ..engine.funnel import (
     reachable_step,
     step_rows,
 )
-from ..engine.tables import is_table_log, journey_table
 from ..errors import JourneyLensError
 
 Step = Union[str, Sequence[str]]
@@ -67,7 +64,7 @@ class Funnel:
         return f"<div><strong>{html.escape(head)}</strong>{self.table.to_html(index=False, escape=True)}</div>"
 
 
-def _step_codes(log: EventLog, steps: Sequence[Step]) -> list[tuple[tuple[str, ...], np.ndarray]]:
+def _step_codes(log: JourneyLog, steps: Sequence[Step]) -> list[tuple[tuple[str, ...], np.ndarray]]:
     if isinstance(steps, str) or len(steps) == 0:
         raise JourneyLensError("steps must be a non-empty list of event names (or lists of names)")
     known = pd.Index(log.event_names.astype(str))
@@ -87,8 +84,9 @@ def _step_codes(log: EventLog, steps: Sequence[Step]) -> list[tuple[tuple[str, .
 
 
 def funnel(
-    log: EventLog | TableLog,
+    log: JourneyLog,
     steps: Sequence[Step],
+    *,
     within: str | pd.Timedelta | None = None,
     mode: Literal["closed", "open"] = "closed",
     per: Literal["user", "session"] = "user",
@@ -102,7 +100,7 @@ def funnel(
     counts sessions (the log needs ``session_id``) and also reports distinct users.
     ``by``: a segment column or ``user_id → label`` mapping; one funnel per segment.
     ``median_time_from_previous_s`` is measured on each journey's first arrival at
-    the step, from the previous-step occurrence it came through. A TableLog runs in its engine.
+    the step, from the previous-step occurrence it came through. Runs on every engine.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({
@@ -121,10 +119,8 @@ def funnel(
         raise JourneyLensError("within= applies to closed funnels only (an open funnel has no order)")
     coded = _step_codes(log, steps)
     window = None if within is None else micros(within, "within")
-    if isinstance(by, str) and is_table_log(log):
-        by = log.user_labels(by)  # a column's first value per user, computed by the engine
-    seg_of_user, labels, seg_name = user_segments(log, by)
-    rows, _ = journey_table(log, "event", per, window=False)  # every event has a code: all rows, in log order
+    seg_of_user, labels, seg_name = log.segments(by)
+    rows = log.journeys(per=per, window=False)  # every event has a code: all rows, in log order
     user_of_group = group_owners(rows)
     seg_of_group = seg_of_user[user_of_group]
     n_groups = len(user_of_group)

@@ -29,15 +29,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..core.eventlog import EventLog
-from ..core.tablelog import TableLog
+from ..core.protocol import JourneyLog
 from ..engine.features import feature_sql, top_pairs, user_feature_table
-from ..engine.tables import feature_table, is_table_log
 from ..errors import JourneyLensError
 
 
 def user_features(
-    log: EventLog | TableLog,
+    log: JourneyLog,
     goal: str | Sequence[str] | None = None,
     tfidf: bool = False,
     bigrams: int = 30,
@@ -58,7 +56,7 @@ def user_features(
     >>> f.loc["a", ["n_events", "active_days", "channel:web", "event:buy", "converted"]].tolist()
     [2.0, 2.0, 0.5, 1.0, 1.0]
     """
-    if as_table and not is_table_log(log):
+    if as_table and log.engine == "memory":
         raise JourneyLensError("as_table=True needs an engine-held log (jl.from_spark, jl.read_parquet(engine=...))")
     if as_table and tfidf:
         raise JourneyLensError("tfidf=True weighs against all users in memory: use it without as_table")
@@ -69,15 +67,16 @@ def user_features(
         if unknown:
             raise JourneyLensError(f"goal {unknown[0]!r} is not an event of the log")
         goal_codes = log.event_names.get_indexer(names)
-    ev, level_names = feature_table(log)  # an EventLog's arrays, or a TableLog's held table
-    names = {code: [str(n) for n in values] for code, values in level_names.items()}
+    levels = [c for c in ("channel", "device", "stage") if log.has(c)]
+    ev = log.journeys(per="user", columns=("session", *levels) if log.has("session_id") else tuple(levels))
+    names = {f"c_{c}": [str(n) for n in log.names(c)] for c in levels}
     shares = [(f"c_{c}", c, names[f"c_{c}"]) for c in ("channel", "device") if f"c_{c}" in names]
     stages = ("c_stage", names["c_stage"]) if "c_stage" in names else None
     pairs = top_pairs(ev, bigrams) if bigrams else []
     sql = feature_sql(ev, shares, [str(e) for e in log.event_names], pairs, goal_codes,
                       sessions=log.has("session_id"), stages=stages, user_table=as_table)
     if as_table:
-        return user_feature_table(ev, sql, log.dictionaries["users"])
+        return user_feature_table(ev, sql, log.dictionary("user"))
     table = user_feature_table(ev, sql).to_pandas()
     table.index = pd.Index(log.users[table.pop("u").to_numpy()].astype(str), name="user_id")
     if tfidf:

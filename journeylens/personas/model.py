@@ -46,7 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ..core.eventlog import EventLog
-from ..core.tablelog import TableLog
+from ..core.protocol import JourneyLog
 from ..errors import JourneyLensError, ValidationError
 from .features import user_features
 from .profiles import Profiles, profile
@@ -114,7 +114,7 @@ class PersonaModel(ClusterMixin, BaseEstimator):
 
     # -- data ------------------------------------------------------------------
     def _table(self, X: Any) -> pd.DataFrame:
-        if isinstance(X, (EventLog, TableLog)):  # a held log's features are computed by its engine
+        if isinstance(X, JourneyLog):  # a held log's features are computed by its engine
             return user_features(X, goal=self.goal)
         if isinstance(X, pd.DataFrame):
             return X

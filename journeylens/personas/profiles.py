@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core.eventlog import EventLog
-from ..core.segments import By, add_segment, user_segments
+from ..core.segments import By, add_segment
 from ..errors import JourneyLensError
 from .features import user_features
 
@@ -233,7 +233,7 @@ def compare_segments(log: EventLog, by: By, goal: str | Sequence[str] | None = N
     [1, 2]
     """
     features = user_features(log, goal=goal, bigrams=0)
-    seg_of_user, labels, name = user_segments(log, by)
+    seg_of_user, labels, name = log.segments(by)
     present = log.users.astype(str).get_indexer(features.index)
     seg = seg_of_user[present]
     events = features["n_events"].to_numpy()

@@ -16,23 +16,23 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .. import engine
-from ..core.eventlog import SOURCE_ROW, EventLog
+from ..core.protocol import JourneyLog
+from ..engine.sql import run
 from ..errors import ValidationError, preview
-from ..io.build import _categorical, _text_ids
-from .sessions import require_log, sessionize, set_column
+from ..io.build import _text_ids
+from .sessions import require_log, sessionize
 
 Prefer = str | Collection[Any] | Callable[[pd.Series], Any] | None
 
 
 def stitch(
-    log: EventLog,
+    log: JourneyLog,
     links: Any,
     left: str | None = None,
     right: str | None = None,
     prefer: Prefer = "right",
     max_component: int | None = None,
-) -> EventLog:
+) -> JourneyLog:
     """A new log where every id linked (directly or through a chain) to another shares one ``user_id``.
 
     ``links``: a DataFrame (``left``/``right`` name its two id columns, default its
@@ -83,16 +83,9 @@ def stitch(
             f"(more than max_component={max_component}); e.g. {preview(list(members))}"
         )
 
-    # New user of each log id, then of each row.
+    # New user of each log id: its component's canonical id, coded among the canonical ids
     new_of_user = ids_index.take(canonical[label[ids[:n_log]]])
-    frame = log._frame
-    new_user = _categorical(pd.Series(new_of_user, dtype="string").take(log.user_codes).reset_index(drop=True))
-    original = frame["original_user_id"] if "original_user_id" in frame else frame["user_id"]
-    frame = set_column(frame, "original_user_id", original, after="user_id")
-    frame = set_column(frame, "user_id", new_user)
-    order = engine.sort_order(new_user.codes, log.time_us, frame[SOURCE_ROW].to_numpy())
-    frame = frame.take(order).reset_index(drop=True)
-
+    new_users, new_codes = np.unique(np.asarray(new_of_user, dtype=object).astype(str), return_inverse=True)
     log_label = label[ids[:n_log]]
     log_ids_per_comp = np.bincount(log_label, minlength=n_comp)
     record = {
@@ -100,20 +93,20 @@ def stitch(
         "links_ignored": int(ignored.sum()),
         "prefer": prefer if prefer is None or isinstance(prefer, str) else type(prefer).__name__,
         "users_before": int(n_log),
-        "users_after": int(len(new_user.categories)),
+        "users_after": int(len(new_users)),
         "components_merged": int((log_ids_per_comp > 1).sum()),
         "ids_merged": int((new_of_user != log_ids.to_numpy()).sum()),
         "largest_component": int(size[largest]) if n_comp else 0,
         "largest_component_id": str(ids_index[canonical[largest]]) if n_comp else None,
     }
-    out = log._derive(frame, parameters={**log.parameters, "stitch": record})
+    out = log.with_users(new_codes, pd.Index(new_users.tolist()), {"stitch": record})
     if "sessionize" in log.parameters:
         again = log.parameters["sessionize"]
         out = sessionize(out, gap=again["gap"], max_duration=again["max_duration"])
     return out
 
 
-def identity_map(log: EventLog) -> pd.DataFrame:
+def identity_map(log: JourneyLog) -> pd.DataFrame:
     """Each original id of a stitched log → its ``user_id``, with its ``events``; sorted by original id.
 
     >>> import pandas as pd, journeylens as jl
@@ -126,19 +119,13 @@ def identity_map(log: EventLog) -> pd.DataFrame:
     require_log(log, "identity_map")
     if not log.has("original_user_id"):
         raise ValidationError("the log has no original_user_id: call jl.stitch(log, links) first")
-    frame = log._frame
-    original = frame["original_user_id"]
-    pairs = pd.DataFrame(
-        {"original": original.cat.codes.to_numpy().astype(np.int64), "user": log.user_codes.astype(np.int64)}
-    )
-    counts = pairs.value_counts(sort=False).sort_index()
-    o = counts.index.get_level_values("original").to_numpy()
-    u = counts.index.get_level_values("user").to_numpy()
+    ev = log.journeys(window=False, columns=("original_user_id",))
+    pairs = run("SELECT c_original_user_id AS o, u, count(*) AS n FROM ev GROUP BY o, u ORDER BY o, u", {"ev": ev})
     return pd.DataFrame(
         {
-            "original_user_id": pd.array(original.cat.categories.take(o), dtype="string"),
-            "user_id": pd.array(log.users.take(u), dtype="string"),
-            "events": counts.to_numpy().astype(np.int64),
+            "original_user_id": pd.array(log.names("original_user_id").take(pairs["o"].astype(np.int64)), dtype="string"),
+            "user_id": pd.array(log.users.take(pairs["u"].astype(np.int64)), dtype="string"),
+            "events": pairs["n"].astype(np.int64),
         }
     )
 

@@ -16,23 +16,20 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..core.eventlog import CANONICAL_COLUMNS, EventLog
-from ..core.params import micros
-from ..core.tablelog import TableLog
-from ..engine import sql as dialect
-from ..engine.tables import is_table_log
-from ..errors import ValidationError
+from ..core.params import micros, optional_micros
+from ..core.protocol import JourneyLog
+from ..errors import ParameterError
 
 
-def sessionize(log: EventLog | TableLog, gap: Any = "30min", max_duration: Any = None) -> EventLog | TableLog:
+def sessionize(log: JourneyLog, gap: Any = "30min", max_duration: Any = None) -> JourneyLog:
     """A new log with ``session_id`` (int64) numbering the sessions of every user.
 
     Sessions are numbered from 0 in (user, start time) order, so the ids are the
     same whatever the order of the source rows. ``gap`` and ``max_duration`` are
-    pandas durations (``"30min"``, ``"2h"``, ``"7d"``, a ``Timedelta``). A session
+    durations with a unit (``"30min"``, ``"2h"``, ``"7d"``, a ``timedelta``). A session
     column that came from the source is kept as ``source_session_id``; the
-    parameters are recorded in ``log.parameters["sessionize"]``. A
-    :class:`~journeylens.core.tablelog.TableLog` is sessionized by its engine into a new TableLog.
+    parameters are recorded in ``log.parameters["sessionize"]``. Runs on every
+    engine: an engine-held log is sessionized by its engine into a new held log.
 
     >>> import pandas as pd, journeylens as jl
     >>> from journeylens.prepare.sessions import sessionize
@@ -42,31 +39,19 @@ def sessionize(log: EventLog | TableLog, gap: Any = "30min", max_duration: Any =
     >>> sessionize(log, gap="30min").to_pandas()["session_id"].tolist()
     [0, 0, 1, 2]
     """
-    require_log(log, "sessionize", held=True)
+    require_log(log, "sessionize")
     gap_us = micros(gap, "gap")
-    max_us = None if max_duration is None else micros(max_duration, "max_duration")
+    max_us = optional_micros(max_duration, "max_duration")
     record = {
         "gap": str(gap),
         "gap_seconds": gap_us / 1e6,
         "max_duration": None if max_duration is None else str(max_duration),
         "max_duration_seconds": None if max_us is None else max_us / 1e6,
     }
-    if is_table_log(log):
-        return log.sessionize(gap_us, max_us, record)
-    starts = engine.session_starts(log.user_codes, log.time_us, gap_us, max_us)
-    ids = np.cumsum(starts, dtype=np.int64) - 1
-
-    frame, roles = log._frame, dict(log.roles)
-    if "session_id" in frame and "sessionize" not in log.parameters:
-        # The source's own sessions are data too: keep them beside ours.
-        frame = set_column(frame, "source_session_id", frame["session_id"], after="session_id")
-        roles.pop("session", None)
-    frame = set_column(frame, "session_id", ids)
-    record["sessions"] = int(starts.sum())
-    return log._derive(frame, roles=roles, parameters={**log.parameters, "sessionize": record})
+    return log.with_sessions(gap_us, max_us, record)
 
 
-def sessions(log: EventLog | TableLog) -> pd.DataFrame:
+def sessions(log: JourneyLog) -> pd.DataFrame:
     """One row per session, in (user, start) order.
 
     Columns: ``session_id``, ``user_id``, ``start``, ``end`` (UTC), ``duration_s``,
@@ -74,9 +59,8 @@ def sessions(log: EventLog | TableLog) -> pd.DataFrame:
     by ``|``, e.g. ``"email|web"``; missing when the log has no channel or the
     session's events have none), ``first_event``, ``last_event``.
     The log needs a ``session_id`` (from :func:`sessionize` or the source; a source
-    id reused by two users counts as two sessions); otherwise a
-    :class:`~journeylens.errors.ValidationError` asks to sessionize first. A
-    :class:`~journeylens.core.tablelog.TableLog` is summarised by its engine.
+    id reused by two users counts as two sessions, numbered in (user, id) order);
+    otherwise a :class:`~journeylens.errors.ParameterError` asks to sessionize first.
 
     >>> import pandas as pd, journeylens as jl
     >>> from journeylens.prepare.sessions import sessionize, sessions
@@ -86,18 +70,18 @@ def sessions(log: EventLog | TableLog) -> pd.DataFrame:
     >>> sessions(sessionize(log))[["session_id", "n_events", "duration_s", "channels"]].values.tolist()
     [[0, 2, 600.0, 'email|web'], [1, 1, 0.0, 'web']]
     """
-    require_log(log, "sessions", held=True)
-    if not log.has("session_id"):
-        raise ValidationError("the log has no session_id: call jl.sessionize(log, gap='30min') first")
-    tag_names = log.levels["channel"] if is_table_log(log) and log.has("channel") else (
-        log.level_codes("channel")[1] if log.has("channel") else pd.Index([]))
-    out = engine.session_summary(_session_table(log), np.asarray(tag_names, dtype=object))
-    ids = out["g"] if is_table_log(log) or "sessionize" in log.parameters else (
-        log._frame["session_id"].to_numpy()[out["i0"].astype(np.int64)])
+    require_log(log, "sessions")
+    channel = log.has("channel")
+    given = "sessionize" not in log.parameters  # the source's session ids are shown as they are
+    columns = (("channel",) if channel else ()) + (("session_id",) if given else ())
+    ev = log.journeys(per="session", window=False, columns=columns)
+    tag_names = log.names("channel") if channel else pd.Index([])
+    out = engine.session_summary(ev, np.asarray(tag_names, dtype=object), tags="c_channel" if channel else None,
+                                 label="x_session_id" if given else None)
     events = log.event_names
     return pd.DataFrame(
         {
-            "session_id": ids,
+            "session_id": out["label"] if given else out["g"].astype(np.int64),
             "user_id": pd.array(log.users.take(out["u"].astype(np.int64)), dtype="string"),
             "start": pd.to_datetime(out["t0"].astype(np.int64), unit="us", utc=True),
             "end": pd.to_datetime(out["t1"].astype(np.int64), unit="us", utc=True),
@@ -110,40 +94,9 @@ def sessions(log: EventLog | TableLog) -> pd.DataFrame:
     )
 
 
-def _session_table(log: EventLog | TableLog) -> Any:
-    """``ev(i, g, u, t, e, c)``: rows with their session ``g`` and channel code ``c`` (-1: none)."""
-    if is_table_log(log):
-        c = "c_channel" if log.has("channel") else "-1"
-        return dialect.frame(f"SELECT i, {log._journeys('session')} AS g, u, t, e, {c} AS c FROM log",
-                             {"log": log.frame})
-    tags = log.level_codes("channel")[0] if log.has("channel") else np.full(len(log), -1, dtype=np.int32)
-    # Ids from sessionize already number the sessions in log order; a source's ids need pairing with users.
-    group = log._frame["session_id"].to_numpy() if "sessionize" in log.parameters else log.journey_codes("session")
-    return {"i": np.arange(len(log), dtype=np.int64), "g": group, "u": log.user_codes, "t": log.time_us,
-            "e": log.event_codes, "c": tags}
-
-
-def require_log(log: Any, caller: str, held: bool = False) -> None:
-    """An EventLog (or, where ``held`` says the caller runs in engines too, a TableLog), else a one-line error."""
-    if not isinstance(log, EventLog) and not (held and isinstance(log, TableLog)):
-        raise ValidationError(
-            f"{caller} expects an EventLog (jl.read(...), jl.from_pandas(...)), got {type(log).__name__}"
+def require_log(log: Any, caller: str) -> None:
+    """A log of any engine (the protocol), else a one-line error."""
+    if not isinstance(log, JourneyLog):
+        raise ParameterError(
+            f"{caller} expects an event log (jl.read(...), jl.from_pandas(...)), got {type(log).__name__}", "log"
         )
-
-
-def set_column(frame: pd.DataFrame, name: str, values: Any, after: str | None = None) -> pd.DataFrame:
-    """A copy of ``frame`` with column ``name`` set: replaced where it is, else inserted
-    after ``after`` or, for a canonical column, after the canonical columns that precede it.
-    """
-    out = frame.copy(deep=False)
-    if name in out.columns:
-        out[name] = values
-        return out
-    if after is None:
-        rank = CANONICAL_COLUMNS.index(name) if name in CANONICAL_COLUMNS else len(CANONICAL_COLUMNS)
-        before = [c for c in CANONICAL_COLUMNS[:rank] if c in out.columns]
-        position = out.columns.get_loc(before[-1]) + 1 if before else 0
-    else:
-        position = out.columns.get_loc(after) + 1
-    out.insert(position, name, values)
-    return out

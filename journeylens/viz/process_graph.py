@@ -62,7 +62,7 @@ def process_graph_figure(result: "DFG", top: int | None = 40):
         )
     )
     fig.update_layout(
-        title=f"Process graph ({result.level} level, within {result.within}; red = backward or loop)",
+        title=f"Process graph ({result.level} level, per {result.per}; red = backward or loop)",
         showlegend=False, xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white",
     )
     return fig

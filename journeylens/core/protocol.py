@@ -1,0 +1,216 @@
+"""The log protocol: everything an analysis may ask of a log, on every engine.
+
+An analysis is written once, against :class:`JourneyLog`, and runs unchanged on
+the in-memory :class:`~journeylens.core.eventlog.EventLog` and on the
+:class:`~journeylens.core.tablelog.TableLog` held by DuckDB on disk or by Spark.
+It never asks which kind of log it has and never reads a private attribute; it
+asks for
+
+* the **journey table** (:meth:`JourneyLog.journeys`): every event with its
+  journey, user, time and code, and, from the one window pass, its neighbours in
+  the journey, as a table of the log's engine (numpy columns in memory);
+* the **dictionaries** of codes (:attr:`users`, :attr:`event_names`,
+  :meth:`names`), to decode the small results;
+* **segments** for ``by=`` (:meth:`segments`), the user's first value of a
+  column or labels per user id;
+* new logs: a coded column added (:meth:`with_codes`), a subset of rows
+  (:meth:`take`), sessions (:meth:`with_sessions`), on the same engine;
+
+and runs its kernels (SQL in :mod:`journeylens.engine`) over those tables,
+bringing back only small results. :meth:`collect` and :meth:`hold` move a log
+between engines.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Mapping, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from ..engine.backends import Backend
+from ..engine.sql import Table, run
+from ..errors import ParameterError
+from .params import choice
+
+#: what ``by=`` accepts: a column name, or labels per user id (Series indexed by user id, or a dict)
+By = Union[str, pd.Series, Mapping, None]
+#: label of users a mapping does not cover, or whose column value is always missing
+UNASSIGNED = "(none)"
+#: the journey units of ``per=``
+PER = ("user", "session")
+
+
+class JourneyLog(ABC):
+    """What an analysis may ask of a log (see the module docstring)."""
+
+    source: str
+    roles: Mapping[str, str]
+    parameters: Mapping[str, Any]
+    rows_read: int
+
+    # -- sizes, provenance, quarantine --------------------------------------------
+    @property
+    @abstractmethod
+    def rows_accepted(self) -> int:
+        """Rows accepted when the log was read (filters do not change it; see ``summary()["events"]``)."""
+
+    @property
+    @abstractmethod
+    def rows_quarantined(self) -> int:
+        """Rows set aside with a reason when the log was read."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Events in the log now."""
+
+    @abstractmethod
+    def quarantine_frame(self) -> pd.DataFrame:
+        """The quarantined rows as pandas: ``source_row, reason, column`` and the original values."""
+
+    @abstractmethod
+    def summary(self) -> dict[str, Any]:
+        """Counts and ranges as a JSON-ready dict; ``rows_read == rows_accepted + rows_quarantined``."""
+
+    @property
+    @abstractmethod
+    def backend(self) -> Backend:
+        """The engine that holds the log's tables and runs its kernels."""
+
+    @property
+    def engine(self) -> str:
+        """``"memory"``, ``"duckdb"`` or ``"spark"``."""
+        return self.backend.name
+
+    # -- dictionaries -----------------------------------------------------------
+    @property
+    @abstractmethod
+    def users(self) -> pd.Index:
+        """User ids; position = user code."""
+
+    @property
+    @abstractmethod
+    def event_names(self) -> pd.Index:
+        """Event names; position = event code."""
+
+    @abstractmethod
+    def names(self, level: str) -> pd.Index:
+        """The dictionary of a coded column (``"event"``, ``"channel"``, ``"stage"``, ``"device"``, a segment …)."""
+
+    def dictionary(self, level: str) -> Table:
+        """The dictionary of ``level`` (``"user"``, ``"event"`` or a coded column) as a table of the log's
+        engine, ``code, name``: for joining names to results that stay in the engine."""
+        names = self.users if level == "user" else self.names(level)
+        columns = {"code": np.arange(len(names), dtype=np.int64), "name": np.asarray(names.astype(str), dtype=object)}
+        return self.backend.ship(columns, self.journeys(window=False))
+
+    @property
+    @abstractmethod
+    def columns(self) -> list[str]:
+        """The log's columns, canonical names first."""
+
+    @abstractmethod
+    def has(self, column: str) -> bool:
+        """Whether the log carries ``column`` (``"session_id"``, ``"channel"``, ``"stage"`` …)."""
+
+    # -- tables -------------------------------------------------------------------
+    @abstractmethod
+    def journeys(self, *, level: str = "event", per: str = "user", window: bool = True,
+                 columns: Sequence[str] = ()) -> Table:
+        """The journey table ``ev``, a table of the log's engine.
+
+        Columns: ``i`` (log position: user, time, source row order), ``g`` (journey:
+        the user, or the user's session with ``per="session"``, numbered in (user,
+        session) order), ``u`` (user code), ``t`` (epoch µs, UTC), ``e`` (code at
+        ``level``; events without a value at that level are left out); with
+        ``window``, from the one window pass over each journey: ``e2`` (next code,
+        -1 after the last), ``dt`` (µs to the next event, 0 after the last), ``gp``
+        (µs since the previous one, -1 on the first) and ``head`` (1 on the first);
+        and ``c_<name>`` (codes, -1 = missing) or ``v_<name>`` (numbers) of ``columns``.
+        In-memory tables hold each journey's rows contiguously, in order of ``i``.
+        """
+
+    @abstractmethod
+    def user_values(self, column: str) -> pd.Series:
+        """Each user's first non-missing value of ``column`` in log order (as text), indexed by user code."""
+
+    # -- new logs on the same engine ------------------------------------------------
+    @abstractmethod
+    def with_codes(self, name: str, codes: np.ndarray, categories: Sequence[Any], *, of: str = "event",
+                   ordered: bool = False, keep_as: str | None = None, parameters: Mapping[str, Any] | None = None
+                   ) -> "JourneyLog":
+        """A new log with a coded column ``name``: ``codes[k]`` (-1 = missing) is the category of
+        event code ``k`` (``of="event"``) or of user code ``k`` (``of="user"``). An existing column
+        ``name`` is kept as ``keep_as`` (replaced when None); ``parameters`` are merged into the log's."""
+
+    @abstractmethod
+    def with_users(self, codes: np.ndarray, users: pd.Index, parameters: Mapping[str, Any]) -> "JourneyLog":
+        """A new log whose user code ``k`` becomes ``codes[k]`` (a position in the new ``users``), in the
+        log order of the new users; the previous id is kept in ``original_user_id`` (the source's, through
+        repeated calls)."""
+
+    @abstractmethod
+    def take(self, rows: Table, record: Mapping[str, Any]) -> "JourneyLog":
+        """A new log of the events whose position ``i`` is in ``rows`` (a table with column ``i``);
+        dictionaries, quarantine and ``rows_accepted`` stay; ``record`` is added to ``parameters["filters"]``."""
+
+    @abstractmethod
+    def with_sessions(self, gap_us: int, max_us: int | None, record: Mapping[str, Any]) -> "JourneyLog":
+        """A new log with ``session_id`` numbered in (user, start) order (a source one kept as
+        ``source_session_id``); ``record`` goes to ``parameters["sessionize"]``."""
+
+    # -- moving between engines -----------------------------------------------------------
+    @abstractmethod
+    def collect(self, sample: int | float | None = None, *, random_state: int = 0) -> Any:
+        """The log (or a seeded sample of whole users: ``n`` users or a fraction) as an in-memory EventLog."""
+
+    @abstractmethod
+    def hold(self, engine: str = "duckdb") -> Any:
+        """The log held by ``engine`` (``"duckdb"`` on disk or ``"spark"``) as a TableLog."""
+
+    # -- shared helpers, written once over the protocol ------------------------------------
+    def segments(self, by: By) -> tuple[np.ndarray, pd.Index, str]:
+        """Segment code per user code, the segment labels (sorted) and the segment's name.
+
+        ``by`` is a column (each user's first non-missing value; users without one
+        are ``(none)``), labels per user id (a Series indexed by user id, or a dict;
+        users not covered are ``(none)``), or None (one segment, ``"all"``).
+        """
+        n_users = len(self.users)
+        if by is None:
+            return np.zeros(n_users, dtype=np.int64), pd.Index(["all"]), "segment"
+        if isinstance(by, str):
+            if not self.has(by):
+                raise ParameterError(f"by={by!r} is not a column of the log (columns: {', '.join(self.columns)})", "by")
+            first = self.user_values(by)
+            per_user = np.full(n_users, UNASSIGNED, dtype=object)
+            per_user[first.index.to_numpy(dtype=np.int64)] = first.to_numpy(dtype=object)
+            name = by
+        elif isinstance(by, (pd.Series, Mapping)):
+            labels = pd.Series(by) if isinstance(by, Mapping) else by
+            labels = labels[~labels.index.duplicated(keep="last")]
+            labels.index = labels.index.astype(str)
+            mapped = labels.reindex(pd.Index(self.users.astype(str)))
+            per_user = mapped.astype(object).where(mapped.notna(), UNASSIGNED).astype(str).to_numpy(dtype=object)
+            name = str(labels.name) if labels.name is not None else "segment"
+        else:
+            raise ParameterError("by must be a column name, a pandas Series indexed by user id, or a dict, "
+                                 f"not {type(by).__name__}", "by")
+        codes, uniques = pd.factorize(per_user, sort=True)
+        return codes.astype(np.int64), pd.Index(uniques.astype(str)), name
+
+    def time_range(self) -> tuple[int, int]:
+        """First and last event time (epoch µs); ``(0, 0)`` for an empty log."""
+        out = run("SELECT min(t) AS lo, max(t) AS hi FROM ev", {"ev": self.journeys(window=False)})
+        lo, hi = out["lo"][0], out["hi"][0]
+        return (0, 0) if lo is None or pd.isna(lo) else (int(lo), int(hi))
+
+    def event_codes_of(self, names: Sequence[str]) -> np.ndarray:
+        """Codes of event names already checked (``core.params.event_names``)."""
+        return pd.Index(self.event_names.astype(str)).get_indexer(list(names)).astype(np.int64)
+
+
+def check_per(per: str) -> str:
+    """``per`` checked once: the journey unit."""
+    return choice(per, "per", PER)
