@@ -353,20 +353,38 @@ def test_real_log_paths_match_plain_pandas():
         assert t[model].to_dict() == pytest.approx(t["first"].to_dict())
 
 
-def test_held_duckdb_log_gives_the_in_memory_result(tmp_path):
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    from journeylens.engine.backends.spark import session
+
+    s = session()
+    yield s
+    s.stop()
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning:pyspark", "ignore::DeprecationWarning:pyspark")
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.slow)])
+def test_held_log_gives_the_in_memory_result(engine, request, tmp_path):
+    if engine == "spark":
+        request.getfixturevalue("spark")
     frame = jl.datasets.make_journeys(400, seed=3)
-    frame["value"] = np.where(frame["event"] == "order_placed", np.arange(len(frame)) % 7 * 10.0 + 5, np.nan)
+    row = np.arange(len(frame))
+    # values on most conversions, none (NaN) on every third one, a few on other events (ignored)
+    frame["value"] = np.where((frame["event"] == "order_placed") & (row % 3 > 0) | (row % 97 == 0), row % 7 * 10.0 + 5,
+                              np.nan)
     path = tmp_path / "journeys.parquet"
     frame.drop(columns="persona").to_parquet(path)
-    memory, held = jl.read_parquet(path), jl.read_parquet(path, engine="duckdb")
-    assert type(held).__name__ == "TableLog"
+    memory, held = jl.read_parquet(path), jl.read_parquet(path, engine=engine)
+    assert type(held).__name__ == "TableLog" and held.engine == engine
     for touchpoint in ("channel", "event", "campaign"):
         a = attribution(memory, goal="order_placed", touchpoint=touchpoint, value="value", order=2)
         b = attribution(held, goal="order_placed", touchpoint=touchpoint, value="value", order=2)
         pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_exact=True)
         pd.testing.assert_frame_equal(a.paths, b.paths, check_exact=True)
         assert (a.conversions, a.unattributed) == (b.conversions, b.unattributed)
-        assert a.conversions > 50
+        assert a.conversions > 50 and a.to_frame()["last_value"].sum() == pytest.approx(a.paths["value"].sum())
+        assert 0 < a.paths["value"].sum() < frame.loc[frame["event"] == "order_placed", "value"].sum() + 1e-9
 
 
 def test_same_input_same_output():

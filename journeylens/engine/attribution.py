@@ -16,8 +16,9 @@ last conversion is a path that did not convert (a null). On a path:
 :func:`touches` materialises the kept touches once; :func:`path_counts` groups
 them by path (only the distinct paths with their counts come back) and
 :func:`decay_credits` shares each conversion over its touches by time.
-Sums of fractions are taken as ``DECIMAL(38, 12)``: exact, so the result does not
-depend on the engine's summation order.
+Sums of fractions and values are taken as ``DECIMAL(38, 12)``: exact, so the result
+does not depend on the engine's summation order. A conversion value that is missing,
+not finite or 10^18 or more in size counts as 0.
 """
 
 from __future__ import annotations
@@ -32,25 +33,29 @@ from .sql import Table, frame, query, run
 
 EXACT = "DECIMAL(38, 12)"
 
+# One sort by user: ``k`` numbers a user's paths (conversions before the row), and the first goal at or
+# after the row is the conversion that closes its path (none: a null, ending at the user's last event).
 TOUCHES_SQL = """
 WITH marked AS (
     SELECT i, u, t, {touch} AS p, {value} AS v, CASE WHEN e IN ({goal}) THEN 1 ELSE 0 END AS conv
     FROM ev
 ), cut AS (
-    SELECT *, sum(conv) OVER (PARTITION BY u ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-              - conv AS k
-    FROM marked
-), seg AS (
-    SELECT *, max(conv) OVER s AS converted, max(t) OVER s AS t_end,
-           max(CASE WHEN conv = 1 THEN v END) OVER s AS goal_value
-    FROM cut WINDOW s AS (PARTITION BY u, k)
+    SELECT i, u, t, p, conv,
+           sum(conv) OVER (PARTITION BY u ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - conv AS k,
+           min(CASE WHEN conv = 1 THEN i END) OVER ahead AS goal_i,
+           min(CASE WHEN conv = 1 THEN t END) OVER ahead AS goal_t,
+           max(t) OVER (PARTITION BY u) AS last_t
+    FROM marked WINDOW ahead AS (PARTITION BY u ORDER BY i ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 ), kept AS (
-    SELECT u, k, i, t, p, converted, goal_value,
-           lead(p) OVER (PARTITION BY u, k ORDER BY i) AS p_next
-    FROM seg
+    SELECT u, k, i, t, p, goal_i,
+           lead(p) OVER (PARTITION BY u ORDER BY i) AS p_next, lead(k) OVER (PARTITION BY u ORDER BY i) AS k_next
+    FROM cut
     WHERE conv = 0 AND p >= 0{window}
 )
-SELECT u, k, i, t, p AS e, converted, goal_value AS v FROM kept WHERE p_next IS NULL OR p_next <> p
+SELECT kept.u, kept.k, kept.i, kept.t, kept.p AS e, CASE WHEN kept.goal_i IS NULL THEN 0 ELSE 1 END AS converted,
+       goals.v
+FROM kept LEFT JOIN (SELECT i, v FROM marked WHERE conv = 1) goals ON kept.goal_i = goals.i
+WHERE kept.p_next IS NULL OR kept.p_next <> kept.p OR kept.k_next <> kept.k
 """
 
 # One row per distinct path: its touchpoint codes in order, conversions, nulls and conversion value.
@@ -64,7 +69,7 @@ GROUP BY path ORDER BY path
 # weights are taken from the path's latest touch: the shares are the same, and never underflow.
 DECAY_SQL = """
 WITH w AS (
-    SELECT u, k, e, v, power(2.0, -CAST(max(t) OVER s - t AS DOUBLE) / {half_life}) AS w
+    SELECT u, k, e, v, power(2.0, -CAST((max(t) OVER s) - t AS DOUBLE) / {half_life}) AS w
     FROM tp WHERE converted = 1 WINDOW s AS (PARTITION BY u, k)
 ), shared AS (
     SELECT e, v, w / sum(w) OVER (PARTITION BY u, k) AS share FROM w
@@ -82,9 +87,11 @@ def touches(ev: Table, goal: Sequence[int], lookback_us: int | None, touch: str 
 
     ``touch`` and ``value`` name the columns of ``ev`` holding the touchpoint code and the value.
     """
-    window = "" if lookback_us is None else f" AND t >= t_end - {int(lookback_us)}"
-    sql = TOUCHES_SQL.format(touch=touch, value="CAST(NULL AS DOUBLE)" if value is None else f"CAST({value} AS DOUBLE)",
-                             goal=", ".join(str(int(g)) for g in goal), window=window)
+    window = "" if lookback_us is None else f" AND t >= coalesce(goal_t, last_t) - {int(lookback_us)}"
+    number = "CAST(NULL AS DOUBLE)" if value is None else f"CAST({value} AS DOUBLE)"
+    # NaN, infinite or absurd values count as missing: they have no exact decimal sum
+    number = f"CASE WHEN abs({number}) < 1e18 THEN {number} END"
+    sql = TOUCHES_SQL.format(touch=touch, value=number, goal=", ".join(str(int(g)) for g in goal), window=window)
     return frame(sql, {"ev": ev}, materialise=True)
 
 
