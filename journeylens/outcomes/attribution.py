@@ -244,41 +244,41 @@ def _journey_rows(log: EventLog | TableLog, touchpoint: str, value: str | None
     """The rows ``i, u, t, e`` of the log with the touchpoint code and the value: the table, the
     touchpoint names, and the columns holding the code and the value. The one place that reads the log.
 
-    Codes of events and coded roles come from the feature table; another column (a touchpoint
-    such as ``campaign``, or the value) is added here, coded by its trimmed text.
+    Codes of events and coded roles come from the feature table; another touchpoint column (such
+    as ``campaign``) is coded here by its trimmed text, and the value column read as numbers.
     """
+    for name, column in (("touchpoint", touchpoint), ("value", value)):
+        if column is None and name == "value":
+            continue
+        if not isinstance(column, str):
+            raise ParameterError(f"{name} must be a column name such as 'channel', not {column!r}", name)
+        if (column, name) != ("event", "touchpoint") and (column in _NOT_TOUCHPOINTS | {"event"} or
+                                                          not log.has(column)):
+            shown = ", ".join(c for c in log.columns if c not in _NOT_TOUCHPOINTS)
+            raise ParameterError(f"{name}={column!r} is not a column of the log (columns: {shown})", name)
     ev, coded = feature_table(log)
-    if not isinstance(touchpoint, str):
-        raise ParameterError(f"touchpoint must be a column name such as 'channel' or 'event', not {touchpoint!r}",
-                             "touchpoint")
-    extra = [c for c in (touchpoint, value) if c is not None and c != "event" and f"c_{c}" not in coded]
-    for column in extra:
-        if column in _NOT_TOUCHPOINTS or not log.has(column):
-            name = "touchpoint" if column == touchpoint else "value"
-            raise ParameterError(f"{name}={column!r} is not a column of the log (columns: "
-                                 f"{', '.join(c for c in log.columns if c not in _NOT_TOUCHPOINTS)})", name)
     names: pd.Index | None = None
     if touchpoint == "event":
         touch, names = "e", log.event_names
     elif f"c_{touchpoint}" in coded:
         touch, names = f"c_{touchpoint}", coded[f"c_{touchpoint}"]
     else:
-        touch = "p"
-    add_value = value is not None
+        touch = "p"  # a column the log does not code: coded here
+    extra = touchpoint if touch == "p" else None
+    if extra is None and value is None:
+        return ev, names, touch, None
     if is_table_log(log):
-        ev, names = _held_columns(log, ev, touchpoint if touch == "p" else None, value, names)
+        ev, names = _held_columns(log, ev, extra, value, names)
     else:
-        frame = log.to_pandas() if touch == "p" or add_value else None
+        frame = log.to_pandas()
         ev = dict(ev)
-        if touch == "p":
-            text = frame[touchpoint].astype("string").str.strip().replace("", pd.NA)
+        if extra is not None:
+            text = frame[extra].astype("string").str.strip().replace("", pd.NA)
             codes, uniques = pd.factorize(text, sort=True)
             ev["p"], names = codes.astype(np.int64), pd.Index(uniques.astype(str))
-        if add_value:
-            numbers = frame[value] if pd.api.types.is_numeric_dtype(frame[value]) else \
-                pd.to_numeric(frame[value], errors="coerce")
-            ev["v"] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-    return ev, names, touch, ("v" if add_value else None)
+        if value is not None:
+            ev["v"] = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return ev, names, touch, ("v" if value is not None else None)
 
 
 def _held_columns(log: TableLog, ev: Any, touchpoint: str | None, value: str | None,
