@@ -1,11 +1,16 @@
 """Channel attribution: which touchpoints earn the conversions.
 
-A log is cut into paths at each conversion (see :mod:`journeylens.engine.attribution`:
+A log is cut into paths at each conversion (see :mod:`journeylens.engine.attribution`):
 a conversion closes the path of the touches since the user's previous one, within
 ``lookback`` of it; what follows a user's last conversion is a path that did not
-convert, a *null*). The paths are aggregated in the engine that holds the log, so
-only the distinct paths with their counts come to Python, where each model shares
-every path's conversions among its touchpoints:
+convert, a *null*, with the same window before the user's last event. The goal
+event's own row is the outcome, not a touch (the channel a purchase is recorded on
+earns nothing by it), and a run of consecutive touches of one touchpoint is one
+touch (ten page views on ``web`` are one visit). Aggregated paths
+(:func:`attribution_from_paths`) are taken as given, repeats included, as
+ChannelAttribution does. The paths are aggregated in the engine that holds the log,
+so only the distinct paths with their counts come to Python, where each model
+shares every path's conversions among its touchpoints:
 
 * ``first`` / ``last``: all of it to the first / last touch.
 * ``linear``: equal shares to every touch (a touchpoint on a path twice gets two
@@ -23,7 +28,8 @@ every path's conversions among its touchpoints:
   *S* of touchpoints is the conversions of the paths whose touchpoint set is inside
   *S*; that game is a sum of one unanimity game per observed set, so its Shapley value
   is exact in closed form for any number of touchpoints: each path's conversions are
-  shared equally over the distinct touchpoints of its set. No sampling is needed.
+  shared equally over the distinct touchpoints of its set. No sampling is needed (and
+  on paths without repeats it equals ``linear``).
 
 **Markov chain.** States are ``start``, the touchpoints (with ``order`` k > 1: the
 tuple of the last k touches, shorter at the start of a path), ``conversion`` and
