@@ -279,6 +279,14 @@ def test_position_and_time_decay_shares_by_hand():
     assert t["linear"].to_dict() == pytest.approx({"a": 1 + 0.5 + 0.25, "b": 0.75, "c": 0.25, "d": 0.25})
 
 
+def test_no_paths_and_no_conversions_give_zeros():
+    empty = attribution_from_paths(pd.DataFrame({"path": ["", " "], "total_conversions": [1, 2], "total_null": [0, 1]}))
+    assert empty.to_frame().empty and len(empty.paths) == 0 and (empty.conversions, empty.unattributed) == (0, 3)
+    lost = attribution_from_paths(_frame([["a", "b"], ["b"]], [0, 0], [3, 1]), order=2).to_frame()
+    assert lost["channel"].tolist() == ["a", "b"]
+    assert (lost[list(MODELS) + ["removal_effect"]].to_numpy() == 0).all()
+
+
 def test_paths_are_parsed_like_channelattribution():
     a = attribution_from_paths(pd.DataFrame({"path": ["x>y", " x >  y ", "y", ""], "total_conversions": [1, 2, 3, 4],
                                              "total_null": [0, 0, 1, 0]}))

@@ -138,7 +138,7 @@ class _Paths:
     def strings(self) -> pd.Series:
         """The paths as text, ``a > b > c``."""
         offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int32)
-        names = pa.array(np.asarray(self.names.astype(str), dtype=object)).take(pa.array(self.codes))
+        names = pa.array(np.asarray(self.names.astype(str), dtype=object), type=pa.string()).take(pa.array(self.codes))
         return pd.Series(pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), names), " > ").to_pylist(),
                          dtype=object)
 
@@ -432,6 +432,8 @@ def _removal_effects(paths: _Paths, order: int, n: int) -> np.ndarray:
     lengths = paths.lengths[weight > 0]
     conv, value = paths.conversions[weight > 0], (paths.value if paths.value is not None else paths.conversions)
     value, weight = value[weight > 0], weight[weight > 0]
+    if not len(weight):
+        return np.zeros((n, 2))
     codes = paths.codes[used]
     owner = np.repeat(np.arange(len(lengths)), lengths)
     position = np.arange(len(codes)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
