@@ -37,6 +37,7 @@ from .mining.loops import loops
 from .mining.models import discover, from_pm4py, to_pm4py
 from .mining.paths import paths
 from .mining.variants import variants
+from .outcomes.attribution import attribution, attribution_from_paths
 from .outcomes.dropoffs import dropoffs, roadblocks, time_to_convert
 from .outcomes.funnels import funnel
 from .personas import PersonaModel, compare_segments, profile, user_features
@@ -59,6 +60,8 @@ __all__ = [
     "TableLog",
     "ValidationError",
     "add_segment",
+    "attribution",
+    "attribution_from_paths",
     "assign_stages",
     "compare",
     "compare_segments",

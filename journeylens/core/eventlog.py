@@ -75,6 +75,7 @@ class EventLog(JourneyLog):
     quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(QUARANTINE_COLUMNS)))
     parameters: Mapping[str, Any] = field(default_factory=dict)
     accepted: int | None = None  # rows accepted at load; None: every row of the frame
+    coded: tuple[str, ...] = ()  # columns added as codes (segments, original ids), beside channel/device/stage
     _cache: dict = field(default_factory=dict, repr=False)  # journey tables, computed once per log
 
     # -- construction ------------------------------------------------------
@@ -88,6 +89,7 @@ class EventLog(JourneyLog):
             "quarantine": self.quarantine,
             "parameters": self.parameters,
             "accepted": self.rows_accepted,
+            "coded": self.coded,
         }
         values.update(changes)
         return EventLog(**values)
@@ -164,8 +166,7 @@ class EventLog(JourneyLog):
         for name in columns:
             if name == "session":  # the session journey code, for per-user tables that count sessions
                 ev["c_session"] = self._journey_codes("session")[rows]
-            elif name == "event" or isinstance(self._frame.get(name, pd.Series(dtype="category")).dtype,
-                                               pd.CategoricalDtype):
+            elif name == "event" or name in self._levels():
                 ev[f"c_{name}"] = self._coded(name)[0][rows].astype(np.int64)
             elif pd.api.types.is_numeric_dtype(self._frame[name].dtype):
                 ev[f"v_{name}"] = self._frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
@@ -192,13 +193,17 @@ class EventLog(JourneyLog):
         codes, _ = pd.factorize(key, sort=True)
         return codes.astype(np.int64)
 
+    def _levels(self) -> tuple[str, ...]:
+        """The coded columns: channel, device and stage when present, and those added as codes."""
+        return tuple(c for c in ("channel", "device", "stage", *self.coded) if c in self._frame.columns)
+
     def _coded(self, level: str) -> tuple[np.ndarray, pd.Index]:
-        """Codes (-1 = missing) and names of a categorical column, ``"event"`` included."""
+        """Codes (-1 = missing) and names of a coded column, ``"event"`` and ``"user"`` included."""
         if level == "event":
             return self.event_codes, self.event_names
         if level == "user":
             return self.user_codes, self.users
-        if level not in self._frame.columns or level == SOURCE_ROW:
+        if level not in self._levels():
             hint = ("call jl.assign_stages(log, journey_map) first" if level == "stage"
                     else f"load it with {level}=<column>" if level in ROLES else None)
             if hint is None:
@@ -227,7 +232,9 @@ class EventLog(JourneyLog):
         if keep_as is not None and name in frame:
             frame = set_column(frame, keep_as, frame[name], after=name)
             roles = {r: c for r, c in roles.items() if ROLES.get(r) != name}
-        return self._derive(set_column(frame, name, column), roles=roles,
+        coded = tuple(dict.fromkeys([*self.coded, name, *([keep_as] if keep_as is not None and name in self._frame
+                                                           else [])]))
+        return self._derive(set_column(frame, name, column), roles=roles, coded=coded,
                             parameters={**self.parameters, **(parameters or {})})
 
     def with_users(self, codes: np.ndarray, users: pd.Index, parameters: Mapping[str, Any]) -> "EventLog":
@@ -240,7 +247,8 @@ class EventLog(JourneyLog):
         frame = set_column(frame, "original_user_id", original, after="user_id")
         frame = set_column(frame, "user_id", new_user)
         order = sort_order(new_user.codes.astype(np.int64), self.time_us, frame[SOURCE_ROW].to_numpy())
-        return self._derive(frame.take(order).reset_index(drop=True), parameters={**self.parameters, **parameters})
+        return self._derive(frame.take(order).reset_index(drop=True), coded=tuple(dict.fromkeys([*self.coded, "original_user_id"])),
+                            parameters={**self.parameters, **parameters})
 
     def take(self, rows: Table, record: Mapping[str, Any]) -> "EventLog":
         positions = np.unique(np.asarray(rows["i"], dtype=np.int64))

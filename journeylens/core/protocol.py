@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.backends import Backend
+from ..engine.filters import kept_rows
 from ..engine.sql import Table, run
 from ..errors import ParameterError
 from .params import choice
@@ -205,6 +206,77 @@ class JourneyLog(ABC):
         out = run("SELECT min(t) AS lo, max(t) AS hi FROM ev", {"ev": self.journeys(window=False)})
         lo, hi = out["lo"][0], out["hi"][0]
         return (0, 0) if lo is None or pd.isna(lo) else (int(lo), int(hi))
+
+    def filter(self, *, start: Any = None, end: Any = None, users: Sequence[Any] | None = None,
+               having: str | Sequence[str] | None = None, not_having: str | Sequence[str] | None = None,
+               by: By = None, segments: Sequence[Any] | None = None, min_length: int | None = None,
+               max_length: int | None = None, top_variants: int | None = None, per: str = "user") -> "JourneyLog":
+        """A new log of the events that pass every condition given, on the same engine.
+
+        Events are kept by time first (``start`` ≤ time < ``end``); journeys (``per``: users
+        or sessions) are then kept by their user (``users``: ids; ``by`` with ``segments``: the
+        users whose segment label is one of ``segments``), by the events they contain
+        (``having``: at least one of these; ``not_having``: none of these), by their length in
+        events (``min_length``, ``max_length``) and by following one of the ``top_variants``
+        most frequent paths, each counted on the events that remain. The quarantine and
+        ``rows_accepted`` stay; the filter is listed in ``summary()["filters"]``.
+
+        >>> import pandas as pd, journeylens as jl
+        >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "b", "c", "c"],
+        ...     "time": pd.date_range("2024-01-01", periods=5, freq="D"),
+        ...     "event": ["home", "buy", "home", "home", "cart"]}))
+        >>> log.filter(having="buy").summary()["users"], log.filter(min_length=2, not_having="buy").summary()["users"]
+        (1, 1)
+        >>> len(log.filter(start="2024-01-02", end="2024-01-04"))
+        2
+        """
+        from .params import event_names, positive_int, timestamp_us
+
+        check_per(per)
+        record: dict[str, Any] = {"per": per}
+        start_us = None if start is None else timestamp_us(start, "start")
+        end_us = None if end is None else timestamp_us(end, "end")
+        kept_users = None
+        if users is not None:
+            wanted = pd.Index(self.users.astype(str)).get_indexer([str(u) for u in users])
+            kept_users = np.unique(wanted[wanted >= 0])
+            record["users"] = len(users)
+        if by is not None or segments is not None:
+            if by is None or segments is None:
+                raise ParameterError("give by= and segments= together: the segment labels to keep", "segments")
+            codes, labels, name = self.segments(by)
+            chosen = np.flatnonzero(np.isin(np.arange(len(labels)), labels.get_indexer([str(s) for s in segments])))
+            in_segment = np.flatnonzero(np.isin(codes, chosen))
+            kept_users = in_segment if kept_users is None else np.intersect1d(kept_users, in_segment)
+            record.update(by=name, segments=[str(s) for s in segments])
+        having_names = event_names(having, self.event_names, "having", required=False)
+        lacking_names = event_names(not_having, self.event_names, "not_having", required=False)
+        for key, value in (("start", start), ("end", end), ("having", list(having_names) or None),
+                           ("not_having", list(lacking_names) or None), ("min_length", min_length),
+                           ("max_length", max_length), ("top_variants", top_variants)):
+            if value is not None:
+                record[key] = value if key not in ("start", "end") else str(value)
+        rows = kept_rows(self.journeys(per=per, window=False), start_us=start_us, end_us=end_us, users=kept_users,
+                         having=self.event_codes_of(having_names), not_having=self.event_codes_of(lacking_names),
+                         min_length=positive_int(min_length, "min_length", allow_none=True),
+                         max_length=positive_int(max_length, "max_length", allow_none=True),
+                         top_variants=positive_int(top_variants, "top_variants", allow_none=True))
+        return self.take(rows, record)
+
+    def head(self, n: int = 10) -> pd.DataFrame:
+        """The first ``n`` events (in log order) as pandas, names decoded, on any engine.
+
+        >>> import pandas as pd, journeylens as jl
+        >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "b"], "time": ["2024-01-01", "2024-01-02"],
+        ...     "event": ["home", "buy"]}))
+        >>> log.head(1)[["user_id", "event"]].values.tolist()
+        [['a', 'home']]
+        """
+        from .params import positive_int
+
+        n = positive_int(n, "n")
+        first = run(f"SELECT i FROM ev ORDER BY i LIMIT {n}", {"ev": self.journeys(window=False)})
+        return self.take({"i": first["i"].astype(np.int64)}, {"head": n}).collect().to_pandas()
 
     def event_codes_of(self, names: Sequence[str]) -> np.ndarray:
         """Codes of event names already checked (``core.params.event_names``)."""

@@ -291,7 +291,8 @@ class TableLog(JourneyLog):
         if sample is not None:
             parameters["filters"] = [*parameters.get("filters", []), {"sample": sample, "random_state": random_state}]
         return EventLog(self._to_frame(rows), roles=dict(self.roles), source=self.source, rows_read=self.rows_read,
-                        quarantine=self.quarantine_frame(), parameters=parameters, accepted=self.rows_accepted)
+                        quarantine=self.quarantine_frame(), parameters=parameters, accepted=self.rows_accepted,
+                        coded=tuple(c for c in self.levels if c not in ("channel", "device", "stage")))
 
     def _to_frame(self, rows: pa.Table) -> pd.DataFrame:
         """The coded rows as an EventLog's frame: names decoded, canonical columns first."""
@@ -373,10 +374,13 @@ def held_from_frame(log: EventLog, backend: Backend) -> TableLog:
     levels: dict[str, pd.Index] = {}
     for name in log.columns[3:]:
         values = frame[name]
-        if isinstance(values.dtype, pd.CategoricalDtype):
+        if name in log._levels():
+            values = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
             cols[f"c_{name}"] = values.cat.codes.to_numpy().astype(np.int64)
             levels[name] = values.cat.categories
         else:
+            if isinstance(values.dtype, pd.CategoricalDtype):  # a text column pandas read as categories
+                values = values.astype(values.cat.categories.dtype)
             cols[name] = pa.array(values.array if hasattr(values, "array") else values, from_pandas=True)
     cols[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy(dtype=np.int64)
     held = backend.ship(cols, None)

@@ -75,6 +75,13 @@ def frame(sql: str, tables: Mapping[str, Table], materialise: bool = False) -> A
     return engine.frame(engine.render(sql), tables, materialise=materialise)
 
 
+def columns_of(table: Table) -> list[str]:
+    """The column names of ``table``, on any engine."""
+    if isinstance(table, Mapping):
+        return list(table)
+    return list(query("SELECT * FROM t LIMIT 0", {"t": table}).column_names)
+
+
 def with_user_values(ev: Table, name: str, values: np.ndarray, key: str = "u") -> Table:
     """``ev`` with column ``name`` = ``values[ev[key]]`` (one value per user code), on ``ev``'s engine."""
     engine = backend_of({"ev": ev})

@@ -57,12 +57,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..core.eventlog import EventLog
 from ..core.params import choice, event_codes, event_names, micros, optional_micros, positive_int
-from ..core.tablelog import TableLog
+from ..core.protocol import JourneyLog
 from ..engine import attribution as kernel
 from ..engine import sql
-from ..engine.tables import feature_table, is_table_log
 from ..errors import ParameterError
 
 MODELS = ("first", "last", "linear", "time_decay", "position", "markov", "shapley")
@@ -149,7 +147,7 @@ class _Paths:
         return out
 
 
-def attribution(log: EventLog | TableLog, *, goal: str | Sequence[str], touchpoint: str = "channel",
+def attribution(log: JourneyLog, *, goal: str | Sequence[str], touchpoint: str = "channel",
                 models: str | Sequence[str] = MODELS, order: int = 1, lookback: Any = "30d",
                 value: str | None = None, half_life: Any = "7d") -> Attribution:
     """Share the conversions of ``log`` among its touchpoints with each of ``models``.
@@ -245,13 +243,13 @@ def attribution_from_paths(df: pd.DataFrame, *, path: str = "path", conversions:
 
 # -- reading the log ------------------------------------------------------------------------------
 
-def _journey_rows(log: EventLog | TableLog, touchpoint: str, value: str | None
+def _journey_rows(log: JourneyLog, touchpoint: str, value: str | None
                   ) -> tuple[Any, pd.Index, str, str | None]:
     """The rows ``i, u, t, e`` of the log with the touchpoint code and the value: the table, the
     touchpoint names, and the columns holding the code and the value. The one place that reads the log.
 
-    Codes of events and coded roles come from the feature table; another touchpoint column (such
-    as ``campaign``) is coded here by its trimmed text, and the value column read as numbers.
+    Events and coded columns come with their codes; another touchpoint column (such as
+    ``campaign``) is coded here by its trimmed text, in the engine, and the value read as a number.
     """
     for name, column in (("touchpoint", touchpoint), ("value", value)):
         if column is None and name == "value":
@@ -262,48 +260,31 @@ def _journey_rows(log: EventLog | TableLog, touchpoint: str, value: str | None
                                                           not log.has(column)):
             shown = ", ".join(c for c in log.columns if c not in _NOT_TOUCHPOINTS)
             raise ParameterError(f"{name}={column!r} is not a column of the log (columns: {shown})", name)
-    ev, coded = feature_table(log)
-    names: pd.Index | None = None
+    wanted = tuple(c for c in ((None if touchpoint == "event" else touchpoint), value) if c is not None)
+    ev = log.journeys(window=False, columns=wanted)
+    present = set(sql.columns_of(ev))
     if touchpoint == "event":
         touch, names = "e", log.event_names
-    elif f"c_{touchpoint}" in coded:
-        touch, names = f"c_{touchpoint}", coded[f"c_{touchpoint}"]
+    elif f"c_{touchpoint}" in present:
+        touch, names = f"c_{touchpoint}", log.names(touchpoint)
     else:
-        touch = "p"  # a column the log does not code: coded here
-    extra = touchpoint if touch == "p" else None
-    if extra is None and value is None:
+        touch, names = "p", None  # a column the log does not code: coded here
+    if touch != "p" and value is None:
         return ev, names, touch, None
-    if is_table_log(log):
-        ev, names = _held_columns(log, ev, extra, value, names)
-    else:
-        frame = log.to_pandas()
-        ev = dict(ev)
-        if extra is not None:
-            text = frame[extra].astype("string").str.strip().replace("", pd.NA)
-            codes, uniques = pd.factorize(text, sort=True)
-            ev["p"], names = codes.astype(np.int64), pd.Index(uniques.astype(str))
-        if value is not None:
-            ev["v"] = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    return ev, names, touch, ("v" if value is not None else None)
-
-
-def _held_columns(log: TableLog, ev: Any, touchpoint: str | None, value: str | None,
-                  names: pd.Index | None) -> tuple[Any, pd.Index]:
-    """``ev`` with the coded ``touchpoint`` column as ``p`` and ``value`` as ``v``, joined in the engine."""
-    d = log.engine
-    cols, tables, joins = ["ev.*"], {"ev": ev, "log": log.frame}, []
-    if touchpoint is not None:
-        text = f"trim(CAST(log.{sql.quote(touchpoint, d)} AS {{text}}))"
-        found = sql.run(f"SELECT DISTINCT {text} AS name FROM log WHERE {text} <> ''", {"log": log.frame})
+    cols, tables, joins = ["ev.*"], {"ev": ev}, []
+    if touch == "p":
+        raw = f"x_{touchpoint}" if f"x_{touchpoint}" in present else f"v_{touchpoint}"
+        text = f"trim(CAST(ev.{raw} AS {{text}}))"
+        found = sql.run(f"SELECT DISTINCT {text} AS name FROM ev WHERE {text} <> ''", {"ev": ev})
         names = pd.Index(sorted(str(n) for n in found["name"] if n is not None))
-        tables["dic"] = sql.ship({"name": np.asarray(names, dtype=object), "code": np.arange(len(names))}, log.frame)
+        tables["dic"] = sql.ship({"name": np.asarray(names, dtype=object), "code": np.arange(len(names))}, ev)
         joins.append(f"LEFT JOIN dic ON {text} = dic.name")
         cols.append("coalesce(dic.code, -1) AS p")
     if value is not None:
-        cols.append(f"try_cast(log.{sql.quote(value, d)} AS DOUBLE) AS v")
-    rows = sql.frame(f"SELECT {', '.join(cols)} FROM ev JOIN log ON ev.i = log.i {' '.join(joins)}", tables,
-                     materialise=True)
-    return rows, names
+        number = f"ev.v_{value}" if f"v_{value}" in present else f"try_cast(ev.x_{value} AS DOUBLE)"
+        cols.append(f"{number} AS v")
+    rows = sql.frame(f"SELECT {', '.join(cols)} FROM ev {' '.join(joins)}", tables, materialise=True)
+    return rows, names, touch, ("v" if value is not None else None)
 
 
 # -- aggregated paths -------------------------------------------------------------------------------

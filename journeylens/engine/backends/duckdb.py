@@ -60,9 +60,9 @@ def connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def arrow_table(columns: Mapping[str, np.ndarray]) -> pa.Table:
-    """Zero-copy Arrow view of numpy columns, for registering with DuckDB."""
-    return pa.table({k: pa.array(v) for k, v in columns.items()})
+def arrow_table(columns: Mapping[str, Any]) -> pa.Table:
+    """Zero-copy Arrow view of numpy (or Arrow) columns, for registering with DuckDB."""
+    return pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v) for k, v in columns.items()})
 
 
 def to_arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
@@ -251,9 +251,9 @@ class _Embedded(Backend):
         return query(sql, tables)
 
     def frame(self, sql: str, tables: Mapping[str, Any], materialise: bool = False) -> Any:
-        # a result that "stays in the engine" is numpy columns again for in-memory logs
+        # a result that "stays in the engine" is columns in memory again: Arrow, so that NULLs stay NULL
         result = query(sql, tables)
-        return {c: result.column(c).to_numpy() for c in result.column_names}
+        return {c: result.column(c) for c in result.column_names}
 
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
         return dict(columns)
