@@ -29,6 +29,7 @@ from .errors import (
     ValidationError,
 )
 from .io import from_pandas, read, read_csv, read_jsonl, read_parquet, read_sql, read_xes
+from .io.logfile import read_log
 from .io.spark import from_spark
 from .mining.decisions import decision_points
 from .mining.dfg import dfg
@@ -85,6 +86,7 @@ __all__ = [
     "read",
     "read_csv",
     "read_jsonl",
+    "read_log",
     "read_parquet",
     "read_sql",
     "read_xes",

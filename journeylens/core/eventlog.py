@@ -92,6 +92,10 @@ class EventLog(JourneyLog):
             "coded": self.coded,
         }
         values.update(changes)
+        frame = values["_frame"]
+        order = column_order(list(frame.columns), values["coded"])
+        if order != list(frame.columns):
+            values["_frame"] = frame[order]
         return EventLog(**values)
 
     # -- sizes and dictionaries -------------------------------------------
@@ -342,6 +346,21 @@ class EventLog(JourneyLog):
             f"<div><strong>EventLog</strong> from {html.escape(self.source)}"
             f"<table>{rows}</table><details><summary>first rows</summary>{head}</details></div>"
         )
+
+
+def column_order(columns: Sequence[str], coded: Sequence[str]) -> list[str]:
+    """The order of a log's columns on every engine: the canonical roles present, then the columns
+    added as codes, then the others as they came; a kept original (``source_stage``,
+    ``original_user_id`` …) right after the column that replaced it; ``source_row`` last."""
+    present = [c for c in columns if c != SOURCE_ROW]
+    kept = {c for c in present for p in ("source_", "original_") if c.startswith(p) and c[len(p):] in present}
+    first = [c for c in CANONICAL_COLUMNS if c in present] + [c for c in coded if c in present and c not in kept
+                                                             and c not in CANONICAL_COLUMNS]
+    out: list[str] = []
+    for name in first + [c for c in present if c not in first and c not in kept]:
+        out.append(name)
+        out += [f"{p}{name}" for p in ("source_", "original_") if f"{p}{name}" in kept]
+    return out + ([SOURCE_ROW] if SOURCE_ROW in columns else [])
 
 
 def sample_users(n_users: int, sample: int | float, random_state: int) -> np.ndarray:

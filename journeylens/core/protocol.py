@@ -23,7 +23,9 @@ between engines.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
@@ -31,7 +33,7 @@ import pandas as pd
 
 from ..engine.backends import Backend
 from ..engine.filters import kept_rows
-from ..engine.sql import Table, run
+from ..engine.sql import Table, columns_of, quote, run
 from ..errors import ParameterError
 from .params import choice
 
@@ -277,6 +279,73 @@ class JourneyLog(ABC):
         n = positive_int(n, "n")
         first = run(f"SELECT i FROM ev ORDER BY i LIMIT {n}", {"ev": self.journeys(window=False)})
         return self.take({"i": first["i"].astype(np.int64)}, {"head": n}).collect().to_pandas()
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Save the log in a folder that :func:`jl.read_log <journeylens.io.logfile.read_log>` reads back on any
+        engine, with its roles, dictionaries, quarantine, parameters and provenance.
+
+        ``events.parquet`` holds the events as codes in log order (``u``, ``t`` µs, ``e``,
+        ``c_<column>`` codes, the other columns as they are, ``source_row``), written by the
+        engine that holds the log; ``dictionaries.parquet`` the names of every code;
+        ``quarantine.parquet`` the rejected rows; ``log.json`` the rest. Numbers in extra
+        columns are saved as doubles.
+
+        >>> import pandas as pd, tempfile, journeylens as jl
+        >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "b"], "time": ["2024-01-01", "2024-01-02"],
+        ...     "event": ["home", "buy"]}))
+        >>> folder = log.to_parquet(tempfile.mkdtemp() + "/saved")
+        >>> jl.read_log(folder).summary()["events"], jl.read_log(folder, engine="duckdb").summary()["events"]
+        (2, 2)
+        """
+        import json
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        folder = Path(path)
+        if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / "log.json").exists())):
+            raise ParameterError(f"path={str(path)!r} exists and is not a saved log: give a new or empty folder", "path")
+        folder.mkdir(parents=True, exist_ok=True)
+        extra = [c for c in self.columns if c not in ("user_id", "timestamp", "event")]
+        ev = self.journeys(window=False, columns=(*extra, "source_row"))
+        present = set(columns_of(ev))
+        d = self.backend.dialect
+        kinds, select = {}, ["u", "t", "e"]
+        for name in extra:
+            if f"c_{name}" in present:
+                kinds[name] = "coded"
+                select.append(f"c_{name} AS {quote('c_' + name, d)}")
+            elif f"v_{name}" in present:
+                kinds[name] = "number"
+                whole = name == "session_id"  # numbered sessions are integers
+                select.append(f"{'CAST(' if whole else ''}v_{name}{' AS BIGINT)' if whole else ''} AS {quote(name, d)}")
+            else:
+                kinds[name] = "text"
+                select.append(f"x_{name} AS {quote(name, d)}")
+        select.append("CAST(v_source_row AS BIGINT) AS source_row")
+        events = folder / "events.parquet"
+        if events.is_dir():  # parts from an earlier save on Spark
+            import shutil
+
+            shutil.rmtree(events)
+        self.backend.write_parquet(f"SELECT {', '.join(select)} FROM ev ORDER BY i", {"ev": ev}, str(events))
+        levels = [("user", self.users), ("event", self.event_names),
+                  *((name, self.names(name)) for name, kind in kinds.items() if kind == "coded")]
+        pq.write_table(pa.table({
+            "level": pa.array([name for name, names in levels for _ in range(len(names))], pa.string()),
+            "code": pa.array(np.concatenate([np.arange(len(names)) for _, names in levels]).astype(np.int64)),
+            "name": pa.array([str(n) for _, names in levels for n in names], pa.string())}),
+            folder / "dictionaries.parquet")
+        quarantine = self.quarantine_frame()
+        pq.write_table(pa.Table.from_pandas(quarantine.astype({c: "string" for c in quarantine.columns
+                                                               if c != "source_row"}), preserve_index=False),
+                       folder / "quarantine.parquet")
+        meta = {"format": "journeylens log", "version": 1, "source": self.source, "roles": dict(self.roles),
+                "rows_read": int(self.rows_read), "rows_accepted": int(self.rows_accepted),
+                "columns": kinds, "ordered": ["stage"] if "assign_stages" in self.parameters else [],
+                "parameters": json.loads(json.dumps(dict(self.parameters), default=str))}
+        (folder / "log.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return folder
 
     def event_codes_of(self, names: Sequence[str]) -> np.ndarray:
         """Codes of event names already checked (``core.params.event_names``)."""

@@ -27,7 +27,7 @@ from ..engine.kernels import SESSION_ID_SQL, session_starts_sql
 from ..engine.sql import Table
 from ..engine.window import neighbours
 from ..errors import ParameterError
-from .eventlog import ROLES, SOURCE_ROW, EventLog, sample_users
+from .eventlog import ROLES, SOURCE_ROW, EventLog, column_order, sample_users
 from .protocol import JourneyLog, check_per
 
 #: the coded roles: their codes are the column ``c_<role>`` (-1 = missing), their names a level
@@ -115,17 +115,9 @@ class TableLog(JourneyLog):
     def columns(self) -> list[str]:
         """The log's columns under the names and in the order an EventLog gives them."""
         held = list(self.frame.columns)
-        roles = ["user_id", "timestamp", "event", *(r for r in ("channel",) if r in self.levels),
-                 *(c for c in ("session_id",) if c in held), *(r for r in ("device", "stage") if r in self.levels),
-                 *(c for c in ("value",) if c in held)]
-        coded = [c[2:] for c in held if c.startswith("c_") and c[2:] not in roles]
-        extras = [c for c in held if c not in _CORE and not c.startswith("c_") and c not in roles]
-        out = list(roles)
-        for name in coded + extras:  # a kept original sits after the column that replaced it
-            base = next((name[len(p):] for p in ("original_", "source_") if name.startswith(p)
-                         and name[len(p):] in out), None)
-            out.insert(out.index(base) + 1 if base else len(out), name)
-        return out
+        names = [*("user_id", "timestamp", "event"), *(c[2:] if c.startswith("c_") else c for c in held
+                                                        if c not in _CORE)]
+        return column_order(names, [c for c in self.levels if c not in LEVEL_ROLES])
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -167,7 +159,7 @@ class TableLog(JourneyLog):
         return f"log.c_{level}", self.levels[level]
 
     def _column(self, column: str) -> str:
-        if column not in self.frame.columns or column in _CORE:
+        if column not in self.frame.columns or column in ("i", "u", "t", "e"):
             raise ParameterError(f"the log has no column {column!r} (columns: {', '.join(self.columns)})", "columns")
         return "log." + dialect.quote(column, self.backend.dialect)
 

@@ -52,6 +52,15 @@ class Backend(ABC):
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
         """Small numpy ``columns`` as a table of this engine, beside ``like``."""
 
+    @abstractmethod
+    def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
+        """Write the result of rendered ``sql`` to Parquet at ``path`` (a file; a folder of parts on Spark)."""
+
+
+def arrow_of(columns: Mapping[str, Any]) -> pa.Table:
+    """Numpy or Arrow columns as one Arrow table (numpy zero-copy where it can be)."""
+    return pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v) for k, v in columns.items()})
+
 
 def backend_of(tables: Mapping[str, Any]) -> Backend:
     """The backend holding ``tables`` (numpy tables beside held ones are shipped to the held engine)."""

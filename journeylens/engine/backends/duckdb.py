@@ -30,7 +30,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from . import Backend
+from . import Backend, arrow_of
 
 _MACROS = (
     "CREATE MACRO div(a, b) AS a // b",
@@ -62,7 +62,7 @@ def connection() -> duckdb.DuckDBPyConnection:
 
 def arrow_table(columns: Mapping[str, Any]) -> pa.Table:
     """Zero-copy Arrow view of numpy (or Arrow) columns, for registering with DuckDB."""
-    return pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v) for k, v in columns.items()})
+    return arrow_of(columns)
 
 
 def to_arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
@@ -258,6 +258,11 @@ class _Embedded(Backend):
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
         return dict(columns)
 
+    def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
+        import pyarrow.parquet as pq
+
+        pq.write_table(query(sql, tables), path)
+
 
 class _Held(Backend):
     """Tables in the held DuckDB database on disk."""
@@ -275,6 +280,17 @@ class _Held(Backend):
 
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
         return ship(columns, like if isinstance(like, DuckTable) else None)
+
+    def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
+        db = _held_db(tables) or held_database()
+        with db.lock:
+            text, registered, _ = _bind(db, sql, tables)
+            target = "'" + str(path).replace("'", "''") + "'"
+            try:
+                db.con.execute(f"COPY ({text}) TO {target} (FORMAT parquet)")
+            finally:
+                for name in registered:
+                    db.con.unregister(name)
 
 
 MEMORY: Backend = _Embedded()

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import pyarrow as pa
 
 from ...errors import MissingDependencyError
-from . import Backend
+from . import Backend, arrow_of
 
 _lock = threading.Lock()  # temporary view names are per session, not per thread
 
@@ -68,7 +68,7 @@ def _views(tables: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     spark = next(iter(frames.values())).sparkSession
     for name, t in tables.items():
         if isinstance(t, Mapping):  # small numpy table given beside the Spark ones
-            frames[name] = spark.createDataFrame(pa.table({k: pa.array(v) for k, v in t.items()}))
+            frames[name] = spark.createDataFrame(arrow_of(t))
     return spark, frames
 
 
@@ -100,7 +100,7 @@ def frame(sql: str, tables: Mapping[str, Any], materialise: bool = False) -> Any
 
 def ship(columns: Mapping[str, Any], like: Any) -> Any:
     """Numpy ``columns`` as a Spark DataFrame of ``like``'s session."""
-    return like.sparkSession.createDataFrame(pa.table({k: pa.array(v) for k, v in columns.items()}))
+    return like.sparkSession.createDataFrame(arrow_of(columns))
 
 
 def query(sql: str, tables: Mapping[str, Any]) -> pa.Table:
@@ -132,8 +132,12 @@ class _Spark(Backend):
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
         if like is None:
             spark = pyspark_sql().SparkSession.getActiveSession() or session()
-            return spark.createDataFrame(pa.table({k: pa.array(v) for k, v in columns.items()}))
+            return spark.createDataFrame(arrow_of(columns))
         return ship(columns, like)
+
+
+    def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
+        frame(sql, tables).write.mode("overwrite").parquet(str(path))
 
 
 SPARK: Backend = _Spark()
