@@ -10,8 +10,7 @@ pm4py and PySpark are optional and imported only by the functions that need them
 from __future__ import annotations
 
 from . import compare, datasets
-from .app.pipeline import run_analysis
-from .app.report import report
+from .app.pipeline import report, run_analysis
 from .compare.drift import drift
 from .compare.model_fitness import map_fitness, model_fitness
 from .core.eventlog import EventLog

@@ -14,9 +14,10 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from ..core.eventlog import EventLog
+from ..core.protocol import JourneyLog
 from ..core.journey_map import JourneyMap, as_journey_map
 from ..errors import JourneyLensError
+from ..engine.sql import run
 from ..io.writers import write_table
 
 Progress = Callable[[str], None]
@@ -26,7 +27,7 @@ Progress = Callable[[str], None]
 class Analysis:
     """Results of :func:`run_analysis`: ``results`` (result objects by name), ``tables`` (what is written)."""
 
-    log: EventLog
+    log: JourneyLog
     goal: tuple[str, ...] | None
     journey_map: JourneyMap | None
     results: dict[str, Any] = field(default_factory=dict)
@@ -69,7 +70,7 @@ def _flat(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def default_funnel(log: EventLog, goal: Sequence[str] | None, jmap: JourneyMap | None) -> list | None:
+def default_funnel(log: JourneyLog, goal: Sequence[str] | None, jmap: JourneyMap | None) -> list | None:
     """Funnel steps when none are given: the map's stages up to the goal, else the three events
     most users do (in their usual order) followed by the goal."""
     present = set(log.event_names.astype(str))
@@ -84,17 +85,19 @@ def default_funnel(log: EventLog, goal: Sequence[str] | None, jmap: JourneyMap |
         steps.append([g for g in goal if g in present])
         return [s for s in steps if s] if len(steps) >= 2 and steps[-1] else None
     if goal:
-        frame = pd.DataFrame({"u": log.user_codes, "e": log.event_codes})
-        frame["pos"] = frame.groupby("u").cumcount()
-        goal_codes = set(log.event_names.get_indexer(list(goal)))
-        stats = frame[~frame["e"].isin(goal_codes)].groupby("e").agg(users=("u", "nunique"), pos=("pos", "median"))
-        top = stats.sort_values(["users", "pos"], ascending=[False, True]).head(3).sort_values("pos")
-        return [str(log.event_names[e]) for e in top.index] + [[g for g in goal if g in present]]
+        stats = run("""
+            SELECT e, count(DISTINCT u) AS users, median(k) AS pos
+            FROM (SELECT e, u, row_number() OVER (PARTITION BY g ORDER BY i) - 1 AS k FROM ev) s
+            GROUP BY e""", {"ev": log.journeys(window=False)})
+        table = pd.DataFrame(stats)
+        table = table[~table["e"].isin(log.event_codes_of(goal))]
+        top = table.sort_values(["users", "pos", "e"], ascending=[False, True, True]).head(3).sort_values(["pos", "e"])
+        return [str(log.event_names[e]) for e in top["e"]] + [[g for g in goal if g in present]]
     return None
 
 
 def run_analysis(
-    log: EventLog,
+    log: JourneyLog,
     goal: str | Sequence[str] | None = None,
     journey_map: JourneyMap | dict | str | None = None,
     funnel: Sequence | None = None,
@@ -175,7 +178,7 @@ def run_analysis(
         a.skipped["dropoffs"] = "no goal (give --goal or a map with a conversion)"
 
     step("personas")
-    n_users = len(pd.unique(log.user_codes))
+    n_users = int(log.summary()["users"])
     if personas and n_users >= 20:
         features = user_features(log, goal=goals)
         model = PersonaModel(k=personas, random_state=random_state).fit(features)
@@ -206,5 +209,23 @@ def run_analysis(
         a.tables["targets"] = result.targets
     else:
         a.skipped["conformance"] = "no journey map (give --map)"
-    a.tables["quarantine"] = log.quarantine
+    a.tables["quarantine"] = log.quarantine_frame()
     return a
+
+
+def report(source: JourneyLog | Analysis, path: str | Path, *, drift: Any = None, title: str = "Journey report",
+           **analysis_options: Any) -> Path:
+    """Write the HTML report of a log (analysed with ``analysis_options``, see :func:`run_analysis`)
+    or of an existing :class:`Analysis` to ``path``; returns the path.
+
+    >>> import journeylens as jl
+    >>> jl.report(jl.datasets.load_sample(), "report.html",
+    ...           journey_map=jl.datasets.sample_map_path())     # doctest: +SKIP
+    PosixPath('report.html')
+    """
+    from .report import render
+
+    analysis = run_analysis(source, **analysis_options) if isinstance(source, JourneyLog) else source
+    target = Path(path)
+    target.write_text(render(analysis, drift=drift, title=title), encoding="utf-8")
+    return target

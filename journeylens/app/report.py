@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..core.eventlog import EventLog
 from ..personas.model import PS_TOLERANCE
 
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -149,21 +148,3 @@ def render(analysis: Any, drift: Any = None, title: str = "Journey report") -> s
         f"<header><h1>{html.escape(title)}</h1></header><nav>{nav}</nav>{content}</body></html>"
     )
 
-
-def report(source: Any, path: str | Path | None = None, drift: Any = None, title: str = "Journey report",
-           **analysis_options: Any) -> str:
-    """Render the HTML report of a log (analysed with ``analysis_options``) or of an existing analysis.
-
-    Writes it to ``path`` when given; returns the HTML.
-
-    >>> import journeylens as jl
-    >>> html_text = jl.report(jl.datasets.load_sample(), "report.html",
-    ...                       journey_map=jl.datasets.sample_map_path())     # doctest: +SKIP
-    """
-    from .pipeline import run_analysis
-
-    analysis = run_analysis(source, **analysis_options) if isinstance(source, EventLog) else source
-    text = render(analysis, drift=drift, title=title)
-    if path is not None:
-        Path(path).write_text(text, encoding="utf-8")
-    return text
