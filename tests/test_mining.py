@@ -155,11 +155,15 @@ def test_hospital_billing_lists_each_cycle_once_with_independent_counts():
     raw = raw.assign(row=np.arange(len(raw))).sort_values(["case_id", "time", "row"], kind="stable")
     sequences = raw.groupby("case_id", sort=True)["activity"].agg(list)
     # candidate cycles: every simple cycle of the directly-follows graph, from networkx
-    steps = Counter(pair for seq in sequences for pair in zip(seq, seq[1:]))
-    candidates = nx.simple_cycles(nx.DiGraph(list(steps)), length_bound=4)
+    cases_with = {}  # step → the cases taking it, to scan only the cases that take all steps of a cycle
+    for user, seq in sequences.items():
+        for pair in zip(seq, seq[1:]):
+            cases_with.setdefault(pair, set()).add(user)
+    candidates = nx.simple_cycles(nx.DiGraph(list(cases_with)), length_bound=4)
     expected = {}
     for cycle in candidates:
-        runs = [(user, entry, rounds) for user, seq in sequences.items() for entry, rounds in runs_of(seq, tuple(cycle))]
+        cases = set.intersection(*(cases_with[(a, b)] for a, b in zip(cycle, cycle[1:] + cycle[:1])))
+        runs = [(user, entry, rounds) for user in sorted(cases) for entry, rounds in runs_of(sequences[user], tuple(cycle))]
         users = {u for u, _, _ in runs}
         if len(users) < 0.01 * len(sequences):
             continue

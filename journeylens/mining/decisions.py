@@ -71,10 +71,11 @@ def decision_points(
 ) -> DecisionPoints:
     """Branch shares at every node with two or more next steps, and, with ``by``, whether segments choose differently.
 
-    The branches are the directly-follows steps of the journeys (``per``: a user's
-    history or each session; nodes at ``level``), the same steps :func:`dfg` counts:
-    nothing is paired across events left out. Next steps taken fewer than
-    ``min_count`` times in all are left out, and a node needs two of them left.
+    The branches are the directly-follows steps of the journeys, exactly those
+    :func:`dfg` counts (``per``: a user's history or each session; nodes at
+    ``level``, whose events without a value there are not part of the journeys);
+    no event is dropped for its segment. Next steps taken fewer than ``min_count``
+    times in all are left out, and a node needs two of them left.
 
     ``by`` is the user's segment, as everywhere (a column: each user's first value;
     or labels per user id such as ``PersonaModel.personas()``); shares are then per
