@@ -26,11 +26,9 @@ Callers hand in numpy arrays (or held tables) and get numpy arrays or small pand
 """
 
 from .kernels import (
-    anchored_paths,
     directly_follows,
     directly_follows_table,
     endpoints_table,
-    loop_instances,
     session_starts,
     session_summary,
     sort_order,
@@ -38,11 +36,9 @@ from .kernels import (
 )
 
 __all__ = [
-    "anchored_paths",
     "directly_follows",
     "directly_follows_table",
     "endpoints_table",
-    "loop_instances",
     "session_starts",
     "session_summary",
     "sort_order",

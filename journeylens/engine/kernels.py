@@ -161,57 +161,6 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
             table.column("n").to_numpy(), *totals)
 
 
-def loop_instances(group: np.ndarray, codes: np.ndarray, user: np.ndarray, max_length: int) -> dict[str, np.ndarray]:
-    """Closed walks x0 → … → xk = x0 (k ≤ max_length, x0…x(k-1) distinct) in the journeys.
-
-    Returns one row per distinct walk: its length ``k``, codes ``x0..x{max_length}``
-    (-1 past ``k``), ``occurrences``, ``users`` and the median repetitions per user.
-    """
-    K = int(max_length)
-    xs = [f"x{j}" for j in range(K + 1)]
-    leads = ", ".join(f"lead(e, {j}) OVER win AS x{j}" for j in range(1, K + 1))
-    parts = []
-    for k in range(1, K + 1):
-        distinct = [f"x{a} <> x{b}" for a in range(k) for b in range(a + 1, k)]
-        cond = " AND ".join([f"x{k} = x0"] + distinct)
-        cols = ", ".join(xs[: k + 1] + [f"-1 AS {x}" for x in xs[k + 1 :]])
-        parts.append(f"SELECT u, {k} AS k, {cols} FROM w WHERE {cond}")
-    sql = f"""
-    WITH w AS (SELECT g, u, e AS x0, {leads} FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)),
-    inst AS ({" UNION ALL ".join(parts)}),
-    per_user AS (SELECT k, {", ".join(xs)}, u, count(*) AS c FROM inst GROUP BY ALL)
-    SELECT k, {", ".join(xs)}, CAST(sum(c) AS BIGINT) AS occurrences, count(*) AS users, median(c) AS median_reps
-    FROM per_user GROUP BY k, {", ".join(xs)} ORDER BY users DESC, occurrences DESC, k, {", ".join(xs)}
-    """
-    return run(sql, _ev(group, codes, u=user))
-
-
-def anchored_paths(
-    group: np.ndarray, codes: np.ndarray, anchor: int, steps: int, after: bool, goal: np.ndarray
-) -> dict[str, np.ndarray]:
-    """The ``steps`` codes after each journey's first ``anchor`` (or before its last one).
-
-    Returns distinct paths ``y1..y{steps}`` (-1 where the journey ends/starts), the
-    number of ``journeys`` taking each, and how many of those reach a ``goal`` code
-    at or after the anchor (``converted``).
-    """
-    S = int(steps)
-    fn, order = ("lead", "ASC") if after else ("lag", "DESC")
-    shifts = ", ".join(f"coalesce({fn}(e, {j}) OVER win, -1) AS y{j}" for j in range(1, S + 1))
-    ys = ", ".join(f"y{j}" for j in range(1, S + 1))
-    goal_list = ", ".join(str(int(c)) for c in goal) or "NULL"
-    sql = f"""
-    WITH w AS (SELECT g, i, e, {shifts} FROM ev WINDOW win AS (PARTITION BY g ORDER BY i)),
-    anch AS (SELECT * FROM w WHERE e = {int(anchor)} QUALIFY row_number() OVER (PARTITION BY g ORDER BY i {order}) = 1),
-    conv AS (SELECT g, max(i) AS last_goal FROM ev WHERE e IN ({goal_list}) GROUP BY g)
-    SELECT {ys}, count(*) AS journeys,
-           CAST(sum(CASE WHEN conv.last_goal >= anch.i THEN 1 ELSE 0 END) AS BIGINT) AS converted
-    FROM anch LEFT JOIN conv USING (g)
-    GROUP BY {ys} ORDER BY journeys DESC, {ys}
-    """
-    return run(sql, _ev(group, codes))
-
-
 # One group-by per session: its first row, time span, size, first/last code and
 # its set of tag codes (e.g. channels; -1 = none) as a bit mask, decoded to the
 # names joined in name order; beyond 62 tags the names are joined by the engine.

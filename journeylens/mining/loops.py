@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .. import engine
-from ..core.eventlog import EventLog
-from .dfg import Level, Per, dfg
+from ..core.params import fraction, positive_int
+from ..core.protocol import JourneyLog, check_per
+from ..engine import mining as kernels
+from ..engine.sql import run
+from ..errors import ParameterError
+from .dfg import Level, Per
 
 KINDS = {1: "self", 2: "ping_pong"}
+COLUMNS = ["loop", "events", "kind", "length", "occurrences", "entries", "users", "user_share", "median_repetitions"]
+#: the longest cycle searched for (the kernel keeps one column per node)
+MAX_LENGTH = 8
 
 
 @dataclass(frozen=True)
 class Loops:
-    """One row per loop: ``loop`` ("a > b > a"), ``events``, ``kind`` (self, ping_pong, cycle),
-    ``length``, ``occurrences``, ``users``, ``user_share``, ``median_repetitions`` (per user who loops)."""
+    """One row per cycle: ``loop`` ("a > b > a", from its most frequent entry point), ``events``,
+    ``kind`` (self, ping_pong, cycle), ``length``, ``occurrences`` (rounds), ``entries``, ``users``,
+    ``user_share`` and ``median_repetitions`` (rounds per user who goes round it)."""
 
     table: pd.DataFrame
     n_users: int
     level: str
+    per: str
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -32,73 +40,87 @@ class Loops:
         """Bars of the share of users caught in each of the ``top`` loops (plotly)."""
         import plotly.express as px
 
-        t = self.table.head(top).iloc[::-1]
-        fig = px.bar(t, x="user_share", y="loop", color="kind", orientation="h", hover_data=["occurrences", "median_repetitions"])
+        from ..viz.text import plain
+
+        t = self.table.head(top).iloc[::-1].assign(loop=lambda d: d["loop"].map(plain))
+        fig = px.bar(t, x="user_share", y="loop", color="kind", orientation="h",
+                     hover_data=["occurrences", "entries", "median_repetitions"])
         fig.update_layout(title="Loops by share of users", xaxis_tickformat=".0%", height=140 + 28 * len(t))
         return fig
 
     def _repr_html_(self) -> str:
-        body = self.table.head(20).to_html(index=False, escape=True)
+        body = self.table.drop(columns="events").head(20).to_html(index=False, escape=True)
         return f"<div><strong>{len(self.table)} loops</strong> ({html.escape(self.level)} level){body}</div>"
 
 
 def loops(
-    log: EventLog,
+    log: JourneyLog,
     *,
     level: Level = "event",
     per: Per = "user",
     max_length: int = 4,
     min_support: float = 0.01,
 ) -> Loops:
-    """Find the loops journeys make, ranked by how many users make them.
+    """The cycles journeys go round, ranked by how many users go round them.
 
-    A loop is a closed walk ``x0 → … → xk = x0`` with distinct inner steps and
-    ``k ≤ max_length``: ``self`` (k = 1), ``ping_pong`` (k = 2, "a > b > a") or
-    ``cycle``. Candidate cycles come from the directly-follows graph
-    (``networkx.simple_cycles`` on the edges used by at least ``min_support`` of
-    users); their occurrences are then counted in the journeys by the engine.
+    A cycle is a closed walk over ``k ≤ max_length`` distinct nodes: ``self``
+    (k = 1, "a > a"), ``ping_pong`` (k = 2, "a > b > a") or ``cycle``. A journey
+    goes round it where k consecutive steps follow its edges; a *run* is a stretch
+    of such steps covering at least one round, entered at its first event.
+    x > y > z > x, y > z > x > y and z > x > y > z are one cycle and one row:
+
+    * ``occurrences``: complete rounds in all runs (a > b > a > b > a is one run,
+      two rounds); ``median_repetitions``: median rounds of a user who goes round;
+    * ``entries``: runs (how often journeys entered the cycle);
+    * ``loop``/``events``: the cycle written from its most frequent entry point
+      (the event where most runs start; ties: the first name in sort order) back to it.
+
+    Cycles gone round by fewer than ``min_support`` of the users (those with an
+    event at ``level``) are left out. ``per`` is the journey: a user's history or
+    each session. Counted in the engine, on every engine.
 
     >>> import pandas as pd, journeylens as jl
-    >>> log = jl.from_pandas(pd.DataFrame({"user": ["a"] * 4 + ["b"] * 3,
-    ...     "time": pd.date_range("2024-01-01", periods=7, freq="h"),
-    ...     "event": ["product", "compare", "product", "cart", "product", "compare", "product"]}))
-    >>> jl.loops(log).to_frame()[["loop", "kind", "users"]].values.tolist()[0]
-    ['product > compare > product', 'ping_pong', 2]
+    >>> log = jl.from_pandas(pd.DataFrame({"user": ["a"] * 4 + ["b"] * 4,
+    ...     "time": pd.date_range("2024-01-01", periods=8, freq="h"),
+    ...     "event": ["product", "compare", "product", "cart", "compare", "product", "compare", "cart"]}))
+    >>> jl.loops(log).to_frame()[["loop", "kind", "occurrences", "entries", "users"]].values.tolist()
+    [['compare > product > compare', 'ping_pong', 2, 2, 2]]
     """
-    if not 1 <= int(max_length) <= 8:
-        from ..errors import JourneyLensError
-
-        raise JourneyLensError(f"max_length must be between 1 and 8, not {max_length!r}")
-    codes, names = log._coded(level)
-    group = log._journey_codes(per)
-    keep = codes >= 0
-    n_users = int(len(np.unique(log.user_codes[keep])))
-    graph = dfg(log, level=level, per=per).to_frame()
-    supported = graph[graph["users"] >= min_support * n_users]
-    g = nx.DiGraph()
-    g.add_edges_from(zip(supported["source"], supported["target"]))
-    candidates = {_canonical(tuple(c)) for c in nx.simple_cycles(g, length_bound=int(max_length))}
-
-    found = engine.loop_instances(group[keep], codes[keep], log.user_codes[keep], int(max_length))
-    names_arr = np.asarray(names, dtype=object)
-    rows = []
-    for j in range(len(found["k"])):  # one iteration per distinct loop, not per event
-        k = int(found["k"][j])
-        walk = tuple(names_arr[[found[f"x{i}"][j] for i in range(k + 1)]])
-        if _canonical(walk[:-1]) not in candidates:
-            continue
-        rows.append((" > ".join(walk), walk, KINDS.get(k, "cycle"), k, int(found["occurrences"][j]),
-                     int(found["users"][j]), float(found["median_reps"][j])))
-    table = pd.DataFrame(rows, columns=["loop", "events", "kind", "length", "occurrences", "users", "median_repetitions"])
-    table.insert(6, "user_share", table["users"] / n_users if n_users else 0.0)
+    check_per(per)
+    max_length = positive_int(max_length, "max_length")
+    if max_length > MAX_LENGTH:
+        raise ParameterError(f"max_length must be at most {MAX_LENGTH}, not {max_length!r}", "max_length")
+    min_support = fraction(min_support, "min_support")
+    ev = log.journeys(level=level, per=per, window=False)
+    names = np.asarray(log.names(level).astype(str), dtype=object)
+    n_users = int(run("SELECT count(DISTINCT u) AS n FROM ev", {"ev": ev})["n"][0])
+    found = pd.DataFrame(kernels.loops(ev, max_length, math.ceil(min_support * n_users)))
+    if found.empty:
+        return Loops(table=pd.DataFrame(columns=COLUMNS), n_users=n_users, level=level, per=per)
+    cs = [f"c{j}" for j in range(max_length)]
+    found["entry_name"] = names[found["entry"].to_numpy(dtype=np.int64)]
+    # the most frequent entry point of each cycle (ties: the first name)
+    best = (found.sort_values([*cs, "entries", "entry_name"], ascending=[True] * max_length + [False, True],
+                              kind="stable")
+            .drop_duplicates(["k", *cs]))
+    best = best.assign(entries=found.groupby(["k", *cs])["entries"].transform("sum").loc[best.index])
+    cycle = best[cs].to_numpy(dtype=np.int64)
+    k = best["k"].to_numpy(dtype=np.int64)
+    start = np.argmax(cycle == best["entry"].to_numpy(dtype=np.int64)[:, None], axis=1)
+    idx = (start[:, None] + np.arange(max_length + 1)[None, :]) % k[:, None]  # from the entry, back to it
+    walk = names[np.take_along_axis(cycle, idx, axis=1)]
+    events = [tuple(w[: n + 1]) for w, n in zip(walk.tolist(), k.tolist())]  # one per distinct loop
+    users = best["users"].to_numpy(dtype=np.int64)
+    table = pd.DataFrame({
+        "loop": [" > ".join(e) for e in events],
+        "events": events,
+        "kind": [KINDS.get(n, "cycle") for n in k.tolist()],
+        "length": k,
+        "occurrences": best["occurrences"].to_numpy(dtype=np.int64),
+        "entries": best["entries"].to_numpy(dtype=np.int64),
+        "users": users,
+        "user_share": users / n_users,
+        "median_repetitions": best["median_reps"].to_numpy(dtype=float),
+    }, columns=COLUMNS)
     table = table.sort_values(["users", "occurrences", "loop"], ascending=[False, False, True], kind="stable")
-    return Loops(table=table.reset_index(drop=True), n_users=n_users, level=level)
-
-
-def _canonical(cycle: tuple) -> tuple:
-    """The rotation of a cycle that starts at its smallest node, so rotations compare equal."""
-    if not cycle:
-        return cycle
-    keys = [str(c) for c in cycle]
-    start = keys.index(min(keys))
-    return tuple(cycle[start:] + cycle[:start])
+    return Loops(table=table.reset_index(drop=True), n_users=n_users, level=level, per=per)

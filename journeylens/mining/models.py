@@ -2,7 +2,8 @@
 
 Discovery gets pm4py's ``DFG`` object built from our directly-follows counts
 (the inductive miner then runs in milliseconds); fitness is token replay on the
-distinct variants, weighted by how many journeys follow each.
+distinct variants, weighted by how many journeys follow each. Both results are
+counted in the log's engine, so a held log never leaves it; only they reach pm4py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import numpy as np
 import pandas as pd
 
 from ..core.eventlog import EventLog
-from ..errors import JourneyLensError, MissingDependencyError
+from ..core.params import choice, fraction, positive_int
+from ..core.protocol import JourneyLog, check_per
+from ..errors import MissingDependencyError
+from .dfg import Per
 from .dfg import dfg
 from .variants import variants
 
@@ -70,17 +74,18 @@ class ProcessModel:
         return f"<div><strong>Process model ({html.escape(self.algorithm)})</strong><table>{rows}</table></div>"
 
 
-def to_pm4py(log: EventLog) -> pd.DataFrame:
-    """The log as a pm4py-ready DataFrame (``case:concept:name``, ``concept:name``, ``time:timestamp``).
+def to_pm4py(log: JourneyLog) -> pd.DataFrame:
+    """The whole log as a pm4py-ready DataFrame (``case:concept:name``, ``concept:name``, ``time:timestamp``).
 
-    Rows are sorted by case and time, as pm4py's variant functions require.
+    Rows are sorted by case and time, as pm4py's variant functions require. A held
+    log is collected into memory first: this is an export, for logs that fit.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a"], "time": ["2024-01-01"], "event": ["x"]}))
     >>> list(jl.to_pm4py(log).columns[:3])
     ['case:concept:name', 'concept:name', 'time:timestamp']
     """
-    df = log.to_pandas()
+    df = log.collect().to_pandas()
     df = df.rename(columns={k: v for k, v in XES_NAMES.items() if v not in df.columns})
     for col in ("case:concept:name", "concept:name"):
         df[col] = df[col].astype(str)
@@ -96,12 +101,15 @@ def from_pm4py(df: pd.DataFrame, **options: Any) -> EventLog:
     return from_pandas(df, **{**defaults, **options})
 
 
+ALGORITHMS = ("inductive", "heuristics")
+
+
 def discover(
-    log: EventLog,
+    log: JourneyLog,
+    *,
     algorithm: Literal["inductive", "heuristics"] = "inductive",
     noise: float = 0.2,
-    *,
-    per: Literal["user", "session"] = "user",
+    per: Per = "user",
     evaluate_top: int | None = 1000,
     precision: bool = False,
 ) -> ProcessModel:
@@ -109,11 +117,12 @@ def discover(
 
     ``inductive`` is pm4py's inductive miner with ``noise`` as its noise threshold;
     ``heuristics`` is the heuristics miner with ``noise`` as ``1 - dependency threshold``.
-    Fitness (token replay) is computed on the ``evaluate_top`` most frequent variants,
-    weighted by their journeys; ``variants_covered`` says which share that is.
-    ``precision=True`` adds pm4py's token-replay precision on those variants
-    (each counted once; it can take seconds to minutes). On journey logs models
-    are often loose ("flower" models fit everything): read fitness with precision.
+    Fitness (token replay) is computed on the ``evaluate_top`` most frequent variants
+    (None: all; 0: no evaluation), weighted by their journeys; ``variants_covered``
+    says which share that is. ``precision=True`` adds pm4py's token-replay precision
+    on those variants (each counted once; it can take seconds to minutes). On
+    journey logs models are often loose ("flower" models fit everything): read
+    fitness with precision. ``per`` is the journey (a case): user or session.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "b", "b"],
@@ -121,50 +130,56 @@ def discover(
     >>> jl.discover(log).summary["fitness"]   # doctest: +SKIP
     1.0
     """
+    check_per(per)
+    choice(algorithm, "algorithm", ALGORITHMS)
+    noise = fraction(noise, "noise")
+    evaluate_top = positive_int(evaluate_top, "evaluate_top", minimum=0, allow_none=True)
     pm4py = _pm4py()
     from pm4py.objects.dfg.obj import DFG as PmDFG
 
-    if not 0.0 <= noise <= 1.0:
-        raise JourneyLensError(f"noise must be between 0 and 1, not {noise!r}")
     graph = dfg(log, per=per)
     edges = graph.to_frame()
     counts = {(a, b): int(n) for a, b, n in zip(edges["source"], edges["target"], edges["count"])}
     starts, ends = {k: int(v) for k, v in graph.starts.items()}, {k: int(v) for k, v in graph.ends.items()}
     if algorithm == "inductive":
-        net, im, fm = pm4py.discover_petri_net_inductive(PmDFG(counts, starts, ends), noise_threshold=float(noise))
-    elif algorithm == "heuristics":
+        net, im, fm = pm4py.discover_petri_net_inductive(PmDFG(counts, starts, ends), noise_threshold=noise)
+    else:
         from pm4py.algo.discovery.heuristics.variants import classic
 
-        occurrences = np.bincount(log.event_codes, minlength=len(log.event_names))
-        activities = {str(n): int(c) for n, c in zip(log.event_names, occurrences) if c}
-        params = {classic.Parameters.DEPENDENCY_THRESH: 1.0 - float(noise)}
+        # every event of a journey is its start or follows another: occurrences = starts + steps into it
+        into = edges.groupby("target")["count"].sum()
+        occurrences = into.add(graph.starts, fill_value=0).astype(np.int64).sort_index()
+        activities = {str(n): int(c) for n, c in occurrences.items()}
+        params = {classic.Parameters.DEPENDENCY_THRESH: 1.0 - noise}
         net, im, fm = classic.apply_dfg(counts, activities=list(activities), activities_occurrences=activities,
                                         start_activities=starts, end_activities=ends, parameters=params)
-    else:
-        raise JourneyLensError(f"algorithm must be 'inductive' or 'heuristics', not {algorithm!r}")
     summary = {
         "algorithm": algorithm,
-        "noise": float(noise),
+        "noise": noise,
         "places": len(net.places),
         "transitions": len(net.transitions),
         "silent_transitions": sum(t.label is None for t in net.transitions),
         "arcs": len(net.arcs),
     }
     if evaluate_top != 0:
-        summary.update(replay_variants(log, net, im, fm, per, evaluate_top, precision))
+        summary.update(replay_variants(log, net, im, fm, per=per, top=evaluate_top, precision=precision))
     return ProcessModel(net=net, initial_marking=im, final_marking=fm, algorithm=algorithm, summary=summary)
 
 
-def replay_variants(log: EventLog, net, im, fm, per: str = "user", top: int | None = None,
+def replay_variants(log: JourneyLog, net: Any, im: Any, fm: Any, *, per: Per = "user", top: int | None = None,
                     precision: bool = False) -> dict:
-    """Token replay of the distinct variants on a Petri net, weighted by their journeys.
+    """Token replay of the distinct variants on a Petri net (``net`` with its initial and final
+    markings), weighted by their journeys.
 
     Gives what pm4py's token-based fitness gives on the whole log (``log_fitness``
     from the pooled missing/consumed/remaining/produced tokens, ``fitness`` the mean
-    trace fitness, ``fitting_journeys_share``) while replaying each variant once.
+    trace fitness, ``fitting_journeys_share``) while replaying each variant once;
+    ``top`` replays only the most frequent variants.
     """
+    check_per(per)
+    top = positive_int(top, "top", allow_none=True)
     pm4py = _pm4py()
-    table = variants(log, per=per, top=top).table
+    table = variants(log, per=per, top=top).to_frame()
     case = np.repeat(np.arange(len(table)), table["length"].to_numpy())
     acts = [a for variant in table["variant"] for a in variant]  # one row per step of each distinct variant
     df = pd.DataFrame({

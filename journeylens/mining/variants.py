@@ -40,8 +40,11 @@ class Variants:
         """Horizontal bars of the ``top`` variants' shares (plotly)."""
         import plotly.graph_objects as go
 
+        from ..viz.text import plain
+
         t = self.table.head(top).iloc[::-1]
-        labels = [" › ".join(v) if len(v) <= 8 else " › ".join(v[:7]) + f" … ({len(v)} steps)" for v in t["variant"]]
+        labels = [" › ".join(map(plain, v)) if len(v) <= 8 else " › ".join(map(plain, v[:7])) + f" … ({len(v)} steps)"
+                  for v in t["variant"]]
         fig = go.Figure(go.Bar(x=t["share"], y=labels, orientation="h", text=t["count"], hovertext=labels))
         fig.update_layout(title=f"Top variants ({self.n_variants:,} in all)", xaxis_tickformat=".0%", height=120 + 28 * len(t))
         return fig

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from .text import plain
+
 if TYPE_CHECKING:
     from ..mining.dfg import DFG
 
@@ -24,7 +26,7 @@ def _layers(graph: nx.DiGraph, starts: dict) -> dict:
 
 
 def process_graph_figure(result: "DFG", top: int | None = 40):
-    """Nodes sized by volume, edges by count; backward and loop edges highlighted."""
+    """Nodes sized by volume, edges by count; backward and loop edges highlighted; names shown as plain text."""
     import plotly.graph_objects as go
 
     edges = result.edges.sort_values(["count", "source", "target"], ascending=[False, True, True])
@@ -49,20 +51,20 @@ def process_graph_figure(result: "DFG", top: int | None = 40):
         fig.add_annotation(
             x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
             arrowhead=2, arrowwidth=max(1.0, r.count * width_scale), arrowcolor=colour, opacity=0.6,
-            hovertext=f"{r.source} → {r.target}: {r.count:,}",
+            hovertext=f"{plain(r.source)} → {plain(r.target)}: {r.count:,}",
         )
     names = list(graph.nodes)
     volume = [int(result.starts.get(n, 0)) + sum(d["count"] for _, _, d in graph.in_edges(n, data=True)) for n in names]
     fig.add_trace(
         go.Scatter(
             x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text",
-            text=[str(n) for n in names], textposition="top center",
+            text=[plain(n) for n in names], textposition="top center",
             marker={"size": [10 + 30 * v / max(max(volume), 1) for v in volume], "color": "#4c78a8"},
-            hovertext=[f"{n}: {v:,}" for n, v in zip(names, volume)], hoverinfo="text",
+            hovertext=[f"{plain(n)}: {v:,}" for n, v in zip(names, volume)], hoverinfo="text",
         )
     )
     fig.update_layout(
-        title=f"Process graph ({result.level} level, per {result.per}; red = backward or loop)",
+        title=f"Process graph ({plain(result.level)} level, per {plain(result.per)}; red = backward or loop)",
         showlegend=False, xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white",
     )
     return fig
