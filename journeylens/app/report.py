@@ -10,7 +10,6 @@ plotly renders as text). Each table in the report is one of the files
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 import pandas as pd

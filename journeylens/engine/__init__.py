@@ -22,11 +22,10 @@ partition and a sort on every call; an in-memory log is sorted once at load, so
 there the pass is a shift of arrays, and in an engine it is one SQL window whose
 result is materialised once per log. Validation and encoding of held logs are
 SQL too (``engine/ingest.py``), with the in-memory readers' rules.
-Callers hand in numpy arrays (or held tables) and get numpy arrays or small pandas frames back.
+Callers hand in the journey tables of the log protocol and get numpy arrays or small pandas frames back.
 """
 
 from .kernels import (
-    directly_follows,
     directly_follows_table,
     endpoints_table,
     session_starts,
@@ -36,7 +35,6 @@ from .kernels import (
 )
 
 __all__ = [
-    "directly_follows",
     "directly_follows_table",
     "endpoints_table",
     "session_starts",

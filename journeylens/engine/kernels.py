@@ -106,35 +106,10 @@ FROM var ORDER BY n DESC, v
 """
 
 
-def _ev(group: np.ndarray, codes: np.ndarray, **extra: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-    cols = {"i": np.arange(len(group), dtype=np.int64), "g": group, "e": codes}
-    cols.update(extra)
-    return {"ev": cols}
-
-
-def journeys(group: np.ndarray, codes: np.ndarray, **extra: np.ndarray) -> dict[str, np.ndarray]:
-    """The window pass over numpy journeys: rows of a group contiguous and in time order."""
-    return neighbours(_ev(group, codes, **extra)["ev"])
-
-
-def directly_follows(
-    group: np.ndarray,
-    codes: np.ndarray,
-    user: np.ndarray,
-    time_us: np.ndarray,
-    segment: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Pairs (a, b) of consecutive codes within each group, with counts, users and gap statistics (µs).
-
-    With ``segment`` (a code per row), pairs are counted per segment ``s`` of their first event.
-    """
-    seg = np.zeros(len(group), dtype=np.int32) if segment is None else segment
-    return directly_follows_table(journeys(group, codes, u=user, t=time_us, s=seg), segmented=True)
-
-
 def directly_follows_table(ev: Table, segmented: bool = False) -> dict[str, np.ndarray]:
-    """:func:`directly_follows` over the window pass ``ev(e, e2, dt, u[, s])`` of the journeys;
-    without ``segmented`` every pair is in segment 0."""
+    """Pairs (a, b) of consecutive codes within each journey of the window pass ``ev(e, e2, dt, u[, s])``,
+    with counts, distinct users and gap statistics (µs); with ``segmented``, per segment ``s`` (a code
+    per row), else every pair is in segment 0."""
     return run(DFG_SQL.format(s="s" if segmented else "0"), {"ev": ev})
 
 
