@@ -119,10 +119,11 @@ def roadblocks(
     """
     min_journeys = positive_int(min_journeys, "min_journeys")
     try:
-        is_error = pd.Index(log.event_names.astype(str)).str.contains(error_pattern, case=False, regex=True)
+        pattern = re.compile(error_pattern, re.IGNORECASE)
     except (re.error, TypeError) as exc:
         raise ParameterError(f"error_pattern={error_pattern!r} is not a regular expression ({exc})",
                              "error_pattern") from None
+    is_error = [pattern.search(name) is not None for name in log.event_names.astype(str)]  # the dictionary
     j = outcome_journeys(log, goal, lost, per=per, by=by, observation_end=observation_end, inactivity=inactivity,
                          stage=True)
     errors = np.setdiff1d(np.flatnonzero(np.asarray(is_error, dtype=bool)), np.r_[j.goal_codes, j.lost_codes])
