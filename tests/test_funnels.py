@@ -110,7 +110,8 @@ def test_funnel_errors_are_one_line_parameter_errors():
     log = _log([("a", 0, "home")])
     for kwargs, name in (({"steps": ["home", "nope"]}, "steps"), ({"steps": []}, "steps"),
                          ({"steps": "home"}, "steps"), ({"steps": ["home"], "mode": "x"}, "mode"),
-                         ({"steps": ["home"], "within": "soon"}, "within"), ({"steps": ["home"], "within": 30}, "within"),
+                         ({"steps": ["home"], "within": "soon"}, "within"),
+                         ({"steps": ["home"], "within": 30}, "within"),
                          ({"steps": ["home"], "by": "missing"}, "by"), ({"steps": ["home"], "per": "visit"}, "per"),
                          ({"steps": ["home"], "lost": "gone"}, "lost"),
                          ({"steps": ["home"], "mode": "open", "within": "1h"}, "within")):

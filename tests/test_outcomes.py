@@ -25,8 +25,11 @@ def _log(rows, **extra) -> jl.EventLog:
 
 # -- plain-pandas reference of the outcome rules ----------------------------------------------------
 
-def reference(df: pd.DataFrame, goal, lost=(), journey: str = "user_id",
-              inactivity: pd.Timedelta = pd.Timedelta(days=7)) -> pd.DataFrame:
+WEEK = pd.Timedelta(days=7)
+
+
+def reference(df: pd.DataFrame, goal, lost=(), journey: str = "user_id", inactivity: pd.Timedelta = WEEK
+              ) -> pd.DataFrame:
     """Each row of ``df`` (``user_id, timestamp, event`` and ``journey``, in log order) with its journey's
     ``outcome``, whether it is a ``visit`` on the way to the outcome and whether it is an ``exit``."""
     df = df.reset_index(drop=True).assign(k=lambda d: np.arange(len(d)))
@@ -42,7 +45,8 @@ def reference(df: pd.DataFrame, goal, lost=(), journey: str = "user_id",
     df["outcome"] = df[journey].map(outcome)
     df["terminal_k"] = df[journey].map(terminal)
     df["last"] = df["k"] == df[journey].map(last_k)
-    df["visit"] = (df["terminal_k"].isna() | (df["k"] < df["terminal_k"])) & ~((df["outcome"] == "censored") & df["last"])
+    before_outcome = df["terminal_k"].isna() | (df["k"] < df["terminal_k"])
+    df["visit"] = before_outcome & ~((df["outcome"] == "censored") & df["last"])
     df["exit"] = df["visit"] & (df["outcome"] == "dropped") & df["last"]
     return df
 
@@ -159,7 +163,8 @@ def test_sessions_followed_by_later_activity_are_over():
 @pytest.mark.parametrize("kwargs, name", [
     ({"goal": "purchase"}, "goal"), ({"goal": None}, "goal"), ({"goal": 3}, "goal"),
     ({"goal": "buy", "lost": "gone"}, "lost"), ({"goal": "buy", "inactivity": 7}, "inactivity"),
-    ({"goal": "buy", "inactivity": "soon"}, "inactivity"), ({"goal": "buy", "observation_end": "now"}, "observation_end"),
+    ({"goal": "buy", "inactivity": "soon"}, "inactivity"),
+    ({"goal": "buy", "observation_end": "now"}, "observation_end"),
     ({"goal": "buy", "observation_end": "2023-01-01"}, "observation_end"), ({"goal": "buy", "per": "visit"}, "per"),
     ({"goal": "buy", "by": "tier"}, "by"),
 ])
@@ -334,7 +339,8 @@ def test_roadblocks_per_session_judge_each_session():
     per_session = roadblocks(log, "buy", per="session", min_journeys=5).to_frame().set_index("event")
     # the users who erred all bought the next day: nobody left after an error
     assert per_user.loc["pay_error", ["users", "exits"]].tolist() == [15, 0]
-    assert per_session.loc["pay_error", ["sessions", "exits", "exit_rate", "conversion_rate"]].tolist() == [15, 15, 1.0, 0.0]
+    signals = ["sessions", "exits", "exit_rate", "conversion_rate"]
+    assert per_session.loc["pay_error", signals].tolist() == [15, 15, 1.0, 0.0]
     assert per_session.loc["pay_error", "rank"] == 1
     assert per_session.loc["pay_error", "exit_lift"] == pytest.approx(1.0 / (20 / 180))
     assert per_session.loc["pay", "error_follow_share"] == pytest.approx(15 / 80)
@@ -419,8 +425,8 @@ def test_ecom_sessions_with_a_payment_error_rarely_purchase():
     np.testing.assert_allclose(t.loc[want.index, "exit_lift"], want["exit_lift"], rtol=1e-12)
     np.testing.assert_array_equal(t.loc[want.index, "sessions"], want["journeys"])
     assert t.loc["payment_error", "rank"] == 1
-    assert t.loc["payment_error", "conversion_rate"] < 0.1 < 0.6 < t.loc["payment_details", "conversion_rate"]
-    assert t.loc["payment_error", "exit_lift"] > 1.5 > 1 > t.loc["payment_details", "exit_lift"]
+    assert t.loc["payment_error", "conversion_rate"] < 0.1 and t.loc["payment_details", "conversion_rate"] > 0.6
+    assert t.loc["payment_error", "exit_lift"] > 1.5 and t.loc["payment_details", "exit_lift"] < 1
 
 
 def test_traffic_fines_collection_is_lost_and_time_to_payment_competes_with_it():
@@ -445,3 +451,16 @@ def test_traffic_fines_collection_is_lost_and_time_to_payment_competes_with_it()
     np.testing.assert_array_equal(got["time_s"].to_numpy(), want["d"].to_numpy())
     np.testing.assert_allclose(got["cumulative_conversion"].to_numpy(), want["conv"].to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(got["cumulative_loss"].to_numpy(), want["loss"].to_numpy(), rtol=1e-12)
+
+
+def test_results_plot_and_show_escaped_html():
+    rows = [(f"u{k}", m, e) for k in range(30) for m, e in ((0, "<b>home</b>"), (1, "pay"))]
+    rows += [(f"u{k}", 2, "buy") for k in range(10)] + [(f"u{k}", 2, "declined") for k in range(10, 15)]
+    log = _log(rows + [("z", 30 * DAY, "<b>home</b>")], tier=["gold"] * (len(rows) + 1))
+    for result in (dropoffs(log, "buy", lost="declined", by="tier"), roadblocks(log, "buy", lost="declined", by="tier"),
+                   time_to_convert(log, "buy", lost="declined", by="tier")):
+        assert len(result.plot().data) >= 1
+        assert "<b>home</b>" not in result._repr_html_()
+    assert "&lt;b&gt;home&lt;/b&gt;" in roadblocks(log, "buy")._repr_html_()
+    # a lost curve is drawn beside the conversion curve when journeys were lost
+    assert len(time_to_convert(log, "buy", lost="declined").plot().data) == 2

@@ -94,17 +94,17 @@ def test_funnels_agree(held, case):
     log, steps = case.log, case.steps
     for kwargs in ({}, {"mode": "open"}, {"within": "1d"}, {"by": case.by}, {"lost": case.lost or [steps[-2]]},
                    {"within": "7d", "by": case.by, "lost": case.lost}):
-        _same(lambda x: funnel(x, steps, **kwargs), held, log)
+        _same(lambda x, kw=kwargs: funnel(x, steps, **kw), held, log)
     if case.sessions:
         for kwargs in ({}, {"by": case.by}, {"mode": "open", "lost": case.lost}):
-            _same(lambda x: funnel(x, steps, per="session", **kwargs), held, log)
+            _same(lambda x, kw=kwargs: funnel(x, steps, per="session", **kw), held, log)
 
 
 def test_dropoffs_agree(held, case):
     log = case.log
     for kwargs in ({}, {"lost": case.lost}, {"by": case.by, "inactivity": "2d"},
                    {"observation_end": case.observation_end, "lost": case.lost}):
-        _same(lambda x: dropoffs(x, case.goal, **kwargs), held, log, "to_frame", "summary")
+        _same(lambda x, kw=kwargs: dropoffs(x, case.goal, **kw), held, log, "to_frame", "summary")
     if case.sessions:
         _same(lambda x: dropoffs(x, case.goal, per="session", by=case.by), held, log, "to_frame", "summary")
 
@@ -113,7 +113,7 @@ def test_roadblocks_agree(held, case):
     log = case.log
     for kwargs in ({"lost": case.lost}, {"by": case.by, "min_journeys": 5},
                    {"observation_end": case.observation_end}):
-        _same(lambda x: roadblocks(x, case.goal, **kwargs), held, log)
+        _same(lambda x, kw=kwargs: roadblocks(x, case.goal, **kw), held, log)
     if case.sessions:
         _same(lambda x: roadblocks(x, case.goal, per="session", lost=case.lost), held, log)
 
@@ -121,7 +121,7 @@ def test_roadblocks_agree(held, case):
 def test_time_to_convert_agrees(held, case):
     log = case.log
     for kwargs in ({}, {"lost": case.lost, "by": case.by}, {"observation_end": case.observation_end}):
-        _same(lambda x: time_to_convert(x, case.goal, **kwargs), held, log, "to_frame", "medians")
+        _same(lambda x, kw=kwargs: time_to_convert(x, case.goal, **kw), held, log, "to_frame", "medians")
     if case.sessions:
         _same(lambda x: time_to_convert(x, case.goal, per="session", lost=case.lost), held, log, "to_frame",
               "medians")

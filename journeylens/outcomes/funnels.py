@@ -179,8 +179,10 @@ def _table(coded, reached, delays, seg_of_group, user_of_group, n_groups, labels
             part["lost"] = np.bincount(seg_of_group[arrived[np.isin(arrived, lost_groups)]], minlength=n_seg)
         base = counts if base is None else base
         part["conversion_from_start"] = _ratio(counts, base)
-        part["conversion_from_previous"] = _ratio(counts, prev) if prev is not None else np.where(counts > 0, 1.0, np.nan)
-        for column, delay_us in (("median_s_from_latest_previous", latest_us), ("median_s_from_first_previous", first_us)):
+        part["conversion_from_previous"] = (_ratio(counts, prev) if prev is not None
+                                            else np.where(counts > 0, 1.0, np.nan))
+        for column, delay_us in (("median_s_from_latest_previous", latest_us),
+                                 ("median_s_from_first_previous", first_us)):
             median = pd.Series(delay_us / 1e6).groupby(seg_of_group[delay_g]).median()
             part[column] = median.reindex(range(n_seg)).to_numpy(dtype=float)
         frames.append(part)

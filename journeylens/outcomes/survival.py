@@ -94,7 +94,8 @@ def time_to_convert(
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "b", "b", "c", "c"],
-    ...     "time": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-04", "2024-01-01", "2024-01-03"]),
+    ...     "time": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-04",
+    ...                             "2024-01-01", "2024-01-03"]),
     ...     "event": ["home", "buy", "home", "home", "home", "declined"]}))
     >>> t = jl.time_to_convert(log, "buy", lost="declined")
     >>> t.to_frame()[["time_s", "at_risk", "cumulative_conversion", "cumulative_loss"]].round(4).values.tolist()
