@@ -3,7 +3,8 @@
 One window pass per step over the union of the previous step's reachable rows
 and the candidate rows of this step: the latest reachable previous occurrence
 before each candidate (in log order) is a running maximum of its time, which a
-distributed SQL engine computes the same way.
+distributed SQL engine computes the same way. Journeys that end at a lost event
+are cut there first (:func:`cut_at_first`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,18 @@ SELECT g, i, t, pt FROM y
 WHERE prev = 0 AND pt IS NOT NULL AND t - pt <= {within}
 """
 
-# Per group: the delay of its first reachable occurrence (the one first in log order).
-FIRST_SQL = "SELECT g, min_by(t - pt, i) AS delay FROM hit GROUP BY g ORDER BY g"
+# Per group: its first reachable occurrence (the one first in log order), timed from the latest
+# reachable previous-step occurrence before it (``pt``) and from the group's first one.
+FIRST_SQL = """
+WITH a AS (SELECT g, min_by(t - pt, i) AS latest, min_by(t, i) AS at FROM hit GROUP BY g),
+f AS (SELECT g, min(t) AS ft FROM p GROUP BY g)
+SELECT a.g AS g, a.latest AS latest, a.at - f.ft AS first FROM a JOIN f ON a.g = f.g ORDER BY g
+"""
+# The rows of each group up to its first row with one of the codes (all rows of groups without one).
+CUT_SQL = """
+SELECT ev.* FROM ev LEFT JOIN (SELECT g, min(i) AS ci FROM ev WHERE e IN ({codes}) GROUP BY g) c ON ev.g = c.g
+WHERE c.ci IS NULL OR ev.i <= c.ci
+"""
 GROUPS_SQL = "SELECT DISTINCT g FROM c ORDER BY g"
 OWNERS_SQL = "SELECT g, min(u) AS u FROM ev GROUP BY g ORDER BY g"
 
@@ -65,10 +76,22 @@ def groups(rows: Table) -> np.ndarray:
     return run(GROUPS_SQL, {"c": rows})["g"].astype(np.int64)
 
 
-def first_arrivals(hit: Table) -> tuple[np.ndarray, np.ndarray]:
-    """Groups of ``hit`` (sorted) and the delay (µs) of each one's first row in log order."""
-    out = run(FIRST_SQL, {"hit": hit})
-    return out["g"].astype(np.int64), out["delay"].astype(np.int64)
+def first_arrivals(prev: Table, hit: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups of ``hit`` (sorted) and, for each one's first row in log order, the µs since the latest
+    previous-step row it came through and since the group's first row of ``prev``."""
+    out = run(FIRST_SQL, {"hit": hit, "p": prev})
+    return out["g"].astype(np.int64), out["latest"].astype(np.int64), out["first"].astype(np.int64)
+
+
+def cut_at_first(ev: Table, codes: np.ndarray) -> Table:
+    """The rows of ``ev(i, g, e, ...)`` up to and including each group's first row whose code is one of
+    ``codes`` (whole groups without one), on ``ev``'s engine; in memory, each group's rows together in
+    order of ``i``, as in the journey table."""
+    sql = CUT_SQL.format(codes=", ".join(str(int(c)) for c in codes) or "-1")
+    if is_held(ev):
+        return frame(sql, {"ev": ev})
+    out = run(sql + "ORDER BY g, i", {"ev": ev})
+    return {k: v.astype(np.int64, copy=False) for k, v in out.items()}
 
 
 def group_owners(ev: Table) -> np.ndarray:

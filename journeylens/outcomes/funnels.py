@@ -7,6 +7,17 @@ follows (in log order: time, then source order) a reachable occurrence of step
 the first, so a journey that starts the funnel twice is credited with its best
 attempt, as a window demands. An ``open`` funnel counts journeys that ever did
 each step, whatever the order.
+
+Timing: each journey's first arrival at step *k* (its first reachable
+occurrence, in log order) is timed twice. ``median_s_from_latest_previous``
+measures from the latest reachable occurrence of step *k-1* before it (the
+one it came through: "minutes after the last product view");
+``median_s_from_first_previous`` from the journey's first reachable occurrence
+of step *k-1* ("weeks after the first product view"), whatever ``within``.
+
+With ``lost=`` (events that end a journey in failure), a journey ends at its
+first lost event: later events do not count for any step, and ``lost``
+counts, per step, the journeys that reached it and were then lost.
 """
 
 from __future__ import annotations
@@ -18,16 +29,17 @@ from typing import Any, Literal, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ..core.params import micros
-from ..core.protocol import By, JourneyLog
+from ..core.params import choice, event_names, optional_micros
+from ..core.protocol import By, JourneyLog, check_per
 from ..engine.funnel import (
+    cut_at_first,
     first_arrivals,
     group_owners,
     groups,
     reachable_step,
     step_rows,
 )
-from ..errors import JourneyLensError
+from ..errors import ParameterError
 
 Step = Union[str, Sequence[str]]
 
@@ -43,8 +55,8 @@ class Funnel:
     segment: str | None
 
     def to_frame(self) -> pd.DataFrame:
-        """``[segment,] step_index, step, <users|sessions>, [users,] conversion_from_start,
-        conversion_from_previous, median_time_from_previous_s``."""
+        """``[segment,] step_index, step, <users|sessions>, [users,] [lost,] conversion_from_start,
+        conversion_from_previous, median_s_from_latest_previous, median_s_from_first_previous``."""
         return self.table.copy()
 
     def plot(self):
@@ -65,21 +77,12 @@ class Funnel:
 
 
 def _step_codes(log: JourneyLog, steps: Sequence[Step]) -> list[tuple[tuple[str, ...], np.ndarray]]:
-    if isinstance(steps, str) or len(steps) == 0:
-        raise JourneyLensError("steps must be a non-empty list of event names (or lists of names)")
-    known = pd.Index(log.event_names.astype(str))
+    if isinstance(steps, str) or not isinstance(steps, Sequence) or len(steps) == 0:
+        raise ParameterError("steps must be a non-empty list of event names (or lists of names)", "steps")
     out = []
     for step in steps:
-        names = (step,) if isinstance(step, str) else tuple(step)
-        if not names or not all(isinstance(n, str) for n in names):
-            raise JourneyLensError(f"a funnel step must be an event name or a list of names, not {step!r}")
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise JourneyLensError(
-                f"funnel step {unknown[0]!r} is not an event of the log (events: {', '.join(known[:12])}"
-                + (", …)" if len(known) > 12 else ")")
-            )
-        out.append((names, known.get_indexer(list(names))))
+        names = event_names(step, log.event_names, "steps")
+        out.append((names, log.event_codes_of(names)))
     return out
 
 
@@ -91,6 +94,7 @@ def funnel(
     mode: Literal["closed", "open"] = "closed",
     per: Literal["user", "session"] = "user",
     by: By = None,
+    lost: str | Sequence[str] | None = None,
 ) -> Funnel:
     """Count the journeys reaching each step of a funnel.
 
@@ -99,8 +103,8 @@ def funnel(
     longest time allowed from one step to the next (closed mode). ``per="session"``
     counts sessions (the log needs ``session_id``) and also reports distinct users.
     ``by``: a segment column or ``user_id → label`` mapping; one funnel per segment.
-    ``median_time_from_previous_s`` is measured on each journey's first arrival at
-    the step, from the previous-step occurrence it came through. Runs on every engine.
+    ``lost``: events ending a journey in failure (see the module docstring, as
+    for the two timings). Runs on every engine.
 
     >>> import pandas as pd, journeylens as jl
     >>> log = jl.from_pandas(pd.DataFrame({
@@ -110,41 +114,46 @@ def funnel(
     ...     "event": ["home", "cart", "buy", "cart", "home", "home"]}))
     >>> jl.funnel(log, ["home", "cart", "buy"]).to_frame()["users"].tolist()
     [3, 1, 1]
+    >>> jl.funnel(log, ["home", "cart", "buy"]).to_frame()["median_s_from_first_previous"].tolist()
+    [nan, 300.0, 1500.0]
     """
-    if mode not in ("closed", "open"):
-        raise JourneyLensError(f"mode must be 'closed' or 'open', not {mode!r}")
-    if per not in ("user", "session"):
-        raise JourneyLensError(f"per must be 'user' or 'session', not {per!r}")
+    choice(mode, "mode", ("closed", "open"))
+    check_per(per)
     if within is not None and mode == "open":
-        raise JourneyLensError("within= applies to closed funnels only (an open funnel has no order)")
+        raise ParameterError("within= applies to closed funnels only (an open funnel has no order)", "within")
     coded = _step_codes(log, steps)
-    window = None if within is None else micros(within, "within")
+    window = optional_micros(within, "within")
+    lost_codes = log.event_codes_of(event_names(lost, log.event_names, "lost", required=False))
     seg_of_user, labels, seg_name = log.segments(by)
     rows = log.journeys(per=per, window=False)  # every event has a code: all rows, in log order
+    if len(lost_codes):
+        rows = cut_at_first(rows, lost_codes)
     user_of_group = group_owners(rows)
     seg_of_group = seg_of_user[user_of_group]
     n_groups = len(user_of_group)
 
+    none = np.zeros(0, dtype=np.int64)
     reached: list[np.ndarray] = []  # per step: the groups reaching it
-    delays: list[tuple[np.ndarray, np.ndarray]] = []  # per step: (groups, µs from previous step)
+    delays: list[tuple[np.ndarray, ...]] = []  # per step: (groups, µs from the latest and the first previous)
     previous: Any = None  # the reachable rows of the previous step (numpy columns or a held table)
     for k, (_, codes) in enumerate(coded):
         candidates = step_rows(rows, codes)
         if mode == "open":
             reached.append(groups(candidates))
-            delays.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+            delays.append((none, none, none))
             continue
         if k == 0:
             hit = candidates
             first_g = groups(hit)
-            delays.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+            delays.append((none, none, none))
         else:
             hit = reachable_step(previous, candidates, window)
-            first_g, delay = first_arrivals(hit)
-            delays.append((first_g, delay))
+            first_g, latest, first = first_arrivals(previous, hit)
+            delays.append((first_g, latest, first))
         reached.append(first_g)
         previous = hit
-    table = _table(coded, reached, delays, seg_of_group, user_of_group, n_groups, labels, per)
+    lost_groups = groups(step_rows(rows, lost_codes)) if len(lost_codes) else None
+    table = _table(coded, reached, delays, seg_of_group, user_of_group, n_groups, labels, per, lost_groups)
     if by is None:
         table = table.drop(columns="segment")
     else:
@@ -153,24 +162,29 @@ def funnel(
                   segment=seg_name if by is not None else None)
 
 
-def _table(coded, reached, delays, seg_of_group, user_of_group, n_groups, labels, per) -> pd.DataFrame:
-    """Counts, conversion rates and median delays per (segment, step)."""
+def _table(coded, reached, delays, seg_of_group, user_of_group, n_groups, labels, per, lost_groups) -> pd.DataFrame:
+    """Counts, conversion rates and median delays per (segment, step); ``lost_groups``: the lost journeys."""
     n_seg = len(labels)
     unit = "users" if per == "user" else "sessions"
     frames = []
     base = None
     prev = None
-    for k, ((names, _), arrived, (delay_g, delay_us)) in enumerate(zip(coded, reached, delays)):
-        counts = np.bincount(seg_of_group[arrived], minlength=n_seg) if len(arrived) else np.zeros(n_seg, dtype=np.int64)
+    for k, ((names, _), arrived, (delay_g, latest_us, first_us)) in enumerate(zip(coded, reached, delays)):
+        counts = np.bincount(seg_of_group[arrived], minlength=n_seg)
         part = pd.DataFrame({"segment": labels, "step_index": k + 1, "step": " | ".join(names), unit: counts})
         if per == "session":
             users = pd.Series(user_of_group[arrived]).groupby(seg_of_group[arrived]).nunique()
             part["users"] = users.reindex(range(n_seg), fill_value=0).to_numpy()
+        if lost_groups is not None:
+            part["lost"] = np.bincount(seg_of_group[arrived[np.isin(arrived, lost_groups)]], minlength=n_seg)
         base = counts if base is None else base
         part["conversion_from_start"] = _ratio(counts, base)
-        part["conversion_from_previous"] = _ratio(counts, prev) if prev is not None else np.where(counts > 0, 1.0, np.nan)
-        median = pd.Series(delay_us / 1e6).groupby(seg_of_group[delay_g]).median() if len(delay_g) else pd.Series(dtype=float)
-        part["median_time_from_previous_s"] = median.reindex(range(n_seg)).to_numpy(dtype=float)
+        part["conversion_from_previous"] = (_ratio(counts, prev) if prev is not None
+                                            else np.where(counts > 0, 1.0, np.nan))
+        for column, delay_us in (("median_s_from_latest_previous", latest_us),
+                                 ("median_s_from_first_previous", first_us)):
+            median = pd.Series(delay_us / 1e6).groupby(seg_of_group[delay_g]).median()
+            part[column] = median.reindex(range(n_seg)).to_numpy(dtype=float)
         frames.append(part)
         prev = counts
     out = pd.concat(frames, ignore_index=True)
