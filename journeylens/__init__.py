@@ -38,8 +38,10 @@ from .mining.models import discover, from_pm4py, to_pm4py
 from .mining.paths import paths
 from .mining.variants import variants
 from .outcomes.attribution import attribution, attribution_from_paths
-from .outcomes.dropoffs import dropoffs, roadblocks, time_to_convert
+from .outcomes.dropoffs import dropoffs
 from .outcomes.funnels import funnel
+from .outcomes.roadblocks import roadblocks
+from .outcomes.survival import time_to_convert
 from .personas import PersonaModel, compare_segments, profile, user_features
 from .prepare.identities import identity_map, stitch
 from .prepare.sessions import sessionize, sessions

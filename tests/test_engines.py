@@ -147,7 +147,7 @@ def test_duckdb_agrees_with_pandas_reference(log, ordered, steps):
     reached, medians = ref_funnel(ordered, steps)
     f = funnel(log, steps).to_frame()
     assert f["users"].tolist() == reached
-    np.testing.assert_array_equal(f["median_time_from_previous_s"].to_numpy()[1:], np.array(medians[1:]))
+    np.testing.assert_array_equal(f["median_s_from_latest_previous"].to_numpy()[1:], np.array(medians[1:]))
 
 
 def test_ties_keep_source_order(log, ordered, data):

@@ -125,7 +125,9 @@ def run_analysis(
     from ..mining.loops import loops
     from ..mining.variants import variants
     from ..mining.flows import journey_flows
-    from ..outcomes.dropoffs import dropoffs, roadblocks, time_to_convert
+    from ..outcomes.dropoffs import dropoffs
+    from ..outcomes.roadblocks import roadblocks
+    from ..outcomes.survival import time_to_convert
     from ..outcomes.funnels import funnel as run_funnel
     from ..personas import PersonaModel, profile, user_features
 
