@@ -23,11 +23,10 @@ stopping found on the held-out prefixes. ``validation_`` records every score,
 ``model_`` the choice.
 
 Bounds: the booster learns from at most ``max_prefixes`` prefixes drawn at
-random (seeded); inputs keep the ``max_classes`` most frequent events and fold
-the rest into one "other" code. Predictions name real events: the probability
-of "other" is shared out over the rare training events by their frequency.
-Boosting runs on one thread: the fits are small, and several processes sharing
-a few cores each starting an OpenMP team was 7x slower in our measurements.
+random (seeded; :mod:`journeylens.predict.boosting`); inputs keep the
+``max_classes`` most frequent events and fold the rest into one "other" code.
+Predictions name real events: the probability of "other" is shared out over the
+rare training events by their frequency.
 """
 
 from __future__ import annotations
@@ -40,8 +39,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ..core.params import choice, fraction, positive_int
+from ..core.params import choice, positive_int
 from ..errors import JourneyLensError, ParameterError
+from . import boosting
 from .ngram import BackoffNgram
 from .prefixes import END_NAME, MAX_COUNTED, Coded, Events, FeatureSpec, Vocabulary, read_events
 from .split import training_rows
@@ -49,8 +49,6 @@ from .split import training_rows
 MODELS = ("ngram", "booster", "booster_calendar")
 #: prefixes scored at a time: distributions stay small in memory
 CHUNK = 100_000
-#: the largest input alphabet HistGradientBoosting takes as categorical codes (its bins, less padding)
-MAX_CLASSES = 250
 
 
 class NextStepModel(BaseEstimator):
@@ -72,11 +70,13 @@ class NextStepModel(BaseEstimator):
     and ``"<end>"``), ``n_prefixes_``.
 
     >>> import journeylens as jl
+    >>> from journeylens.predict.next_step import NextStepModel
+    >>> from journeylens.predict.split import split_by_time
     >>> log = jl.datasets.make_event_log(1500, seed=0)
-    >>> train, test = jl.split_by_time(log, train=2/3)
-    >>> model = jl.NextStepModel(models=("ngram",), random_state=0).fit(train)
+    >>> train, test = split_by_time(log, train=2/3)
+    >>> model = NextStepModel(models=("ngram",), random_state=0).fit(train)
     >>> round(model.score(test), 2)
-    0.62
+    0.61
     >>> model.evaluate(test).columns.tolist()
     ['user_id', 'position', 'actual', 'predicted', 'probability']
     >>> model.predict_next(test, top=2).to_frame().columns.tolist()
@@ -107,20 +107,9 @@ class NextStepModel(BaseEstimator):
         for name in models:
             choice(name, "models", MODELS)
         models = tuple(m for m in MODELS if m in models)  # ties in validation go to the simpler model
-        positive_int(self.order, "order")
+        boosting.check_params(self)
         positive_int(self.min_count, "min_count")
         choice(self.per, "per", ("user", "session"))
-        if positive_int(self.max_classes, "max_classes") > MAX_CLASSES:
-            raise ParameterError(f"max_classes must be at most {MAX_CLASSES}, not {self.max_classes!r}", "max_classes")
-        positive_int(self.max_prefixes, "max_prefixes", minimum=100)
-        if fraction(self.validation, "validation") in (0.0, 1.0) or self.validation > 0.5:
-            raise ParameterError(f"validation must be a share above 0 and at most 0.5, not {self.validation!r}",
-                                 "validation")
-        positive_int(self.max_iter, "max_iter")
-        if fraction(self.learning_rate, "learning_rate") == 0:
-            raise ParameterError("learning_rate must be above 0", "learning_rate")
-        if self.random_state is not None:
-            positive_int(self.random_state, "random_state", minimum=0)
         return models
 
     def _read(self, log: Any, events: Events | None = None) -> Coded:
@@ -142,7 +131,7 @@ class NextStepModel(BaseEstimator):
                                  "lower order or max_classes", "order")
         log = self._read(X, events)
         rng = np.random.default_rng(self.random_state)
-        channel = events.c is not None and 0 < len(self.vocab_.channels) <= MAX_CLASSES
+        channel = events.c is not None and 0 < len(self.vocab_.channels) <= boosting.MAX_CLASSES
         counted = min(self.vocab_.n, MAX_COUNTED)
         specs = {"booster": FeatureSpec(self.order, counted, timing=True, calendar=False, channel=channel),
                  "booster_calendar": FeatureSpec(self.order, counted, timing=True, calendar=True, channel=channel)}
@@ -158,8 +147,7 @@ class NextStepModel(BaseEstimator):
                     estimator = BackoffNgram(self.order, self.min_count, self.vocab_.size).fit(log.p, fit_rows)
                 else:
                     estimator = self._boost(specs[name], log, fit_rows, held, self.max_iter, rng)
-                    # refit with the iterations that scored best on the held-out prefixes (index 0: none yet)
-                    iterations[name] = max(1, int(np.argmax(estimator.validation_score_)))
+                    iterations[name] = boosting.best_iterations(estimator)
                 predicted, _ = self._top(estimator, specs.get(name), log, held, 1)
                 scores.append({"model": name, "accuracy": float(np.mean(predicted[:, 0] == actual)),
                                "prefixes": len(held), "boosting_iterations": iterations.get(name)})
@@ -178,39 +166,21 @@ class NextStepModel(BaseEstimator):
 
     def _boost(self, spec: FeatureSpec, log: Coded, rows: np.ndarray, held: np.ndarray | None, max_iter: int,
                rng: np.random.Generator):
-        """A HistGradientBoostingClassifier on a sample of ``rows``; with ``held`` rows, early stopping on them."""
-        from sklearn.ensemble import HistGradientBoostingClassifier
-        from threadpoolctl import threadpool_limits
-
-        sample = _sample(rows, self.max_prefixes, rng)
-        y = log.p.y[sample]
-        if len(np.unique(y)) < 2:
-            raise JourneyLensError("every training prefix has the same next event: nothing to learn beyond it "
-                                   "(use models=('ngram',))")
-        kwargs: dict[str, Any] = {}
+        """The booster on a sample of ``rows``; with ``held`` rows, early stopping on a sample of them."""
+        train = boosting.sample(rows, self.max_prefixes, rng)
+        stop = None
         if held is not None:
-            val = _sample(held, max(self.max_prefixes // 2, 1), rng)
-            val = val[np.isin(log.p.y[val], y)]  # early stopping scores only targets the booster knows
-            if len(val):
-                kwargs = {"X_val": log.features(spec, val, self.vocab_), "y_val": log.p.y[val]}
-        booster = HistGradientBoostingClassifier(
-            max_iter=max_iter, learning_rate=self.learning_rate, l2_regularization=1.0,
-            categorical_features=spec.categorical(self.vocab_), early_stopping=bool(kwargs), n_iter_no_change=10,
-            random_state=int(rng.integers(2**31)))  # l2: keeps Newton steps of rare classes from diverging
-        with threadpool_limits(1):
-            return booster.fit(log.features(spec, sample, self.vocab_), y, **kwargs)
+            val = boosting.sample(held, max(self.max_prefixes // 2, 1), rng)
+            stop = (log.features(spec, val, self.vocab_), log.p.y[val])
+        return boosting.fit(log.features(spec, train, self.vocab_), log.p.y[train], spec.categorical(self.vocab_),
+                            max_iter=max_iter, learning_rate=self.learning_rate, rng=rng, held=stop)
 
     # -- prediction --------------------------------------------------------------
     def _proba(self, estimator: Any, spec: FeatureSpec | None, log: Coded, rows: np.ndarray) -> np.ndarray:
         """Distributions over codes (rows × vocabulary size) of the prefixes ending at ``rows``."""
         if isinstance(estimator, BackoffNgram):
             return estimator.proba(log.p, rows)
-        from threadpoolctl import threadpool_limits
-
-        out = np.zeros((len(rows), self.vocab_.size))
-        with threadpool_limits(1):
-            out[:, estimator.classes_] = estimator.predict_proba(log.features(spec, rows, self.vocab_))
-        return out
+        return boosting.proba(estimator, log.features(spec, rows, self.vocab_), self.vocab_.size)
 
     def _top(self, estimator: Any, spec: FeatureSpec | None, log: Coded, rows: np.ndarray,
              k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,11 +253,6 @@ class NextStepModel(BaseEstimator):
         """Accuracy of the top prediction over every prefix of the journeys of log ``X``."""
         _, _, actual, predicted, _ = self._scored(X)
         return float(np.mean(actual == predicted)) if len(actual) else float("nan")
-
-
-def _sample(rows: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """At most ``size`` of ``rows``, drawn without replacement, in row order."""
-    return rows if len(rows) <= size else np.sort(rng.choice(rows, size=size, replace=False))
 
 
 def _actual(log: Coded, rows: np.ndarray, outputs: pd.Index) -> np.ndarray:

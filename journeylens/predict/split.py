@@ -20,8 +20,9 @@ def split_by_time(log: Any, *, train: float = 2 / 3) -> tuple[Any, Any]:
     past and tested on journeys that started later, never on events of a journey it saw.
 
     >>> import journeylens as jl
+    >>> from journeylens.predict.split import split_by_time
     >>> log = jl.datasets.make_event_log(300, seed=0)
-    >>> train, test = jl.split_by_time(log, train=2/3)
+    >>> train, test = split_by_time(log, train=2/3)
     >>> train.summary()["users"], test.summary()["users"], len(train) + len(test) == len(log)
     (200, 100, True)
     """
