@@ -70,7 +70,7 @@ class ConversionModel(BaseEstimator):
     """
 
     def __init__(self, *, goal: str | Sequence[str] | None = None, within: Any = None, order: int = 4,
-                 max_classes: int = 100, max_prefixes: int = 100_000, validation: float = 0.2, max_iter: int = 200,
+                 max_classes: int = 100, max_prefixes: int = 50_000, validation: float = 0.2, max_iter: int = 200,
                  learning_rate: float = 0.1, random_state: int | None = 0) -> None:
         self.goal = goal
         self.within = within

@@ -16,8 +16,8 @@ log only:
 
 The choice: users are ordered by their first event and the last ``validation``
 share of the training users is held out (as :func:`split_by_time` does). Each
-candidate is fitted on the rest and scored by accuracy on every held-out
-prefix; the best (ties to the earlier in the list above) is refitted on the
+candidate is fitted on the rest and scored by accuracy on the same held-out
+prefixes (all of them, or ``max_prefixes`` drawn at random); the best (ties to the earlier in the list above) is refitted on the
 whole training log, the booster with the number of boosting iterations early
 stopping found on the held-out prefixes. ``validation_`` records every score,
 ``model_`` the choice.
@@ -84,7 +84,7 @@ class NextStepModel(BaseEstimator):
     """
 
     def __init__(self, *, models: Sequence[str] = MODELS, order: int = 4, min_count: int = 5, per: str = "user",
-                 max_classes: int = 100, max_prefixes: int = 100_000, validation: float = 0.2,
+                 max_classes: int = 100, max_prefixes: int = 50_000, validation: float = 0.2,
                  max_iter: int = 200, learning_rate: float = 0.1, random_state: int | None = 0) -> None:
         self.models = models
         self.order = order
@@ -139,18 +139,22 @@ class NextStepModel(BaseEstimator):
         outputs = pd.Index(self.vocab_.output_names())
         scores, iterations = [], {}
         if models != ("ngram",):
+            if len(np.unique(events.u)) < 2:
+                raise JourneyLensError("choosing between models needs at least 2 users (one is held out): "
+                                       "use models=('ngram',)")
             inner = training_rows(events, 1 - self.validation)
             fit_rows, held = rows[inner], rows[~inner]
-            actual = _actual(log, held, outputs)
+            scored = boosting.sample(held, self.max_prefixes, rng)  # the same prefixes score every candidate
+            actual = _actual(log, scored, outputs)
             for name in models:
                 if name == "ngram":
                     estimator = BackoffNgram(self.order, self.min_count, self.vocab_.size).fit(log.p, fit_rows)
                 else:
                     estimator = self._boost(specs[name], log, fit_rows, held, self.max_iter, rng)
                     iterations[name] = boosting.best_iterations(estimator)
-                predicted, _ = self._top(estimator, specs.get(name), log, held, 1)
+                predicted, _ = self._top(estimator, specs.get(name), log, scored, 1)
                 scores.append({"model": name, "accuracy": float(np.mean(predicted[:, 0] == actual)),
-                               "prefixes": len(held), "boosting_iterations": iterations.get(name)})
+                               "prefixes": len(scored), "boosting_iterations": iterations.get(name)})
         best = max(scores, key=lambda s: s["accuracy"])["model"] if scores else "ngram"  # max: first of ties
         self.validation_ = pd.DataFrame(scores, columns=["model", "accuracy", "prefixes", "boosting_iterations"])
         self.validation_["chosen"] = self.validation_["model"] == best
