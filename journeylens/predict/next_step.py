@@ -17,9 +17,10 @@ log only:
 The choice: users are ordered by their first event and the last ``validation``
 share of the training users is held out (as :func:`split_by_time` does). Each
 candidate is fitted on the rest and scored by accuracy on the same held-out
-prefixes (all of them, or ``max_prefixes`` drawn at random); the best (ties to the earlier in the list above) is refitted on the
-whole training log, the booster with the number of boosting iterations early
-stopping found on the held-out prefixes. ``validation_`` records every score,
+prefixes (all of them, or ``max_prefixes`` drawn at random); the best (ties to
+the earlier in the list above) is refitted on the whole training log, the
+booster with the number of boosting rounds early stopping found best on the
+held-out prefixes. ``validation_`` records every score,
 ``model_`` the choice.
 
 Bounds: the booster learns from at most ``max_prefixes`` prefixes drawn at
