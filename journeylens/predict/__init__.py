@@ -1,0 +1,1 @@
+"""Prediction over journeys: what a customer does next, and whether they convert (scikit-learn estimators over logs)."""
