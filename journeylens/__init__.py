@@ -43,6 +43,9 @@ from .outcomes.funnels import funnel
 from .outcomes.roadblocks import roadblocks
 from .outcomes.survival import time_to_convert
 from .personas import PersonaModel, compare_segments, profile, user_features
+from .predict.conversion import ConversionModel
+from .predict.next_step import NextStepModel
+from .predict.split import split_by_time
 from .prepare.identities import identity_map, stitch
 from .prepare.sessions import sessionize, sessions
 from .prepare.stages import assign_stages, unmapped_events
@@ -51,12 +54,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ColumnError",
+    "ConversionModel",
     "EventLog",
     "InputError",
     "JourneyLensError",
     "JourneyMap",
     "JourneyMapError",
     "MissingDependencyError",
+    "NextStepModel",
     "ParameterError",
     "PersonaModel",
     "TableLog",
@@ -97,6 +102,7 @@ __all__ = [
     "sessionize",
     "sessions",
     "spark_session",
+    "split_by_time",
     "stitch",
     "time_to_convert",
     "to_pm4py",

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine import sql
-from ..engine.tables import feature_table
+from ..core.protocol import JourneyLog
 from ..errors import JourneyLensError
 
 #: the target after a journey's last event, as the results name it
@@ -60,18 +60,17 @@ class Events:
         return head
 
 
-def read_events(log) -> Events:
+def read_events(log: JourneyLog) -> Events:
     """The coded events of ``log`` (any engine), in log order."""
-    ev, names = feature_table(log)
-    channel = "c_channel" in names
-    if sql.is_held(ev):
-        columns = "u, s, t, e" + (", c_channel" if channel else "")
-        ev = sql.run(f"SELECT {columns} FROM ev ORDER BY i", {"ev": ev})
-    return Events(u=np.asarray(ev["u"], dtype=np.int64), e=np.asarray(ev["e"], dtype=np.int64),
-                  t=np.asarray(ev["t"], dtype=np.int64), s=np.asarray(ev["s"]),
-                  c=np.asarray(ev["c_channel"], dtype=np.int64) if channel else None,
+    channel, sessions = log.has("channel"), log.has("session_id")
+    ev = log.journeys(window=False, columns=(("session",) if sessions else ()) + (("channel",) if channel else ()))
+    columns = "u, t, e" + (", c_session AS s" if sessions else ", 0 AS s") + (", c_channel" if channel else "")
+    rows = sql.run(f"SELECT {columns} FROM ev ORDER BY i", {"ev": ev})
+    return Events(u=np.asarray(rows["u"], dtype=np.int64), e=np.asarray(rows["e"], dtype=np.int64),
+                  t=np.asarray(rows["t"], dtype=np.int64), s=np.asarray(rows["s"]),
+                  c=np.asarray(rows["c_channel"], dtype=np.int64) if channel else None,
                   users=pd.Index(log.users), events=pd.Index(log.event_names).astype(str),
-                  channels=pd.Index(names["c_channel"]).astype(str) if channel else None)
+                  channels=pd.Index(log.names("channel")).astype(str) if channel else None)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from ..core.eventlog import EventLog
 from ..errors import JourneyLensError, ParameterError
 from .prefixes import Events, read_events
 
@@ -28,8 +27,11 @@ def split_by_time(log: Any, *, train: float = 2 / 3) -> tuple[Any, Any]:
     """
     if isinstance(train, (bool, np.bool_)) or not isinstance(train, (int, float, np.number)) or not 0 < train < 1:
         raise ParameterError(f"train must be a share between 0 and 1 (exclusive), not {train!r}", "train")
-    mask = training_rows(read_events(log), train)
-    return _sub_log(log, mask), _sub_log(log, ~mask)
+    events = read_events(log)
+    in_train = np.unique(events.u[training_rows(events, train)])
+    rest = np.setdiff1d(np.unique(events.u), in_train)
+    ids = lambda codes: log.users[codes].astype(str).tolist()  # noqa: E731
+    return log.filter(users=ids(in_train)), log.filter(users=ids(rest))
 
 
 def training_rows(events: Events, train: float) -> np.ndarray:
@@ -44,14 +46,3 @@ def training_rows(events: Events, train: float) -> np.ndarray:
     in_train[order[:n_train]] = True
     return in_train[events.u]
 
-
-def _sub_log(log: Any, mask: np.ndarray) -> Any:
-    """The rows of ``mask`` as a log of the same engine; until the log protocol has
-    ``log.filter(users=...)`` only an in-memory :class:`EventLog` can be cut."""
-    if not isinstance(log, EventLog):
-        raise JourneyLensError("split_by_time needs an in-memory EventLog for now: read the log (or a period "
-                               "of it) without engine=, then split it")
-    frame = log._frame.loc[mask].copy()
-    for column in ("user_id", "event"):  # the dictionaries of the part: codes stay positions in them
-        frame[column] = frame[column].cat.remove_unused_categories()
-    return log._derive(frame)
