@@ -10,7 +10,9 @@ touchpoints costs what its transitions cost.
 
 Drift selects the rows of each period (:func:`period_rows`) for
 :meth:`JourneyLog.take`, and counts users per edge, variant and outcome in each.
-Every result that leaves the engine is small: one row per journey at most.
+Every result that leaves the engine is small: one row per journey at most. Results are
+sorted here, by their codes, not by the engine: a global ORDER BY costs Spark a sampling
+job per query, and these results are small.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ import numpy as np
 from .sql import Table, frame, run
 
 _NONE = "-1"  # an IN list that matches no code
+
+
+def _sorted(out: dict[str, np.ndarray], *keys: str) -> dict[str, np.ndarray]:
+    """A small kernel result in the order of its ``keys`` (codes: a total order)."""
+    order = np.lexsort([np.asarray(out[k], dtype=np.int64) for k in reversed(keys)])
+    return {k: np.asarray(v)[order] for k, v in out.items()}
 
 
 def codes_list(codes: Sequence[int]) -> str:
@@ -77,14 +85,14 @@ SELECT p.c AS a, p.c2 AS b, count(*) AS n, count(DISTINCT p.g) AS journeys, coun
        count(DISTINCT CASE WHEN j.lost = 1 THEN p.g END) AS lost,
        max(CASE WHEN {allowed} THEN 1 ELSE 0 END) AS designed
 FROM mt p JOIN jt j ON p.g = j.g LEFT JOIN d ON p.c = d.a AND p.c2 = d.b
-WHERE p.c2 >= 0 GROUP BY p.c, p.c2 ORDER BY a, b
+WHERE p.c2 >= 0 GROUP BY p.c, p.c2
 """
 REACHED_SQL = """
-SELECT c, count(DISTINCT g) AS journeys, count(DISTINCT u) AS users FROM mt GROUP BY c ORDER BY c
+SELECT c, count(DISTINCT g) AS journeys, count(DISTINCT u) AS users FROM mt GROUP BY c
 """
 BACKWARD_SQL = """
 SELECT s AS a, s2 AS b, count(*) AS n, count(DISTINCT g) AS journeys, count(DISTINCT u) AS users
-FROM mt WHERE c2 >= 0 AND s2 < s GROUP BY s, s2 ORDER BY a, b
+FROM mt WHERE c2 >= 0 AND s2 < s GROUP BY s, s2
 """
 # Stages passed over: journeys whose lowest and highest stage ranks lo < k < hi pass stage k;
 # counted as journeys by lo and by hi (the caller's running sums give the passing ones) and the
@@ -97,11 +105,10 @@ inner_visits AS (
 SELECT 0 AS kind, lo AS k, count(*) AS n FROM span WHERE hi - lo >= 2 GROUP BY lo
 UNION ALL SELECT 1 AS kind, hi AS k, count(*) AS n FROM span WHERE hi - lo >= 2 GROUP BY hi
 UNION ALL SELECT 2 AS kind, s AS k, count(*) AS n FROM inner_visits GROUP BY s
-ORDER BY kind, k
 """
 UNMAPPED_SQL = """
 SELECT ev.e, count(*) AS n, count(DISTINCT ev.u) AS users
-FROM ev LEFT JOIN mp ON ev.e = mp.e WHERE mp.e IS NULL GROUP BY ev.e ORDER BY ev.e
+FROM ev LEFT JOIN mp ON ev.e = mp.e WHERE mp.e IS NULL GROUP BY ev.e
 """
 MAP_ROWS_SQL = "SELECT ev.i FROM ev JOIN mp ON ev.e = mp.e"
 
@@ -134,23 +141,23 @@ def journey_table(ev: Table, mt: Table, designed: Table, starts: Table, goal: Se
 
 def journey_rows(jt: Table) -> dict[str, np.ndarray]:
     """The journey table, in journey order."""
-    return run("SELECT * FROM jt ORDER BY g", {"jt": jt})
+    return _sorted(run("SELECT * FROM jt", {"jt": jt}), "g")
 
 
 def observed_pairs(mt: Table, jt: Table, designed: Table, any_step: bool) -> dict[str, np.ndarray]:
     """Observed steps ``a → b`` (touchpoint codes): ``n``, ``journeys``, ``users``, the journeys
     among them that ``converted`` or were ``lost``, and whether the step is ``designed``."""
-    return run(PAIRS_SQL.format(allowed=_allowed(any_step)), {"mt": mt, "jt": jt, "d": designed})
+    return _sorted(run(PAIRS_SQL.format(allowed=_allowed(any_step)), {"mt": mt, "jt": jt, "d": designed}), "a", "b")
 
 
 def reached(mt: Table) -> dict[str, np.ndarray]:
     """Journeys and users reaching each touchpoint code ``c``."""
-    return run(REACHED_SQL, {"mt": mt})
+    return _sorted(run(REACHED_SQL, {"mt": mt}), "c")
 
 
 def backward_steps(mt: Table) -> dict[str, np.ndarray]:
     """Steps from a later stage rank ``a`` back to an earlier ``b``: ``n``, ``journeys``, ``users``."""
-    return run(BACKWARD_SQL, {"mt": mt})
+    return _sorted(run(BACKWARD_SQL, {"mt": mt}), "a", "b")
 
 
 def stage_spans(mt: Table, n_stages: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +175,7 @@ def stage_spans(mt: Table, n_stages: int) -> tuple[np.ndarray, np.ndarray]:
 
 def unmapped(ev: Table, mapping: Table) -> dict[str, np.ndarray]:
     """Events (codes ``e``) that are no touchpoint of the map: ``n`` events and ``users``."""
-    return run(UNMAPPED_SQL, {"ev": ev, "mp": mapping})
+    return _sorted(run(UNMAPPED_SQL, {"ev": ev, "mp": mapping}), "e")
 
 
 # -- drift -------------------------------------------------------------------------------------
@@ -188,14 +195,14 @@ PERIOD_COUNTS_SQL = """
 SELECT count(*) AS users, CAST(coalesce(sum(kept), 0) AS BIGINT) AS kept FROM pu
 """
 EDGE_USERS_SQL = """
-SELECT e AS a, e2 AS b, count(DISTINCT u) AS users FROM ev WHERE e2 >= 0 GROUP BY e, e2 ORDER BY a, b
+SELECT e AS a, e2 AS b, count(DISTINCT u) AS users FROM ev WHERE e2 >= 0 GROUP BY e, e2
 """
 USERS_SQL = "SELECT count(DISTINCT u) AS users, count(*) AS events, min(t) AS lo, max(t) AS hi FROM ev"
 # How many journeys follow each wanted sequence ``w(g, i, e)`` (its rows in order of ``i``).
 VARIANT_COUNT_SQL = """
 WITH seq AS (SELECT g, {seq_e} AS v FROM ev GROUP BY g),
 want AS (SELECT g AS k, {seq_e} AS v FROM w GROUP BY g)
-SELECT want.k, count(seq.g) AS n FROM want LEFT JOIN seq ON want.v = seq.v GROUP BY want.k ORDER BY want.k
+SELECT want.k, count(seq.g) AS n FROM want LEFT JOIN seq ON want.v = seq.v GROUP BY want.k
 """
 # Per segment: users, and how each user's journey ended by its end of observation (the end of its
 # window, or of the period): converted or lost (the first such event decides), dropped off
@@ -215,7 +222,7 @@ WITH o AS (
 SELECT s, count(*) AS users, CAST(sum(conv) AS BIGINT) AS converted, CAST(sum(lost) AS BIGINT) AS lost,
        CAST(sum(CASE WHEN conv = 0 AND lost = 0 AND least(t0 + {window}, {end}) - t1 >= {idle}
                      THEN 1 ELSE 0 END) AS BIGINT) AS dropped
-FROM c GROUP BY s ORDER BY s
+FROM c GROUP BY s
 """
 _FOREVER = int(np.iinfo(np.int64).max // 4)  # "no window": far beyond any epoch µs, no overflow in sums
 
@@ -250,12 +257,12 @@ def period_size(ev: Table) -> dict[str, int]:
 
 def edge_users(ev: Table) -> dict[str, np.ndarray]:
     """Users taking each directly-follows step ``a → b`` of the window pass ``ev(u, e, e2)``."""
-    return run(EDGE_USERS_SQL, {"ev": ev})
+    return _sorted(run(EDGE_USERS_SQL, {"ev": ev}), "a", "b")
 
 
 def variant_counts(ev: Table, wanted: Table) -> np.ndarray:
     """Journeys of ``ev(g, i, e)`` following each wanted sequence ``w(g, i, e)`` (by ``g`` = 0..k-1)."""
-    return run(VARIANT_COUNT_SQL, {"ev": ev, "w": wanted})["n"].astype(np.int64)
+    return _sorted(run(VARIANT_COUNT_SQL, {"ev": ev, "w": wanted}), "k")["n"].astype(np.int64)
 
 
 def outcome_counts(ev: Table, goal: Sequence[int], lost: Sequence[int], *, window_us: int | None,
@@ -265,4 +272,4 @@ def outcome_counts(ev: Table, goal: Sequence[int], lost: Sequence[int], *, windo
     sql = OUTCOMES_SQL.format(goal=codes_list(goal), lost=codes_list(lost),
                               window=_FOREVER if window_us is None else int(window_us), end=int(end_us),
                               idle=int(idle_us))
-    return run(sql, {"ev": ev})
+    return _sorted(run(sql, {"ev": ev}), "s")
