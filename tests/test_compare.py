@@ -127,6 +127,10 @@ def test_unexpected_missing_skipped_and_violations():
     assert r.unmapped.values.tolist() == [["help", 1, 1]]
     reached = r.reached.set_index("touchpoint")["journeys"].to_dict()
     assert reached == {"ad": 2, "newsletter": 1, "landing": 3, "product": 3, "cart": 4, "order": 2}
+    g = r.graph
+    assert g.edges["newsletter", "landing"] == {"designed": True, "count": 0, "journeys": 0, "users": 0}
+    assert g.edges["cart", "product"]["designed"] is False and g.nodes["cart"]["stage"] == "decision"
+    assert g.number_of_edges() == len(MAP["transitions"]) + 4
 
 
 def test_targets_and_overall_by_segment():
@@ -145,7 +149,7 @@ def test_one_touchpoint_journeys_are_apart_and_reasons_replace_nan():
     log = _log({"a": ["ad", "landing"], "b": ["ad", "ad", "help"], "c": ["help"]})
     r = compare(log, MAP)
     c = r.to_frame().set_index("user_id")
-    assert c.loc["a", "conforming"] is True or c.loc["a", "conforming"] == True  # noqa: E712
+    assert bool(c.loc["a", "conforming"])
     assert pd.isna(c.loc["b", "conforming"]) and np.isnan(c.loc["b", "fitness"])  # ad, ad collapse: one touchpoint
     assert c.loc["b", "note"] == "one touchpoint: no transition to judge"
     assert c.loc["c", "note"] == "no touchpoint of the map" and pd.isna(c.loc["c", "started_as_designed"])
@@ -314,7 +318,7 @@ def test_a_map_of_20000_stages_stays_small():
         tracemalloc.stop()
     assert peak < 150 * 2**20  # a dense 20,000² matrix alone would be 400 MB
     c = r.to_frame().set_index("user_id")
-    assert c.loc["walker", "conforming"] == True and c.loc["walker", "fitness"] == 1.0  # noqa: E712
+    assert bool(c.loc["walker", "conforming"]) and c.loc["walker", "fitness"] == 1.0
     assert len(r.skipped_stages) == n and r.skipped_stages.loc[1, "journeys_passing"] >= 1
 
 

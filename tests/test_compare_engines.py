@@ -40,11 +40,12 @@ SHOP_MAP = {
 
 #: per data set: the map, a segment for by=, the drift cut, goal and lost events
 CASES = {
-    "generator": dict(jmap=jl.datasets.designed_map(), by="device", split_at="2025-02-10", goal="order_placed",
-                      lost=None),
-    "ecom": dict(jmap=ECOM_MAP, by="acquisition_channel", split_at="2024-04-01", goal="purchase",
-                 lost="payment_error"),
-    "onlineshop": dict(jmap=SHOP_MAP, by="parity", split_at="2020-02-01", goal="payment_done", lost=None),
+    "generator": {"jmap": jl.datasets.designed_map(), "by": "device", "split_at": "2025-02-10",
+                  "goal": "order_placed", "lost": None},
+    "ecom": {"jmap": ECOM_MAP, "by": "acquisition_channel", "split_at": "2024-04-01", "goal": "purchase",
+             "lost": "payment_error"},
+    "onlineshop": {"jmap": SHOP_MAP, "by": "parity", "split_at": "2020-02-01", "goal": "payment_done",
+                   "lost": None},
 }
 
 

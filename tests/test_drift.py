@@ -106,11 +106,14 @@ def test_equal_exposure_follows_everyone_for_the_window():
     early = [(f"e{k}", "2024-01-01", "home") for k in range(10)] + [(f"e{k}", "2024-01-21", "buy") for k in range(10)]
     late = [(f"l{k}", "2024-03-01", "home") for k in range(10)] + [(f"l{k}", "2024-03-03", "buy") for k in range(4)]
     tail = [("z", "2024-03-20", "home"), ("z", "2024-03-31", "home")]  # first seen 11 days before the end
-    log = _log(early + late + tail)
+    log = _log(early + late + tail + [("e0", "2024-02-25", "unsub")])
     whole = drift(log, split_at="2024-02-01", goal="buy").outcomes.set_index("metric")
     assert whole.loc["conversion_rate", ["before", "after"]].tolist() == [1.0, 4 / 11]
-    d = drift(log, split_at="2024-02-01", goal="buy", window="14d")
+    d = drift(log, split_at="2024-02-01", goal="buy", lost="unsub", window="14d")
     o = d.outcomes.set_index("metric")
+    lost = o.loc["lost_rate"]  # the one unsubscribe is on day 55: outside every window
+    assert (lost["before"], lost["after"]) == (0.0, 0.0) and np.isnan(lost["p_value"])
+    assert lost["status"] == "stable" and lost["note"] == "no user in either period: no test"
     assert o.loc["conversion_rate", ["before", "after"]].tolist() == [0.0, 0.4]  # day 20 is outside 14 days
     assert o.loc["conversion_rate", "status"] == "stable"  # 0/10 vs 4/10: Fisher p = 0.087
     assert d.exposure.set_index("period")["users_left_out"].tolist() == [0, 1]  # z followed for 11 days only

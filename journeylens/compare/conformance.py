@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,9 @@ from ..engine.sql import query, ship
 from ..errors import JourneyMapError, ParameterError
 
 _DAY_US = 86_400e6
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,22 @@ class Comparison:
         started_as_designed, follows_stage_order, fitness, conforming, converted, lost,
         days_to_convert, [segment,] note``."""
         return self.conformance.copy()
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The map's touchpoints (``stage``, ``journeys``, ``users`` reaching them) and every designed or
+        observed step (``designed``, ``count``, ``journeys``, ``users``; 0 for a designed step never taken)."""
+        import networkx as nx
+
+        g = nx.DiGraph(name=self.journey_map.name, per=self.per)
+        for r in self.reached.itertuples(index=False):
+            g.add_node(r.touchpoint, stage=r.stage, journeys=int(r.journeys), users=int(r.users))
+        for a, b in self.journey_map.transitions:
+            g.add_edge(a, b, designed=True, count=0, journeys=0, users=0)
+        for r in self.observed.itertuples(index=False):
+            g.add_edge(r.source, r.target, designed=bool(r.designed), count=int(r.count), journeys=int(r.journeys),
+                       users=int(r.users))
+        return g
 
     def plot(self, top_unexpected: int = 10):
         """The designed map with observed volumes: designed steps by use (dotted when never taken),
@@ -148,7 +167,7 @@ def compare(
                   else tuple(n for n in getattr(jmap, "lost", ()) if n in set(known)))
     both = set(goal) & set(lost_names)
     if both:
-        raise ParameterError(f"lost {sorted(both)[0]!r} is also the map's conversion: an event ends a journey "
+        raise ParameterError(f"lost {min(both)!r} is also the map's conversion: an event ends a journey "
                              "in success or in failure, not both", "lost")
     seg_of_user, labels, seg_name = log.segments(by)
 

@@ -60,7 +60,7 @@ class Drift:
 
     def to_frame(self) -> pd.DataFrame:
         """The edge table: ``source, target, users_before, users_after, share_before, share_after,
-        cohens_h, p_value, p_adjusted, status``."""
+        cohens_h, p_value, p_adjusted, status, note`` (why a row has no test)."""
         return self.edges.copy()
 
     def plot(self, top: int = 20):
@@ -293,10 +293,8 @@ def _outcomes(first: _Period, second: _Period, goal, lost, by: By, window_us: in
     tested = _test(t["count_before"].to_numpy(), t["users_before"].to_numpy(), t["count_after"].to_numpy(),
                    t["users_after"].to_numpy(), alpha, min_effect)
     out = pd.concat([t, tested.rename(columns={"share_before": "before", "share_after": "after"})], axis=1)
-    out["note"] = np.select([out["users_before"] == 0, out["users_after"] == 0],
-                            [f"no user of this segment in {first.label!r}", f"no user of this segment in "
-                                                                             f"{second.label!r}"], "")
-    out["note"] = out["note"].replace("", None)
+    absent = [f"no user of this segment in {p.label!r}" for p in (first, second)]
+    out["note"] = np.select([out["users_before"] == 0, out["users_after"] == 0], absent, out["note"])
     cols = ["segment", "metric", "before", "after", "users_before", "users_after", "count_before", "count_after",
             "cohens_h", "p_value", "p_adjusted", "status", "note"]
     out = out[cols]
@@ -357,8 +355,11 @@ def _test(x: np.ndarray, n1: np.ndarray, y: np.ndarray, n2: np.ndarray, alpha: f
     significant = (adjusted < alpha) & (np.abs(h) >= min_effect)
     status = np.select([significant & (x == 0), significant & (y == 0), significant & (pa > pb),
                         significant & (pa < pb)], ["appeared", "vanished", "increased", "decreased"], "stable")
+    note = np.select([(n1 == 0) | (n2 == 0), (x == 0) & (y == 0), (x == n1) & (y == n2)],
+                     ["no user in one of the periods: no test", "no user in either period: no test",
+                      "every user in both periods: no test"], "")
     return pd.DataFrame({"share_before": pb, "share_after": pa, "cohens_h": h, "p_value": p, "p_adjusted": adjusted,
-                         "status": status})
+                         "status": status, "note": pd.Series(note).replace("", None).to_numpy()})
 
 
 def _compare_counts(before: pd.Series, after: pd.Series, n_before: int, n_after: int,
