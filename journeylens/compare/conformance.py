@@ -1,293 +1,424 @@
 """Designed vs observed: how customers' journeys conform to the designed journey map.
 
-Journeys are read at the map's level: events the map does not name are left
-out (and listed in ``unmapped``), and a touchpoint repeated back to back counts
-once (a page refresh is not a step). On what remains:
+A *journey* is the unit ``per`` names: a user's whole history (``per="user"``,
+the default, right for case logs where a case is one journey) or each session
+(``per="session"``, right for clickstream, where a user's months of visits are
+many journeys). A history cut at its first conversion is no better a unit on
+clickstream: on the public ecom log it still spans a median of 34 events and no
+user's conforms, while one session in ten does.
 
-* a *transition* is allowed when the map designs it;
-* a journey *starts as designed* when its first mapped touchpoint is a designed start;
+Journeys are read at the map's level: events the map does not name are left out
+(and listed in ``unmapped``), and a touchpoint repeated back to back counts once
+(a page refresh is not a step). On what remains:
+
+* a *transition* is allowed when the map designs it (any is, when the map lists none);
+* a journey *starts as designed* when its first touchpoint is a designed start;
 * it *follows the stage order* when it never steps back to an earlier stage;
 * its ``fitness`` is ``(allowed transitions + started as designed) / (transitions + 1)``,
-  1.0 for a journey that is a walk on the designed map.
+  and it *conforms* when that is 1.0: a walk on the designed map.
+
+Only journeys with at least one transition are judged: a journey with one
+touchpoint (a bounce) has no step to judge and is counted apart
+(``single_touchpoint``), as are journeys that touch no part of the map.
+
+Outcomes: a journey *converted* when it reached one of the map's conversion
+events, or was *lost* when it reached a failure event first (``lost=``, or the
+map's ``lost:`` key: a declined application, an unsubscribe); the first such
+event decides. Lost journeys ended as the business decided, not by missing the
+conversion: they are counted apart (``lost``, ``lost_rate``) beside the
+conversion rates, for conforming journeys and for the others.
+
+Every rate that cannot be computed (no journey to divide by) is NaN with the
+reason in the table's ``note`` column.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..core.eventlog import EventLog
 from ..core.journey_map import JourneyMap, as_journey_map
-from ..core.segments import By
+from ..core.params import event_names, fraction
+from ..core.protocol import By, JourneyLog, check_per
+from ..engine import compare as kernels
+from ..engine.sql import query, ship
+from ..errors import JourneyMapError, ParameterError
+
+_DAY_US = 86_400e6
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The observed journeys held against a designed map (see the module docstring)."""
+    """The observed journeys held against a designed map (see the module docstring).
 
-    conformance: pd.DataFrame  # one row per user
-    overall: pd.DataFrame  # one row per segment (or one row)
+    ``conformance``: one row per journey; ``overall``: one row (per segment with
+    ``by``); ``unexpected``: observed steps the map does not design; ``missing``:
+    designed steps never or rarely taken; ``skipped_stages``, ``stage_order_violations``,
+    ``targets``, ``unmapped`` (events off the map); ``observed``: every observed step
+    at map level; ``reached``: journeys reaching each touchpoint of the map.
+    """
+
+    conformance: pd.DataFrame
+    overall: pd.DataFrame
     unexpected: pd.DataFrame
     missing: pd.DataFrame
     skipped_stages: pd.DataFrame
     stage_order_violations: pd.DataFrame
     targets: pd.DataFrame
     unmapped: pd.DataFrame
-    observed: pd.DataFrame  # every observed transition at map level (source, target, count, users, designed)
+    observed: pd.DataFrame
+    reached: pd.DataFrame
     journey_map: JourneyMap
+    per: str = "user"
     segment: str | None = None
+    lost: tuple[str, ...] = ()
     model_fitness: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """Per-user conformance (``user_id, transitions, allowed, allowed_share, started_as_designed,
-        follows_stage_order, fitness, converted`` [, segment])."""
+        """Per journey: ``user_id, [session_id,] touchpoints, transitions, allowed, allowed_share,
+        started_as_designed, follows_stage_order, fitness, conforming, converted, lost,
+        days_to_convert, [segment,] note``."""
         return self.conformance.copy()
 
-    def plot(self):
-        """The designed map with observed volumes: designed edges grey→blue by use, unexpected edges red."""
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The map's touchpoints (``stage``, ``journeys``, ``users`` reaching them) and every designed or
+        observed step (``designed``, ``count``, ``journeys``, ``users``; 0 for a designed step never taken)."""
+        import networkx as nx
+
+        g = nx.DiGraph(name=self.journey_map.name, per=self.per)
+        for r in self.reached.itertuples(index=False):
+            g.add_node(r.touchpoint, stage=r.stage, journeys=int(r.journeys), users=int(r.users))
+        for a, b in self.journey_map.transitions:
+            g.add_edge(a, b, designed=True, count=0, journeys=0, users=0)
+        for r in self.observed.itertuples(index=False):
+            g.add_edge(r.source, r.target, designed=bool(r.designed), count=int(r.count), journeys=int(r.journeys),
+                       users=int(r.users))
+        return g
+
+    def plot(self, top_unexpected: int = 10):
+        """The designed map with observed volumes: designed steps by use (dotted when never taken),
+        the ``top_unexpected`` unexpected steps in red, inside a stage as well as across."""
         from ..viz.overlay import designed_vs_observed_figure
 
-        return designed_vs_observed_figure(self)
+        return designed_vs_observed_figure(self, top_unexpected=top_unexpected)
 
     def _repr_html_(self) -> str:
         esc = lambda df: df.head(15).to_html(index=False, escape=True)  # noqa: E731
+        unit = "sessions" if self.per == "session" else "users"
         return (
-            f"<div><strong>Designed vs observed: {html.escape(self.journey_map.name)}</strong>"
-            f"{esc(self.overall)}<p>Unexpected transitions</p>{esc(self.unexpected)}"
+            f"<div><strong>Designed vs observed: {html.escape(self.journey_map.name)}</strong> "
+            f"(journeys = {unit}){esc(self.overall)}<p>Unexpected transitions</p>{esc(self.unexpected)}"
             f"<p>Designed transitions missing or rare</p>{esc(self.missing)}</div>"
         )
 
 
-def _map_level(log: EventLog, jmap: JourneyMap) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Rows of mapped touchpoints with consecutive repeats collapsed: (positions, user codes, touchpoint codes, names)."""
-    touchpoints = list(jmap.touchpoints)
-    lookup = pd.Index(touchpoints).get_indexer(log.event_names.astype(str))  # event code → touchpoint code or -1
-    tp = lookup[log.event_codes] if len(log) else np.zeros(0, dtype=np.int64)
-    rows = np.flatnonzero(tp >= 0)
-    u, c = log.user_codes[rows], tp[rows]
-    repeat = np.r_[False, (u[1:] == u[:-1]) & (c[1:] == c[:-1])]
-    return rows[~repeat], u[~repeat], c[~repeat], touchpoints
-
-
 def compare(
-    log: EventLog,
+    log: JourneyLog,
     journey_map: JourneyMap | dict | str,
+    *,
+    per: str = "user",
     by: By = None,
+    lost: str | Sequence[str] | None = None,
     rare: float = 0.01,
     model_fitness: bool = False,
 ) -> Comparison:
-    """Hold the observed journeys against a designed journey map.
+    """Hold the observed journeys against a designed journey map (see the module docstring).
 
-    ``rare``: a designed transition is reported in ``missing`` when fewer than
-    this share of the users who reached its source took it (``never`` when no one
-    did). ``model_fitness=True`` also turns the map into a Petri net and replays
-    the variants on it with pm4py (see :func:`journeylens.compare.model_fitness`).
+    ``per``: the journey, ``"user"`` (whole history, the default) or ``"session"``
+    (each session; the log needs sessions). ``by``: the user's segment, for
+    ``overall`` per segment. ``lost``: failure events (default: the map's
+    ``lost:`` key). ``rare``: a designed transition is reported in ``missing``
+    when fewer than this share of the journeys reaching its source take it
+    (``never`` when none does). ``model_fitness=True`` also replays the journeys
+    on the map as a Petri net with pm4py (:func:`~journeylens.compare.model_fitness.map_fitness`).
+    Runs on every engine.
 
     >>> import pandas as pd, journeylens as jl
     >>> jmap = jl.JourneyMap.from_dict({"name": "m", "stages": [
     ...     {"name": "aware", "touchpoints": ["ad"]}, {"name": "buy", "touchpoints": ["cart", "order"]}],
     ...     "transitions": [["ad", "cart"], ["cart", "order"]], "start": ["ad"], "conversion": "order"})
-    >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "a", "b", "b"],
-    ...     "time": pd.date_range("2024-01-01", periods=5, freq="h"),
-    ...     "event": ["ad", "cart", "order", "cart", "ad"]}))
+    >>> log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "a", "b", "b", "c"],
+    ...     "time": pd.date_range("2024-01-01", periods=6, freq="h"),
+    ...     "event": ["ad", "cart", "order", "cart", "ad", "ad"]}))
     >>> r = jl.compare(log, jmap)
-    >>> r.to_frame()["fitness"].tolist(), r.unexpected[["source", "target"]].values.tolist()
-    ([1.0, 0.0], [['cart', 'ad']])
+    >>> r.to_frame()[["user_id", "fitness", "conforming"]].values.tolist()
+    [['a', 1.0, True], ['b', 0.0, False], ['c', nan, <NA>]]
+    >>> print(r.overall[["journeys", "judged", "single_touchpoint", "conforming_share"]].to_string(index=False))
+     journeys  judged  single_touchpoint  conforming_share
+            3       2                  1               0.5
     """
+    check_per(per)
+    rare = fraction(rare, "rare")
     jmap = as_journey_map(journey_map)
-    rows, u, c, touchpoints = _map_level(log, jmap)
-    n_tp = len(touchpoints)
-    stage_names = list(jmap.stage_names)
-    stage_of_tp = np.array([stage_names.index(jmap.stage_of[t]) for t in touchpoints], dtype=np.int64)
-    designed = np.zeros((n_tp, n_tp), dtype=bool)
-    index = {t: k for k, t in enumerate(touchpoints)}
-    for a, b in jmap.transitions:
-        designed[index[a], index[b]] = True
-    is_start = np.isin(np.arange(n_tp), [index[s] for s in jmap.start]) if jmap.start else np.ones(n_tp, dtype=bool)
-
-    same = u[1:] == u[:-1]
-    a, b = c[:-1][same], c[1:][same]
-    pair_user = u[1:][same]
-    allowed = designed[a, b]
-    backward = stage_of_tp[b] < stage_of_tp[a]
-
-    users_all = np.unique(log.user_codes)
-    n_users = len(log.users)
-    trans = np.bincount(pair_user, minlength=n_users)
-    ok = np.bincount(pair_user, weights=allowed, minlength=n_users)
-    back = np.bincount(pair_user, weights=backward, minlength=n_users)
-    first = np.flatnonzero(np.r_[True, ~same]) if len(u) else np.zeros(0, dtype=np.int64)
-    started = np.zeros(n_users, dtype=bool)
-    has_mapped = np.zeros(n_users, dtype=bool)
-    started[u[first]] = is_start[c[first]]
-    has_mapped[u[first]] = True
-    converted = np.zeros(n_users, dtype=bool)
-    goal_codes = log.event_names.get_indexer(list(jmap.conversion))
-    goal_codes = goal_codes[goal_codes >= 0]
-    converted[log.user_codes[np.isin(log.event_codes, goal_codes)]] = True
-
+    known = pd.Index(log.event_names.astype(str))
+    touchpoints = list(jmap.touchpoints)
+    event_of_tp = known.get_indexer(touchpoints)
+    if not (event_of_tp >= 0).any():
+        shown = ", ".join(touchpoints[:5]) + (", …" if len(touchpoints) > 5 else "")
+        events = ", ".join(known[:8]) + (", …" if len(known) > 8 else "")
+        raise JourneyMapError(f"the map {jmap.name!r} shares no touchpoint with the log: none of its touchpoints "
+                              f"({shown}) is an event of the log (events: {events})")
+    goal = _present(known, jmap.conversion)
+    lost_names = (event_names(lost, known, "lost") if lost is not None
+                  else tuple(n for n in getattr(jmap, "lost", ()) if n in set(known)))
+    both = set(goal) & set(lost_names)
+    if both:
+        raise ParameterError(f"lost {min(both)!r} is also the map's conversion: an event ends a journey "
+                             "in success or in failure, not both", "lost")
     seg_of_user, labels, seg_name = log.segments(by)
-    per_user = pd.DataFrame({
-        "user_id": log.users.astype(str)[users_all],
-        "transitions": trans[users_all],
-        "allowed": ok[users_all].astype(np.int64),
-        "started_as_designed": started[users_all],
-        "follows_stage_order": back[users_all] == 0,
-        "converted": converted[users_all],
-    })
-    per_user["allowed_share"] = per_user["allowed"] / per_user["transitions"].where(per_user["transitions"] > 0)
-    per_user["fitness"] = np.where(has_mapped[users_all],
-                                   (per_user["allowed"] + per_user["started_as_designed"]) / (per_user["transitions"] + 1),
-                                   np.nan)
-    per_user["segment"] = labels[seg_of_user[users_all]]
-    conforming = (per_user["fitness"] == 1.0).to_numpy()
 
-    observed = _observed(a, b, pair_user, designed, touchpoints, n_tp)
-    unexpected = _unexpected(a, b, pair_user, designed, touchpoints, converted, conforming, users_all, n_users)
-    missing = _missing(observed, jmap, c, u, index, rare)
-    violations = _violations(a, b, pair_user, backward, stage_of_tp, stage_names)
-    skipped = _skipped(u, c, stage_of_tp, stage_names, n_users)
-    targets = _targets(log, jmap, per_user, u, converted)
-    unmapped = _unmapped(log, set(touchpoints))
-    overall = _overall(per_user)
-    cols = ["user_id", "transitions", "allowed", "allowed_share", "started_as_designed", "follows_stage_order",
-            "fitness", "converted"]
-    if by is not None:
-        per_user = per_user.rename(columns={"segment": seg_name})
-        overall = overall.rename(columns={"segment": seg_name})
-        cols.append(seg_name)
-    else:
-        overall = overall.drop(columns="segment")
+    # the map as small tables of codes: touchpoint code = position in the map, stage = its rank
+    stage_rank = np.repeat(np.arange(len(jmap.stages), dtype=np.int64), [len(s.touchpoints) for s in jmap.stages])
+    tp_code = {t: k for k, t in enumerate(touchpoints)}
+    present = np.flatnonzero(event_of_tp >= 0)
+    ev = log.journeys(per=per, window=False, columns=("session_id",) if per == "session" else ())
+    mapping = ship({"e": event_of_tp[present].astype(np.int64), "c": present.astype(np.int64),
+                    "s": stage_rank[present]}, ev)
+    pairs = np.array([(tp_code[a], tp_code[b]) for a, b in jmap.transitions] + [(-1, -1)], dtype=np.int64)
+    designed = ship({"a": pairs[:, 0], "b": pairs[:, 1]}, ev)  # (-1, -1) matches nothing: never an empty table
+    start_codes = [tp_code[s] for s in jmap.start] if jmap.start else list(range(len(touchpoints)))
+    starts = ship({"c": np.array(start_codes + [-1], dtype=np.int64)}, ev)
+    any_step = not jmap.transitions
+    goal_codes, lost_codes = known.get_indexer(list(goal)), known.get_indexer(list(lost_names))
+
+    label = None
+    if per == "session":
+        label = next(c for c in query("SELECT * FROM ev LIMIT 0", {"ev": ev}).column_names
+                     if c.endswith("_session_id"))
+    mt = kernels.map_level(ev, mapping)
+    jt = kernels.journey_table(ev, mt, designed, starts, goal_codes, lost_codes, any_step, label)
+    journeys = _journeys(kernels.journey_rows(jt), log, seg_of_user, labels, label)
+    names = np.asarray(touchpoints, dtype=object)
+    observed = _observed(kernels.observed_pairs(mt, jt, designed, any_step), names)
+    conforming = journeys["conforming"].fillna(False).to_numpy(dtype=bool)
+    designed_rate = _rate(int(journeys["converted"].to_numpy()[conforming].sum()), int(conforming.sum()))
+    reached = _reached(kernels.reached(mt), names, jmap, stage_rank)
     result = Comparison(
-        conformance=per_user[cols], overall=overall, unexpected=unexpected, missing=missing,
-        skipped_stages=skipped, stage_order_violations=violations, targets=targets, unmapped=unmapped,
-        observed=observed, journey_map=jmap, segment=seg_name if by is not None else None,
+        conformance=_named(journeys, by, seg_name),
+        overall=_overall(journeys, by, seg_name),
+        unexpected=_unexpected(observed, designed_rate),
+        missing=_missing(observed, reached, jmap, rare),
+        skipped_stages=_skipped(*kernels.stage_spans(mt, len(jmap.stages)), jmap),
+        stage_order_violations=_violations(kernels.backward_steps(mt), jmap),
+        targets=_targets(journeys, jmap, goal),
+        unmapped=_unmapped(kernels.unmapped(ev, mapping), known),
+        observed=observed.drop(columns=["converted", "lost"]),
+        reached=reached,
+        journey_map=jmap,
+        per=per,
+        segment=seg_name if by is not None else None,
+        lost=lost_names,
     )
     if model_fitness:
         from .model_fitness import map_fitness
 
-        result = Comparison(**{**result.__dict__, "model_fitness": map_fitness(log, jmap)})
+        result = replace(result, model_fitness=map_fitness(log, jmap))
     return result
 
 
-def _observed(a, b, pair_user, designed, touchpoints, n_tp) -> pd.DataFrame:
-    key = a * n_tp + b
-    frame = pd.DataFrame({"k": key, "u": pair_user})
-    g = frame.groupby("k").agg(count=("u", "size"), users=("u", "nunique")).reset_index()
-    names = np.asarray(touchpoints, dtype=object)
-    src, dst = g["k"].to_numpy() // n_tp, g["k"].to_numpy() % n_tp
-    return pd.DataFrame({"source": names[src], "target": names[dst], "count": g["count"], "users": g["users"],
-                         "designed": designed[src, dst]})
+def _present(known: pd.Index, names: Sequence[str]) -> tuple[str, ...]:
+    """The names that are events of the log (a map may name events a log never has)."""
+    have = set(known)
+    return tuple(n for n in names if n in have)
 
 
-def _unexpected(a, b, pair_user, designed, touchpoints, converted, conforming, users_all, n_users) -> pd.DataFrame:
-    names = np.asarray(touchpoints, dtype=object)
-    mask = ~designed[a, b]
-    frame = pd.DataFrame({"a": a[mask], "b": b[mask], "u": pair_user[mask]})
-    g = frame.groupby(["a", "b"]).agg(count=("u", "size"), users=("u", "nunique")).reset_index()
-    takers = frame.drop_duplicates(["a", "b", "u"])
-    rate = pd.Series(converted[takers["u"].to_numpy()]).groupby([takers["a"].to_numpy(), takers["b"].to_numpy()]).mean()
-    g["conversion_rate"] = rate.reindex(pd.MultiIndex.from_frame(g[["a", "b"]])).to_numpy()
-    designed_users = users_all[conforming]
-    g["designed_path_conversion_rate"] = converted[designed_users].mean() if len(designed_users) else np.nan
-    g.insert(0, "source", names[g["a"].to_numpy()])
-    g.insert(1, "target", names[g["b"].to_numpy()])
-    g = g.drop(columns=["a", "b"]).sort_values(["users", "count", "source", "target"],
-                                               ascending=[False, False, True, True], kind="stable")
-    return g.reset_index(drop=True)
+def _rate(num: int, den: int) -> float:
+    return num / den if den else float("nan")
 
 
-def _missing(observed, jmap, c, u, index, rare) -> pd.DataFrame:
-    reached = pd.Series(u).groupby(c).nunique() if len(c) else pd.Series(dtype=np.int64)
+def _journeys(rows: dict[str, np.ndarray], log: JourneyLog, seg_of_user: np.ndarray, labels: pd.Index,
+              label: str | None) -> pd.DataFrame:
+    """The per-journey table from the kernel's rows (codes decoded, judgements, reasons)."""
+    u = rows["u"].astype(np.int64)
+    n_tp, n_tr = rows["touchpoints"].astype(np.int64), rows["transitions"].astype(np.int64)
+    allowed, started = rows["allowed"].astype(np.int64), rows["started"].astype(np.int64)
+    judged = n_tr > 0
+    out = pd.DataFrame({"user_id": np.asarray(log.users.astype(str), dtype=object)[u]})
+    if label is not None:
+        values = rows["label"]
+        out["session_id"] = (pd.array(values.astype(object), dtype="string") if label.startswith("x_")
+                             else pd.array(values, dtype="Float64").astype("Int64"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["touchpoints"] = n_tp
+        out["transitions"] = n_tr
+        out["allowed"] = allowed
+        out["allowed_share"] = np.where(judged, allowed / np.maximum(n_tr, 1), np.nan)
+        out["started_as_designed"] = _where(n_tp > 0, started == 1)
+        out["follows_stage_order"] = _where(judged, rows["backward"].astype(np.int64) == 0)
+        out["fitness"] = np.where(judged, (allowed + started) / (n_tr + 1), np.nan)
+        out["conforming"] = _where(judged, rows["conforming"].astype(np.int64) == 1)
+    out["converted"] = rows["converted"].astype(np.int64) == 1
+    out["lost"] = rows["lost"].astype(np.int64) == 1
+    goal_t = rows["goal_t"].astype(np.int64)
+    out["days_to_convert"] = np.where(out["converted"], (goal_t - rows["t0"].astype(np.int64)) / _DAY_US, np.nan)
+    out["segment"] = np.asarray(labels, dtype=object)[seg_of_user[u]]
+    out["note"] = np.select([n_tp == 0, n_tp == 1], ["no touchpoint of the map",
+                                                     "one touchpoint: no transition to judge"], "")
+    out["note"] = out["note"].replace("", None)
+    return out
+
+
+def _where(mask: np.ndarray, values: np.ndarray) -> pd.arrays.BooleanArray:
+    """``values`` where ``mask``, missing elsewhere (not judged)."""
+    return pd.arrays.BooleanArray(np.asarray(values, dtype=bool), ~np.asarray(mask, dtype=bool))
+
+
+def _named(journeys: pd.DataFrame, by: By, seg_name: str) -> pd.DataFrame:
+    """The per-journey table with the segment column named (or dropped without ``by``)."""
+    if by is None:
+        return journeys.drop(columns="segment")
+    if seg_name in journeys.columns and seg_name != "segment":
+        raise ParameterError(f"the segment name {seg_name!r} is a column of the result: rename the labels", "by")
+    cols = [c for c in journeys.columns if c != "note"] + ["note"]
+    return journeys[cols].rename(columns={"segment": seg_name})
+
+
+def _overall(journeys: pd.DataFrame, by: By, seg_name: str) -> pd.DataFrame:
+    """One row per segment: how many journeys were judged, how many conform, and their outcomes."""
     rows = []
-    seen = observed.set_index(["source", "target"])
-    for a, b in sorted(jmap.transitions):
-        users = int(seen["users"].get((a, b), 0)) if len(seen) else 0
-        base = int(reached.get(index[a], 0))
-        share = users / base if base else 0.0
-        if users == 0 or share < rare:
-            rows.append({"source": a, "target": b, "users": users, "users_at_source": base,
-                         "share_of_source_users": share, "status": "never" if users == 0 else "rare"})
-    return pd.DataFrame(rows, columns=["source", "target", "users", "users_at_source", "share_of_source_users", "status"])
+    for segment, j in journeys.groupby("segment", sort=True):
+        judged = j["transitions"].to_numpy() > 0
+        conforming = j["conforming"].fillna(False).to_numpy(dtype=bool)
+        other = judged & ~conforming
+        converted, lost = j["converted"].to_numpy(), j["lost"].to_numpy()
+        with_tp = j["touchpoints"].to_numpy() > 0
+        n, n_judged, n_conf = len(j), int(judged.sum()), int(conforming.sum())
+        row = {
+            "segment": segment, "journeys": n, "no_touchpoint": int((~with_tp).sum()),
+            "single_touchpoint": int((j["touchpoints"].to_numpy() == 1).sum()), "judged": n_judged,
+            "conforming": n_conf, "conforming_share": _rate(n_conf, n_judged),
+            "mean_fitness": float(j["fitness"].to_numpy()[judged].mean()) if n_judged else float("nan"),
+            "started_as_designed_share": _rate(int(j["started_as_designed"].fillna(False).sum()), int(with_tp.sum())),
+            "follows_stage_order_share": _rate(int(j["follows_stage_order"].fillna(False).sum()), n_judged),
+            "converted": int(converted.sum()), "lost": int(lost.sum()),
+            "conversion_rate": _rate(int(converted.sum()), n), "lost_rate": _rate(int(lost.sum()), n),
+            "conforming_conversion_rate": _rate(int(converted[conforming].sum()), n_conf),
+            "conforming_lost_rate": _rate(int(lost[conforming].sum()), n_conf),
+            "other_conversion_rate": _rate(int(converted[other].sum()), int(other.sum())),
+            "other_lost_rate": _rate(int(lost[other].sum()), int(other.sum())),
+        }
+        notes = []
+        if not n_judged:
+            notes.append("no journey has two touchpoints of the map: none to judge")
+        elif not n_conf:
+            notes.append("no journey conforms: no conversion rate of conforming journeys")
+        elif not other.any():
+            notes.append("every judged journey conforms: no conversion rate of the others")
+        row["note"] = "; ".join(notes) or None
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    return out.drop(columns="segment") if by is None else out.rename(columns={"segment": seg_name})
 
 
-def _violations(a, b, pair_user, backward, stage_of_tp, stage_names) -> pd.DataFrame:
-    names = np.asarray(stage_names, dtype=object)
-    frame = pd.DataFrame({"from": stage_of_tp[a[backward]], "to": stage_of_tp[b[backward]], "u": pair_user[backward]})
-    g = frame.groupby(["from", "to"]).agg(count=("u", "size"), users=("u", "nunique")).reset_index()
-    g["from_stage"], g["to_stage"] = names[g["from"].to_numpy()], names[g["to"].to_numpy()]
-    g = g.sort_values(["users", "from", "to"], ascending=[False, True, True], kind="stable")
-    return g[["from_stage", "to_stage", "count", "users"]].reset_index(drop=True)
+def _observed(pairs: dict[str, np.ndarray], names: np.ndarray) -> pd.DataFrame:
+    a, b = pairs["a"].astype(np.int64), pairs["b"].astype(np.int64)
+    return pd.DataFrame({"source": names[a], "target": names[b], "count": pairs["n"].astype(np.int64),
+                         "journeys": pairs["journeys"].astype(np.int64), "users": pairs["users"].astype(np.int64),
+                         "designed": pairs["designed"].astype(np.int64) == 1,
+                         "converted": pairs["converted"].astype(np.int64), "lost": pairs["lost"].astype(np.int64)})
 
 
-def _skipped(u, c, stage_of_tp, stage_names, n_users) -> pd.DataFrame:
-    """Users who reached a later stage without ever visiting an earlier one (after their first stage)."""
-    n_st = len(stage_names)
-    visited = np.zeros((n_users, n_st), dtype=bool)
-    visited[u, stage_of_tp[c]] = True
-    any_visit = visited.any(axis=1)
-    first = np.where(any_visit, visited.argmax(axis=1), n_st)
-    last = np.where(any_visit, n_st - 1 - visited[:, ::-1].argmax(axis=1), -1)
-    k = np.arange(n_st)
-    skipped = (~visited) & (k[None, :] > first[:, None]) & (k[None, :] < last[:, None])
-    passed = (k[None, :] > first[:, None]) & (k[None, :] < last[:, None])
-    return pd.DataFrame({"stage": stage_names, "users_skipping": skipped.sum(axis=0),
-                         "users_passing": passed.sum(axis=0),
-                         "skip_share": skipped.sum(axis=0) / np.maximum(passed.sum(axis=0), 1)})
+def _unexpected(observed: pd.DataFrame, designed_rate: float) -> pd.DataFrame:
+    """Observed steps the map does not design, most journeys first, with the outcomes of their journeys."""
+    t = observed[~observed["designed"]]
+    journeys = t["journeys"].to_numpy()
+    out = pd.DataFrame({"source": t["source"], "target": t["target"], "count": t["count"], "journeys": journeys,
+                        "users": t["users"], "conversion_rate": t["converted"].to_numpy() / journeys,
+                        "lost_rate": t["lost"].to_numpy() / journeys,
+                        "designed_path_conversion_rate": designed_rate})
+    out["note"] = None if not np.isnan(designed_rate) else "no journey conforms: no designed-path conversion rate"
+    out = out.sort_values(["journeys", "count", "source", "target"], ascending=[False, False, True, True],
+                          kind="stable")
+    return out.reset_index(drop=True)
 
 
-def _targets(log, jmap, per_user, u, converted) -> pd.DataFrame:
+def _reached(rows: dict[str, np.ndarray], names: np.ndarray, jmap: JourneyMap, rank: np.ndarray) -> pd.DataFrame:
+    """Every touchpoint of the map with the journeys and users reaching it (0: designed but unused)."""
+    journeys = np.zeros(len(names), dtype=np.int64)
+    users = np.zeros(len(names), dtype=np.int64)
+    c = rows["c"].astype(np.int64)
+    journeys[c], users[c] = rows["journeys"], rows["users"]
+    stages = np.asarray(jmap.stage_names, dtype=object)
+    return pd.DataFrame({"touchpoint": names, "stage": stages[rank], "journeys": journeys, "users": users})
+
+
+def _missing(observed: pd.DataFrame, reached: pd.DataFrame, jmap: JourneyMap, rare: float) -> pd.DataFrame:
+    """Designed steps that no journey, or fewer than ``rare`` of those reaching their source, takes."""
+    cols = ["source", "target", "journeys", "journeys_at_source", "share_of_source_journeys", "users", "status",
+            "note"]
+    if not jmap.transitions:
+        return pd.DataFrame(columns=cols)
+    design = pd.DataFrame(list(jmap.transitions), columns=["source", "target"])
+    taken = design.merge(observed[["source", "target", "journeys", "users"]], on=["source", "target"], how="left")
+    at_source = reached.set_index("touchpoint")["journeys"].reindex(design["source"]).to_numpy()
+    journeys = taken["journeys"].fillna(0).to_numpy(dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(at_source > 0, journeys / np.maximum(at_source, 1), np.nan)
+    out = pd.DataFrame({"source": design["source"], "target": design["target"], "journeys": journeys,
+                        "journeys_at_source": at_source, "share_of_source_journeys": share,
+                        "users": taken["users"].fillna(0).to_numpy(dtype=np.int64),
+                        "status": np.where(journeys == 0, "never", "rare"),
+                        "note": np.where(at_source == 0, "no journey reaches the source", None)})
+    out = out[(journeys == 0) | (share < rare)]
+    return out.sort_values(["source", "target"], kind="stable").reset_index(drop=True)[cols]
+
+
+def _violations(rows: dict[str, np.ndarray], jmap: JourneyMap) -> pd.DataFrame:
+    stages = np.asarray(jmap.stage_names, dtype=object)
+    out = pd.DataFrame({"from_stage": stages[rows["a"].astype(np.int64)], "to_stage": stages[rows["b"].astype(np.int64)],
+                        "count": rows["n"].astype(np.int64), "journeys": rows["journeys"].astype(np.int64),
+                        "users": rows["users"].astype(np.int64), "_a": rows["a"], "_b": rows["b"]})
+    out = out.sort_values(["journeys", "_a", "_b"], ascending=[False, True, True], kind="stable")
+    return out.drop(columns=["_a", "_b"]).reset_index(drop=True)
+
+
+def _skipped(passing: np.ndarray, skipping: np.ndarray, jmap: JourneyMap) -> pd.DataFrame:
+    """Per stage: journeys reaching a later stage from an earlier one without visiting it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(passing > 0, skipping / np.maximum(passing, 1), np.nan)
+    return pd.DataFrame({"stage": list(jmap.stage_names), "journeys_skipping": skipping, "journeys_passing": passing,
+                         "skip_share": share,
+                         "note": np.where(passing > 0, None, "no journey passes from an earlier to a later stage")})
+
+
+def _targets(journeys: pd.DataFrame, jmap: JourneyMap, goal: tuple[str, ...]) -> pd.DataFrame:
+    """The map's targets against the observed journeys."""
     targets = dict(jmap.targets or {})
-    rows = []
-    rate = float(per_user["converted"].mean()) if len(per_user) else float("nan")
-    rows.append({"target": "conversion_rate", "designed": targets.get("conversion_rate"), "observed": rate})
-    goal_codes = log.event_names.get_indexer(list(jmap.conversion))
-    t, uc = log.time_us, log.user_codes
-    first = pd.Series(t).groupby(uc).min()
-    goal = pd.Series(t[np.isin(log.event_codes, goal_codes[goal_codes >= 0])]).groupby(
-        uc[np.isin(log.event_codes, goal_codes[goal_codes >= 0])]).min()
-    days = (goal - first.reindex(goal.index)) / 86_400e6
-    rows.append({"target": "median_days_to_convert", "designed": None,
-                 "observed": float(days.median()) if len(days) else float("nan")})
+    converted = journeys["converted"].to_numpy()
+    days = journeys["days_to_convert"].to_numpy()[converted]
+    no_goal = ("the map names no conversion" if not jmap.conversion
+               else None if goal else "none of the map's conversion events is in the log")
+    none_converted = no_goal or ("no journey converted" if not converted.any() else None)
+    rows = [{"target": "conversion_rate", "designed": targets.get("conversion_rate"),
+             "observed": _rate(int(converted.sum()), len(converted)), "note": no_goal},
+            {"target": "median_days_to_convert", "designed": None,
+             "observed": float(np.median(days)) if len(days) else float("nan"), "note": none_converted}]
     if "max_days_to_convert" in targets:
         limit = float(targets["max_days_to_convert"])
         rows.append({"target": "max_days_to_convert", "designed": limit,
                      "observed": float((days <= limit).mean()) if len(days) else float("nan"),
-                     "note": "observed = share of converters within the limit"})
+                     "note": none_converted or "observed = share of converting journeys within the limit"})
     out = pd.DataFrame(rows)
-    if "note" not in out:
-        out["note"] = None
-    out["met"] = [
-        (r.observed >= r.designed) if r.target == "conversion_rate" and r.designed is not None and not pd.isna(r.designed)
-        else (r.observed == 1.0) if r.target == "max_days_to_convert" else None
-        for r in out.itertuples()
-    ]
-    return out
+    met = []
+    for r in out.itertuples():
+        if pd.isna(r.observed) or r.designed is None or pd.isna(r.designed):
+            met.append(None)
+        else:
+            met.append(bool(r.observed >= r.designed) if r.target == "conversion_rate" else bool(r.observed == 1.0))
+    out["met"] = met
+    return out[["target", "designed", "observed", "met", "note"]]
 
 
-def _unmapped(log: EventLog, touchpoints: set) -> pd.DataFrame:
-    names = log.event_names.astype(str)
-    out_of_map = ~np.isin(np.asarray(names), list(touchpoints))
-    mask = out_of_map[log.event_codes]
-    frame = pd.DataFrame({"e": log.event_codes[mask], "u": log.user_codes[mask]})
-    g = frame.groupby("e").agg(events=("u", "size"), users=("u", "nunique")).reset_index()
-    g.insert(0, "event", names[g["e"].to_numpy()])
-    return g.drop(columns="e").sort_values(["events", "event"], ascending=[False, True]).reset_index(drop=True)
-
-
-def _overall(per_user: pd.DataFrame) -> pd.DataFrame:
-    g = per_user.groupby("segment", sort=True)
-    out = pd.DataFrame({
-        "users": g.size(),
-        "mean_fitness": g["fitness"].mean(),
-        "conforming_share": g["fitness"].apply(lambda s: float((s == 1.0).mean())),
-        "allowed_transition_share": g["allowed"].sum() / g["transitions"].sum().where(g["transitions"].sum() > 0),
-        "started_as_designed_share": g["started_as_designed"].mean(),
-        "follows_stage_order_share": g["follows_stage_order"].mean(),
-        "conversion_rate": g["converted"].mean(),
-    }).reset_index()
-    return out
+def _unmapped(rows: dict[str, np.ndarray], known: pd.Index) -> pd.DataFrame:
+    names = np.asarray(known, dtype=object)
+    out = pd.DataFrame({"event": names[rows["e"].astype(np.int64)], "events": rows["n"].astype(np.int64),
+                        "users": rows["users"].astype(np.int64)})
+    return out.sort_values(["events", "event"], ascending=[False, True], kind="stable").reset_index(drop=True)

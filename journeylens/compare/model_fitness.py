@@ -9,9 +9,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..core.eventlog import EventLog
+import numpy as np
+import pandas as pd
+
 from ..core.journey_map import JourneyMap
-from ..errors import InputError, JourneyLensError
+from ..core.protocol import JourneyLog, check_per
+from ..engine import compare as kernels
+from ..engine.sql import ship
+from ..errors import InputError, JourneyLensError, JourneyMapError
 from ..mining.models import ProcessModel, _pm4py, replay_variants
 
 
@@ -34,7 +39,7 @@ def _load_model(model: Any) -> tuple:
     raise InputError(f"{path}: a model must be .bpmn or .pnml")
 
 
-def model_fitness(log: EventLog, model: Any, *, per: str = "user") -> dict[str, Any]:
+def model_fitness(log: JourneyLog, model: Any, *, per: str = "user") -> dict[str, Any]:
     """Token-replay fitness of the log on a model: a ``.bpmn``/``.pnml`` path, ``(net, im, fm)`` or a
     :class:`ProcessModel`. Keys: ``log_fitness``, ``fitness`` (mean journey fitness),
     ``fitting_journeys_share``, ``variants_evaluated``.
@@ -44,6 +49,7 @@ def model_fitness(log: EventLog, model: Any, *, per: str = "user") -> dict[str, 
     >>> jl.model_fitness(log, "receipt.bpmn")["log_fitness"]             # doctest: +SKIP
     1.0
     """
+    check_per(per)
     net, im, fm = _load_model(model)
     return replay_variants(log, net, im, fm, per=per)
 
@@ -51,7 +57,8 @@ def model_fitness(log: EventLog, model: Any, *, per: str = "user") -> dict[str, 
 def map_petri_net(journey_map: JourneyMap) -> tuple:
     """The designed map as a Petri net: one transition per touchpoint, a place per touchpoint
     after which the designed next touchpoints may fire; designed starts begin, and the
-    conversion events and touchpoints without a designed successor may end."""
+    conversion events, the failure events (``lost``: a journey may end there by design) and
+    touchpoints without a designed successor may end."""
     _pm4py()
     from pm4py.objects.conversion.dfg.variants import (
         to_petri_net_activity_defines_place as to_net,
@@ -59,7 +66,8 @@ def map_petri_net(journey_map: JourneyMap) -> tuple:
 
     dfg = {(a, b): 1 for a, b in journey_map.transitions}
     sources = {a for a, _ in journey_map.transitions}
-    ends = set(journey_map.conversion) | {t for t in journey_map.touchpoints if t not in sources}
+    lost = set(getattr(journey_map, "lost", ())) & set(journey_map.touchpoints)
+    ends = set(journey_map.conversion) | lost | {t for t in journey_map.touchpoints if t not in sources}
     starts = set(journey_map.start) or set(journey_map.touchpoints)
     if not dfg:
         raise JourneyLensError(f"the map {journey_map.name!r} designs no transitions: nothing to replay")
@@ -68,8 +76,15 @@ def map_petri_net(journey_map: JourneyMap) -> tuple:
     return to_net.apply(dfg, parameters=params)
 
 
-def map_fitness(log: EventLog, journey_map: JourneyMap) -> dict[str, Any]:
-    """Token-replay fitness of the journeys (restricted to the map's touchpoints) on the map's Petri net."""
-    touch = set(journey_map.touchpoints)
-    keep = log._frame["event"].astype(str).isin(touch).to_numpy()
-    return replay_variants(log._derive(log._frame.loc[keep]), *map_petri_net(journey_map))
+def map_fitness(log: JourneyLog, journey_map: JourneyMap, *, per: str = "user") -> dict[str, Any]:
+    """Token-replay fitness of the journeys, restricted to the map's touchpoints, on the map's Petri net."""
+    check_per(per)
+    known = pd.Index(log.event_names.astype(str))
+    codes = known.get_indexer(list(journey_map.touchpoints))
+    codes = codes[codes >= 0].astype(np.int64)
+    if not len(codes):
+        raise JourneyMapError(f"the map {journey_map.name!r} shares no touchpoint with the log: nothing to replay")
+    ev = log.journeys(per=per, window=False)
+    rows = kernels.map_rows(ev, ship({"e": codes}, ev))
+    on_map = log.take(rows, {"touchpoints_of_map": journey_map.name})
+    return replay_variants(on_map, *map_petri_net(journey_map), per=per)
