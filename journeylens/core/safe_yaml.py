@@ -1,0 +1,161 @@
+"""Untrusted YAML and JSON documents (journey maps, configuration files) loaded within bounds.
+
+:func:`load_yaml` and :func:`load_json` return plain data (dicts, lists, text,
+numbers, booleans, None) or raise the caller's error class with one line
+naming the file and, where the parser knows it, the line:
+
+* **No aliases or anchors** (``&a`` / ``*a``): an alias repeats a structure
+  without repeating its text, so 486 bytes can stand for gigabytes ("billion
+  laughs"). A map or a configuration file never needs them.
+* **Bounded size and depth**: at most :data:`MAX_BYTES` of text and
+  :data:`MAX_DEPTH` levels of nesting (JSON nested 100,000 deep is refused
+  before Python's recursion limit is reached), at most :data:`MAX_NODES` values.
+* **Duplicate keys are errors**, not "the last one wins": in YAML and in JSON.
+* Only the plain YAML types (no Python objects, no merge keys).
+
+:func:`bounded_repr` previews any value for an error message in bounded time
+and space, however large or deeply nested the value is.
+"""
+
+from __future__ import annotations
+
+import json
+import reprlib
+from typing import Any
+
+import yaml
+
+from ..errors import JourneyLensError
+
+MAX_BYTES = 16 << 20
+MAX_DEPTH = 64
+MAX_NODES = 2_000_000
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 40, 40, 40
+
+
+def bounded_repr(value: Any, width: int = 60) -> str:
+    """A ``repr`` of ``value`` cut to ``width`` characters, never walking more than a few of its items.
+
+    >>> bounded_repr(list(range(10**6)))
+    '[0, 1, 2, 3, ...]'
+    """
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a value whose own __repr__ fails
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """The safe loader, with duplicate keys refused (aliases are refused before composing)."""
+
+
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            seen = key in out
+        except TypeError:  # a list or a mapping as a key
+            raise yaml.constructor.ConstructorError(None, None, "a key must be a plain value", key_node.start_mark)
+        if seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {bounded_repr(key)}",
+                                                    key_node.start_mark)
+        out[key] = loader.construct_object(value_node, deep=True)
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def _where(mark: Any) -> str:
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def load_yaml(text: str, label: str, error: type[JourneyLensError]) -> Any:
+    """The data of one YAML document (see the module docstring); ``error`` is the class raised.
+
+    >>> load_yaml("a: 1\\nb: [x, y]\\n", "m.yaml", JourneyLensError)
+    {'a': 1, 'b': ['x', 'y']}
+    >>> load_yaml("a: &x [1]\\nb: *x\\n", "m.yaml", JourneyLensError)
+    Traceback (most recent call last):
+    ...
+    journeylens.errors.JourneyLensError: m.yaml: refused: anchors and aliases are not allowed (&x) at line 1, column 4
+    """
+    _check_size(text, label, error)
+    depth = nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            anchor = getattr(event, "anchor", None)
+            if isinstance(event, yaml.AliasEvent) or anchor is not None:
+                mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
+                raise error(f"{label}: refused: anchors and aliases are not allowed "
+                            f"({mark}{str(anchor)[:30]}){_where(event.start_mark)}")
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise error(f"{label}: nested deeper than {MAX_DEPTH} levels{_where(event.start_mark)}")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise error(f"{label}: more than {MAX_NODES:,} values")
+        documents = list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise error(f"{label}: invalid YAML{_where(mark)}: {problem}") from None
+    if len(documents) > 1:
+        raise error(f"{label}: holds {len(documents)} YAML documents; give one")
+    return documents[0] if documents else None
+
+
+def load_json(text: str, label: str, error: type[JourneyLensError]) -> Any:
+    """The data of one JSON document, with the same bounds as :func:`load_yaml`.
+
+    >>> load_json('{"a": 1, "a": 2}', "m.json", JourneyLensError)
+    Traceback (most recent call last):
+    ...
+    journeylens.errors.JourneyLensError: m.json: duplicate key 'a' in a JSON object
+    """
+    _check_size(text, label, error)
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(items)
+        if len(out) != len(items):
+            seen: set[str] = set()
+            key = next(k for k, _ in items if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            raise error(f"{label}: duplicate key {bounded_repr(key)} in a JSON object")
+        return out
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise error(f"{label}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise error(f"{label}: nested deeper than {MAX_DEPTH} levels") from None
+    _check_shape(data, label, error)
+    return data
+
+
+def _check_shape(data: Any, label: str, error: type[JourneyLensError]) -> None:
+    """Depth and node count of parsed data, walked without recursion."""
+    stack, nodes = [(data, 1)], 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise error(f"{label}: more than {MAX_NODES:,} values")
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise error(f"{label}: nested deeper than {MAX_DEPTH} levels")
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+
+
+def _check_size(text: str, label: str, error: type[JourneyLensError]) -> None:
+    if len(text) > MAX_BYTES:
+        raise error(f"{label}: {len(text):,} characters, more than the {MAX_BYTES >> 20} MiB a document may have")
