@@ -11,7 +11,7 @@ naming the file and, where the parser knows it, the line:
   :data:`MAX_DEPTH` levels of nesting (JSON nested 100,000 deep is refused
   before Python's recursion limit is reached), at most :data:`MAX_NODES` values.
 * **Duplicate keys are errors**, not "the last one wins": in YAML and in JSON.
-* Only the plain YAML types (no Python objects, no merge keys).
+* Only the plain YAML types (no Python objects, no merge keys, no sets); keys are plain values.
 
 :func:`bounded_repr` previews any value for an error message in bounded time
 and space, however large or deeply nested the value is.
@@ -49,34 +49,37 @@ def bounded_repr(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """The safe loader, with duplicate keys refused (aliases are refused before composing)."""
-
-
-def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            seen = key in out
-        except TypeError:  # a list or a mapping as a key
-            raise yaml.constructor.ConstructorError(None, None, "a key must be a plain value", key_node.start_mark)
-        if seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {bounded_repr(key)}",
-                                                    key_node.start_mark)
-        out[key] = loader.construct_object(value_node, deep=True)
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_PARSER = yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
+_RESOLVER = yaml.resolver.Resolver()
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_SCALARS = yaml.SafeLoader.yaml_constructors
+_CONSTRUCTOR = yaml.SafeLoader("")  # only its stateless scalar constructors are used
 
 
 def _where(mark: Any) -> str:
     return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
 
 
+def _scalar(event: yaml.ScalarEvent, label: str, error: type[JourneyLensError]) -> Any:
+    """The value of a scalar, resolved as the safe loader resolves it (plain ``1`` is an int, ``yes`` a bool …)."""
+    if event.tag in (None, "!") and event.implicit[0]:
+        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, (True, False))
+    else:
+        tag = event.tag if event.tag not in (None, "!") else _STR
+    if tag == _STR:
+        return event.value
+    construct = _SCALARS.get(tag)
+    if construct is None or tag in ("tag:yaml.org,2002:merge",):
+        raise error(f"{label}: refused: the tag {bounded_repr(tag)} is not allowed{_where(event.start_mark)}")
+    return construct(_CONSTRUCTOR, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark))
+
+
 def load_yaml(text: str, label: str, error: type[JourneyLensError]) -> Any:
     """The data of one YAML document (see the module docstring); ``error`` is the class raised.
+
+    The document is built from the parser's events in one pass: aliases, anchors,
+    tags other than the plain types, keys that are not plain values, duplicate keys
+    and nesting deeper than :data:`MAX_DEPTH` are refused as they are met.
 
     >>> load_yaml("a: 1\\nb: [x, y]\\n", "m.yaml", JourneyLensError)
     {'a': 1, 'b': ['x', 'y']}
@@ -86,32 +89,69 @@ def load_yaml(text: str, label: str, error: type[JourneyLensError]) -> Any:
     journeylens.errors.JourneyLensError: m.yaml: refused: anchors and aliases are not allowed (&x) at line 1, column 4
     """
     _check_size(text, label, error)
-    depth = nodes = 0
+    stack: list[list[Any]] = []  # open collections: [container, pending key or _NO_KEY]
+    documents, nodes = [], 0
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            anchor = getattr(event, "anchor", None)
-            if isinstance(event, yaml.AliasEvent) or anchor is not None:
+        for event in yaml.parse(text, Loader=_PARSER):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
                 raise error(f"{label}: refused: anchors and aliases are not allowed "
-                            f"({mark}{str(anchor)[:30]}){_where(event.start_mark)}")
+                            f"({mark}{str(event.anchor)[:30]}){_where(event.start_mark)}")
+            if isinstance(event, yaml.DocumentStartEvent):
+                if documents:
+                    raise error(f"{label}: holds more than one YAML document{_where(event.start_mark)}; give one")
+                documents.append(None)
+                continue
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
+                is_map = isinstance(event, yaml.MappingStartEvent)
+                if event.tag not in (None, "!", _MAP if is_map else _SEQ):
+                    raise error(f"{label}: refused: the tag {bounded_repr(event.tag)} is not allowed"
+                                f"{_where(event.start_mark)}")
+                if len(stack) >= MAX_DEPTH:
                     raise error(f"{label}: nested deeper than {MAX_DEPTH} levels{_where(event.start_mark)}")
+                value: Any = {} if is_map else []
+                _place(stack, documents, value, event, label, error)
+                stack.append([value, _NO_KEY])
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-            if isinstance(event, yaml.NodeEvent):
-                nodes += 1
-                if nodes > MAX_NODES:
-                    raise error(f"{label}: more than {MAX_NODES:,} values")
-        documents = list(yaml.load_all(text, Loader=_Loader))
+                stack.pop()
+            elif isinstance(event, yaml.ScalarEvent):
+                _place(stack, documents, _scalar(event, label, error), event, label, error)
+            else:
+                continue
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise error(f"{label}: more than {MAX_NODES:,} values")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise error(f"{label}: invalid YAML{_where(mark)}: {problem}") from None
-    if len(documents) > 1:
-        raise error(f"{label}: holds {len(documents)} YAML documents; give one")
+    except (ValueError, OverflowError) as exc:  # a number Python will not convert (more than 4,300 digits …)
+        raise error(f"{label}: invalid YAML: {str(exc)[:120]}") from None
     return documents[0] if documents else None
+
+
+_NO_KEY = object()
+
+
+def _place(stack: list[list[Any]], documents: list[Any], value: Any, event: Any, label: str,
+           error: type[JourneyLensError]) -> None:
+    """Put ``value`` where the document expects it: a key, a mapping's value, a list item or the document."""
+    if not stack:
+        documents[-1] = value
+        return
+    top = stack[-1]
+    container = top[0]
+    if isinstance(container, list):
+        container.append(value)
+    elif top[1] is _NO_KEY:
+        if isinstance(value, (dict, list)):
+            raise error(f"{label}: a key must be a plain value, not a mapping or a list{_where(event.start_mark)}")
+        if value in container:
+            raise error(f"{label}: duplicate key {bounded_repr(value)}{_where(event.start_mark)}")
+        top[1] = value
+    else:
+        container[top[1]] = value
+        top[1] = _NO_KEY
 
 
 def load_json(text: str, label: str, error: type[JourneyLensError]) -> Any:
@@ -136,6 +176,8 @@ def load_json(text: str, label: str, error: type[JourneyLensError]) -> Any:
         data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise error(f"{label}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # a number Python will not convert (more than 4,300 digits)
+        raise error(f"{label}: invalid JSON: {str(exc)[:120]}") from None
     except RecursionError:
         raise error(f"{label}: nested deeper than {MAX_DEPTH} levels") from None
     _check_shape(data, label, error)

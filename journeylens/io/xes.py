@@ -49,11 +49,12 @@ are quarantined ``missing_user``; events without ``concept:name`` or
 Safety
 ------
 Only regular files are read, and gzip input is bounded by ``max_bytes``
-(:mod:`journeylens.io.source`). The parser is fed in chunks and never holds more
-than one open event: an element (event, trace or log) holding more than
-``max_columns`` attributes, more than 64 MiB of XML outside events, or a trace
-or event nested in an event is refused with the line, before it fills memory;
-so are more than ``max_columns`` distinct attribute keys.
+(:mod:`journeylens.io.source`). The parser is fed in chunks; every event is
+cleared once read, so memory holds one event at a time: more than 16 MiB of XML
+without an event ending (an element with millions of attributes) is refused
+after that much, before it fills memory; so are an event or trace with more than
+``max_columns`` attributes, more than ``max_columns`` distinct attribute keys,
+and a trace or event nested in an event (with its line).
 The prolog is checked before the XML parser sees the document: a ``DOCTYPE``
 with anything but a name (entity declarations, an internal subset, an external
 DTD) is refused, which rules out entity expansion ("billion laughs") and
@@ -91,7 +92,7 @@ _MIXED = "mixed"  # a key seen with several XES types: kept as text
 _EVENT = "event"
 _CHUNK = 1 << 16
 _PROLOG_LIMIT = 1 << 20  # bytes read while looking for the root element
-_MAX_OUTSIDE_EVENTS = 64 << 20  # bytes of XML read without a trace or event starting or ending
+_MAX_OUTSIDE_EVENTS = 16 << 20  # bytes of XML read without a trace or event ending
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
 _BARE_DOCTYPE = re.compile(r"<!DOCTYPE\s+[^\s\[>]+\s*>")
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
@@ -243,7 +244,7 @@ def _parse(source: Input, head: bytes, encoding: str, name: str, max_columns: in
     """One pass over the document, fed in chunks: attribute values into per-key lists (see "Safety")."""
     try:
         parser = etree.XMLPullParser(
-            events=("start", "end"),
+            events=("end",),
             tag=("{*}trace", "{*}event"),  # any namespace or none
             encoding=encoding,  # forced: the parser reads what the prolog check read
             resolve_entities=False,
@@ -270,76 +271,64 @@ def _parse(source: Input, head: bytes, encoding: str, name: str, max_columns: in
 
 
 class _State:
-    """What the parse keeps between chunks: the open trace and event, and the values gathered so far."""
+    """What the parse keeps between chunks: the values gathered so far, and where the last element ended."""
 
     def __init__(self, name: str, max_columns: int) -> None:
         self.name, self.max_columns = name, max_columns
         self.event_values: dict[str, list[Any]] = {}
         self.trace_values: dict[str, list[Any]] = {}
         self.shared: dict[str, str] = {}
-        self.types: dict[str, str] = {}  # element tag → XES type, "event", or "" (not read)
+        self.types: dict[str, str] = {}  # element tag → XES type, or "" (not read)
         self.starts: list[int] = []  # first row of each trace
         self.counts: list[int] = []  # events of each trace
         self.row = 0
-        self.trace: Any = None  # the open trace element and the row it started at
-        self.trace_row = 0
-        self.event: Any = None
-        self.mark = 0  # bytes consumed when the last trace or event started or ended
+        self.trace_row = 0  # the first row of the trace being read
+        self.mark = 0  # bytes consumed when the last trace or event ended
+        self.line = 0  # where it ended
 
     def take(self, events: Any, consumed: int) -> None:
-        for action, element in events:
+        for _, element in events:
+            parent = element.getparent()
             if element.tag.endswith(_EVENT):
-                self._event(action, element)
+                self._event(element, parent)
             else:
-                self._trace(action, element)
-            self.mark = consumed
-        self._bounds(consumed)
+                self._trace(element, parent)
+            self.mark, self.line = consumed, element.sourceline
+        if consumed - self.mark > _MAX_OUTSIDE_EVENTS:  # checked after every chunk
+            raise InputError(f"{self.name}: more than {_MAX_OUTSIDE_EVENTS >> 20} MiB of XML after line {self.line} "
+                             "without an event ending (one element with that many attributes or values); "
+                             "not an event log we can read")
 
     def _refuse(self, element: Any, what: str) -> None:
         raise InputError(f"{self.name}: line {element.sourceline}: {what}")
 
-    def _event(self, action: str, element: Any) -> None:
-        if action == "start":
-            if self.event is not None:
-                self._refuse(element, "an event nested in an event; XES events hold attributes only")
-            self.event = element
-            return
-        self._check_width(element, len(element))
+    def _event(self, element: Any, parent: Any) -> None:
+        if parent is not None and parent.tag.endswith(_EVENT):
+            self._refuse(element, "an event nested in an event; XES events hold attributes only")
+        if len(element) > self.max_columns:
+            self._refuse(element, f"an event with more than max_columns={self.max_columns:,} attributes; "
+                                  "pass max_columns=… to read it")
         _gather(element, self.row, self.event_values, self.types, self.shared)
         self._check_keys()
         self.row += 1
-        self.event = None
-        element.clear()
-        parent = element.getparent()
-        previous = element.getprevious()
-        while previous is not None and previous.tag == element.tag:  # finished events: memory stays flat
-            parent.remove(previous)
-            previous = element.getprevious()
+        element.clear()  # the empty element stays until its trace ends
 
-    def _trace(self, action: str, element: Any) -> None:
-        if action == "start":
-            if self.event is not None:
-                self._refuse(element, "a trace nested in an event; XES traces hold events and attributes")
-            if self.trace is not None:
-                self._refuse(element, "a trace nested in a trace")
-            parent = element.getparent()
-            while parent is not None and element.getprevious() is not None:  # log attributes read: drop them
-                del parent[0]
-            self.trace, self.trace_row = element, self.row
-            return
-        self._check_width(element, len(element) - 1)
-        _gather(element, len(self.starts), self.trace_values, self.types, self.shared)
-        self._check_keys()
-        self.starts.append(self.trace_row)
-        self.counts.append(self.row - self.trace_row)
-        self.trace = None
-        element.clear()
-
-    def _check_width(self, element: Any, children: int) -> None:
-        if children > self.max_columns:
-            what = "an event" if element.tag.endswith(_EVENT) else "a trace"
-            self._refuse(element, f"{what} with more than max_columns={self.max_columns:,} attributes; "
+    def _trace(self, element: Any, parent: Any) -> None:
+        if parent is not None and not parent.tag.endswith("log"):
+            inside = "an event" if parent.tag.endswith(_EVENT) else "a trace" if parent.tag.endswith("trace") \
+                else f"<{parent.tag.rpartition('}')[2]}>"
+            self._refuse(element, f"a trace nested in {inside}; XES traces sit in the log")
+        events = _gather(element, len(self.starts), self.trace_values, self.types, self.shared)
+        if len(element) - events > self.max_columns:
+            self._refuse(element, f"a trace with more than max_columns={self.max_columns:,} attributes; "
                                   "pass max_columns=… to read it")
+        self._check_keys()
+        # The trace's events are the last rows read: its children end before it does.
+        self.starts.append(self.row - events)
+        self.counts.append(events)
+        element.clear()
+        while parent is not None and element.getprevious() is not None:  # finished siblings: memory stays flat
+            del parent[0]
 
     def _check_keys(self) -> None:
         keys = len(self.event_values) + len(self.trace_values)
@@ -347,26 +336,20 @@ class _State:
             raise ColumnError(f"{self.name}: more than max_columns={self.max_columns:,} distinct attribute keys; "
                               "pass max_columns=… to read them all")
 
-    def _bounds(self, consumed: int) -> None:
-        """Checked after every chunk: the open event's attributes, and the XML read outside events."""
-        if self.event is not None:
-            self._check_width(self.event, len(self.event))
-        if consumed - self.mark > _MAX_OUTSIDE_EVENTS:
-            where = self.event if self.event is not None else self.trace
-            line = f"line {where.sourceline}: " if where is not None else ""
-            raise InputError(f"{self.name}: {line}more than {_MAX_OUTSIDE_EVENTS >> 20} MiB of XML in one element "
-                             "outside events (attributes, lists or log-level content); not an event log we can read")
-
 
 def _gather(
     element: Any, index: int, values: dict[str, list[Any]], types: dict[str, str], shared: dict[str, str]
-) -> None:
-    """Append the typed attributes of ``element`` under ``index`` (child events are not attributes)."""
+) -> int:
+    """Append the typed attributes of ``element`` under ``index``; return how many child events it has."""
+    events = 0
     for child in element:
         kind = types.get(child.tag)
         if kind is None:
             local = child.tag.rpartition("}")[2] if isinstance(child.tag, str) else ""
-            kind = types[child.tag] = local if local in _VALUE_TYPES else ""
+            kind = types[child.tag] = local if local in _VALUE_TYPES or local == _EVENT else ""
+        if kind == _EVENT:
+            events += 1
+            continue
         key = child.get("key")
         value = child.get("value")
         if not kind or key is None or value is None:
@@ -381,6 +364,7 @@ def _gather(
             slot[1].append(value)
             if slot[2] != kind:
                 slot[2] = _MIXED
+    return events
 
 
 def _owners(starts: np.ndarray, counts: np.ndarray, rows: int) -> np.ndarray:
