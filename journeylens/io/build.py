@@ -21,6 +21,7 @@ The engine-held readers (:mod:`journeylens.engine.ingest`) follow the same rules
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Mapping, Sequence, TypeVar
 
@@ -62,6 +63,7 @@ QUARANTINE_OWN = (*QUARANTINE_COLUMNS, "raw_text")
 #: columns a reader may hold before they become a quarantine or a log: caps on what a source can make us build
 MAX_COLUMNS = 1_000
 _CODED_ROLES = ("user", "event", "channel", "session", "device", "stage")
+_LONE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class LoadOptions:
     ``channel_aliases``: extra ``{spelling: channel}`` entries.
     ``na_values``: texts that mean "missing" (none by default: only empty values are).
     ``max_bytes``: the most bytes read from one file after decompression
-    (default: the file's size; for gzip 100 times its size plus 64 MiB).
+    (default: the file's size; for gzip 100 times its size plus 32 MiB).
     ``max_columns``: the most columns (CSV header fields, distinct JSON keys,
     distinct XES attributes, attributes of one XES element); default 1,000.
     """
@@ -406,6 +408,9 @@ def _quarantine_frame(
     for c in q.columns:  # a source column named like one of the quarantine's own gets _source
         names.append(free_name(c, set(QUARANTINE_OWN) | set(q.columns) | set(names)) if c in QUARANTINE_OWN else c)
     q.columns = names
+    for c in q.columns:  # the quarantine is written out: lone surrogates are shown as U+FFFD
+        if is_object_dtype(q[c].dtype) and _surrogates(q[c]).any():
+            q[c] = q[c].map(lambda v: _LONE.sub("\ufffd", v) if isinstance(v, str) else v)
     q.insert(0, "column", culprit)
     q.insert(0, "reason", reason)
     q.insert(0, SOURCE_ROW, rows)

@@ -328,7 +328,7 @@ def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options
     ``[`` … ``]``; only a path that does not exist is a pattern. A folder means
     its ``*.parquet`` files, recursively, in name order. ``max_bytes`` bounds the
     data the files decode to (from their metadata, checked before reading:
-    default 100 times their size on disk plus 64 MiB). Options: see
+    default 100 times their size on disk plus 32 MiB). Options: see
     :class:`~journeylens.io.build.LoadOptions`. ``engine="memory"`` (default) loads
     an :class:`EventLog`; ``engine="duckdb"`` keeps the log in a DuckDB database on
     disk and ``engine="spark"`` in Spark: a :class:`~journeylens.core.tablelog.TableLog`,
@@ -602,4 +602,4 @@ def _json_column(rows: array, values: list[Any], size: int) -> Any:
         cells[k] = v
     out = np.full(size, None, dtype=object)
     out[at] = cells
-    return out
+    return pd.Series(out, dtype=object)  # objects stay objects (as text, lone surrogates would fail here)

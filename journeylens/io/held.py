@@ -26,7 +26,7 @@ from ..engine import ingest
 from ..engine import sql as dialect
 from ..engine.backends import duckdb as duck
 from ..engine.ingest import CODED, position
-from ..errors import ColumnError, ParameterError, ValidationError
+from ..errors import ColumnError, InputError, ParameterError, ValidationError
 from .build import QUARANTINE_OWN, LoadOptions, free_name
 from .channels import normalise_channels
 from .columns import resolve_roles
@@ -258,14 +258,13 @@ def duckdb_kind(dtype: str) -> str:
 
 def read_parquet_held(files: list[str], name: str, engine: str, options: LoadOptions) -> TableLog:
     """Parquet files (checked by the caller) read where they will stay: ``duckdb`` or ``spark``."""
+    import duckdb
     import pyarrow.parquet as pq
 
     try:
         schemas = [pq.read_schema(f) for f in files]
         sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
     except (OSError, ValueError) as exc:
-        from ..errors import InputError
-
         raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
     if engine == "spark":
         from ..engine.backends.spark import pyspark_sql, session
@@ -278,6 +277,7 @@ def read_parquet_held(files: list[str], name: str, engine: str, options: LoadOpt
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ColumnError(f"{name}: duplicated column name(s) {bounded_repr(dup)}")
+    resolve_roles(names, options.given_roles(), name)  # a file without the roles fails before it is scanned
     # Source rows numbered across the files in order: each file's row number plus the rows before it.
     db = duck.held_database()
     listing = ", ".join(dialect.literal(f, "duckdb") for f in files)
@@ -286,15 +286,20 @@ def read_parquet_held(files: list[str], name: str, engine: str, options: LoadOpt
     if "file_row_number" in names:  # DuckDB's row number would be hidden by the source's column: number batches
         scan = _numbered_batches(db, files, row)
     else:
+        # can_have_nan: DuckDB would otherwise trust statistics that leave NaN out, and find no NaN
         scan = duck.held_table(db, f"SELECT * FROM read_parquet([{listing}], filename = "
-                                   f"{dialect.literal(file_col, 'duckdb')}, file_row_number = true)", materialise=False)
+                                   f"{dialect.literal(file_col, 'duckdb')}, file_row_number = true, "
+                                   "can_have_nan = true)", materialise=False)
         offsets = dialect.ship({"f": np.asarray(files, dtype=object),
                                 "offset": np.cumsum([0] + sizes[:-1]).astype(np.int64)}, scan)
         scan = dialect.frame(f"SELECT p.*, o.offset + p.file_row_number + 1 AS {dialect.quote(row, 'duckdb')} "
                              f"FROM p JOIN o ON p.{dialect.quote(file_col, 'duckdb')} = o.f",
                              {"p": scan, "o": offsets})
-    with db.lock:
-        types = dict(db.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {scan.name})").fetchall())
+    try:
+        with db.lock:
+            types = dict(db.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {scan.name})").fetchall())
+    except duckdb.Error as exc:
+        raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
     renamed = ", ".join(f"p.{dialect.quote(n, 'duckdb')} AS {position(k)}" for k, n in enumerate(names))
     table = dialect.frame(f"SELECT {renamed}, p.{dialect.quote(row, 'duckdb')} AS _r FROM p", {"p": scan})
     return held_log(table, names, [duckdb_kind(types[n]) for n in names], name, options)
@@ -308,7 +313,7 @@ def _numbered_batches(db: Any, files: list[str], row: str) -> Any:
     def batches() -> Any:
         offset = 0
         for f in files:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=1 << 16, coerce_int96_timestamp_unit="us"):
+            for batch in pq.ParquetFile(f, coerce_int96_timestamp_unit="us").iter_batches(batch_size=1 << 16):
                 numbers = pa.array(np.arange(offset + 1, offset + batch.num_rows + 1, dtype=np.int64))
                 offset += batch.num_rows
                 yield pa.RecordBatch.from_arrays([*batch.columns, numbers], names=[*batch.schema.names, row])

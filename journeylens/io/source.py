@@ -26,7 +26,7 @@ from ..errors import InputError
 GZIP_MAGIC = b"\x1f\x8b"
 #: a compressed input may inflate to this many times its size on disk (plus BOMB_FLOOR) unless max_bytes says otherwise
 BOMB_RATIO = 100
-BOMB_FLOOR = 64 << 20
+BOMB_FLOOR = 32 << 20
 CHUNK = 1 << 20
 _SNIFF = 4096
 

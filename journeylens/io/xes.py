@@ -50,7 +50,7 @@ Safety
 ------
 Only regular files are read, and gzip input is bounded by ``max_bytes``
 (:mod:`journeylens.io.source`). The parser is fed in chunks; every event is
-cleared once read, so memory holds one event at a time: more than 16 MiB of XML
+cleared once read, so memory holds one event at a time: more than 4 MiB of XML
 without an event ending (an element with millions of attributes) is refused
 after that much, before it fills memory; so are an event or trace with more than
 ``max_columns`` attributes, more than ``max_columns`` distinct attribute keys,
@@ -92,7 +92,7 @@ _MIXED = "mixed"  # a key seen with several XES types: kept as text
 _EVENT = "event"
 _CHUNK = 1 << 16
 _PROLOG_LIMIT = 1 << 20  # bytes read while looking for the root element
-_MAX_OUTSIDE_EVENTS = 16 << 20  # bytes of XML read without a trace or event ending
+_MAX_OUTSIDE_EVENTS = 4 << 20  # bytes of XML read without a trace or event ending
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
 _BARE_DOCTYPE = re.compile(r"<!DOCTYPE\s+[^\s\[>]+\s*>")
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
