@@ -157,6 +157,12 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None, encoding: str
     """
     name = os.fspath(path)
     opts = LoadOptions.from_kwargs(options, name)
+    return build_log(source=name, options=opts, **csv_table(name, opts, sep, encoding, quote))
+
+
+def csv_table(name: str, opts: LoadOptions, sep: str | None, encoding: str | None,
+              quote: str | None) -> dict[str, Any]:
+    """The file as a raw table of text and what :func:`~journeylens.io.build.build_log` needs beside it."""
     if quote is not None and (not isinstance(quote, str) or len(quote) != 1):
         raise ParameterError(f"quote must be one character or None, not {bounded_repr(quote)}", "quote")
     data, used, marker, evidence = _to_utf8(read_bytes(name, opts.max_bytes), name, encoding)
@@ -183,8 +189,8 @@ def read_csv(path: str | os.PathLike[str], sep: str | None = None, encoding: str
     raw.columns = header
     bad_frame = pd.DataFrame({"source_row": bad, "raw_text": [malformed[r] for r in bad]})
     info: dict[str, Any] = {"sep": delimiter, "encoding": used, **evidence}
-    return build_log(raw, source=name, options=opts, malformed=bad_frame, source_rows=good, undecodable=undecodable,
-                     parameters={"csv": info})
+    return {"raw": raw, "malformed": bad_frame, "source_rows": good, "undecodable": undecodable,
+            "parameters": {"csv": info}}
 
 
 def _header_line(data: Any, name: str) -> str:
@@ -346,7 +352,7 @@ def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options
     if engine not in ("memory", "duckdb", "spark"):
         raise ParameterError(f"engine must be 'memory', 'duckdb' or 'spark', not {bounded_repr(engine)}", "engine")
     files = parquet_files(name)
-    check_parquet_size(files, name, opts.max_bytes)
+    check_parquet(files, name, opts.max_bytes)
     if engine != "memory":
         return read_parquet_held(files, name, engine, opts)
     # No name holds the Arrow table: what pandas does not share is freed before the build.
@@ -371,14 +377,20 @@ def parquet_files(name: str) -> list[str]:
     return files
 
 
-def check_parquet_size(files: list[str], name: str, max_bytes: int | None) -> None:
-    """Refuse Parquet whose data decodes to more than the limit (estimated from the metadata, not by decoding)."""
+def check_parquet(files: list[str], name: str, max_bytes: int | None) -> None:
+    """Refuse Parquet with duplicated column names, or whose data decodes to more than the limit
+    (estimated from the metadata, not by decoding)."""
     import pyarrow.parquet as pq
 
     decoded = on_disk = 0
     try:
-        for f in files:
+        for k, f in enumerate(files):
             meta = pq.ParquetFile(f).metadata
+            if k == 0:
+                names = meta.schema.to_arrow_schema().names
+                if len(set(names)) != len(names):
+                    dup = sorted({n for n in names if names.count(n) > 1})
+                    raise ColumnError(f"{name}: duplicated column name(s) {bounded_repr(dup)}")
             on_disk += os.stat(f).st_size
             for k in range(meta.num_row_groups):
                 group = meta.row_group(k)
@@ -452,6 +464,11 @@ def read_jsonl(path: str | os.PathLike[str], encoding: str | None = None, **opti
     """
     name = os.fspath(path)
     opts = LoadOptions.from_kwargs(options, name)
+    return build_log(source=name, options=opts, **jsonl_table(name, opts, encoding))
+
+
+def jsonl_table(name: str, opts: LoadOptions, encoding: str | None) -> dict[str, Any]:
+    """The file as a raw table of its objects' values and what :func:`~journeylens.io.build.build_log` needs."""
     data = read_bytes(name, opts.max_bytes)
     codec, marker = "utf-8", None
     if encoding is not None:
@@ -474,9 +491,8 @@ def read_jsonl(path: str | os.PathLike[str], encoding: str | None = None, **opti
     del data
     if not records.numbers:
         raise InputError(f"{name}: empty file (no JSON lines)")
-    raw, malformed, positions, undecodable = records.result()
-    return build_log(raw, source=name, options=opts, malformed=malformed, source_rows=positions,
-                     undecodable=undecodable)
+    raw, malformed, positions = records.result()
+    return {"raw": raw, "malformed": malformed, "source_rows": positions}
 
 
 class _JsonRecords:
@@ -543,8 +559,8 @@ class _JsonRecords:
                 slot[1].append(value)
         self.rows += 1
 
-    def result(self) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray | None]:
-        """The good rows' frame, the bad lines, the good rows' row numbers (1..n over non-blank lines), and None."""
+    def result(self) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        """The good rows' frame, the bad lines, and the good rows' row numbers (1..n over non-blank lines)."""
         order = np.arange(1, len(self.numbers) + 1)
         bad_lines = {line for line, *_ in self.bad}
         is_bad = np.fromiter((n in bad_lines for n in self.numbers), bool, len(self.numbers))
@@ -552,7 +568,7 @@ class _JsonRecords:
                              index=pd.RangeIndex(self.rows))
         malformed = pd.DataFrame({"source_row": order[is_bad], "reason": [r for _, r, _, _ in self.bad],
                                   "column": [c for _, _, c, _ in self.bad], "raw_text": [t for *_, t in self.bad]})
-        return frame, malformed, order[~is_bad], None
+        return frame, malformed, order[~is_bad]
 
 
 def _path_text(path: tuple[str, ...]) -> str:

@@ -274,9 +274,6 @@ def read_parquet_held(files: list[str], name: str, engine: str, options: LoadOpt
         given = {k: v for k, v in options.__dict__.items() if v != LoadOptions.__dataclass_fields__[k].default}
         return from_spark(spark.read.parquet(*files), **given)
     names = list(schemas[0].names)
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise ColumnError(f"{name}: duplicated column name(s) {bounded_repr(dup)}")
     resolve_roles(names, options.given_roles(), name)  # a file without the roles fails before it is scanned
     # Source rows numbered across the files in order: each file's row number plus the rows before it.
     db = duck.held_database()
