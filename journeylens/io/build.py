@@ -30,18 +30,34 @@ import pandas as pd
 from pandas.api.types import infer_dtype, is_numeric_dtype, is_object_dtype
 
 from ..core import params
-from ..core.safe_yaml import bounded_repr
 from ..core.eventlog import QUARANTINE_COLUMNS, ROLES, SOURCE_ROW, EventLog
+from ..core.safe_yaml import bounded_repr
 from ..engine.kernels import sorted_events
 from ..errors import ColumnError, ParameterError, ValidationError, preview
 from .channels import check_aliases, normalise_channels
 from .columns import resolve_roles
-from .encode import INVALID, MISSING, UNDECODABLE, categorical, is_temporal, one_id_text, text_codes
+from .encode import (
+    INVALID,
+    MISSING,
+    UNDECODABLE,
+    categorical,
+    is_temporal,
+    one_id_text,
+    text_codes,
+)
 from .encode import sorted_categorical as _categorical  # noqa: F401  (prepare.identities imports these two from here)
 from .encode import text_ids as _text_ids  # noqa: F401
 from .timestamps import MISSING as NO_TIME
 from .timestamps import OK as TIME_OK
-from .timestamps import OUT_OF_RANGE, UNPARSABLE, UTC_DTYPE, check_tz, check_unit, format_grammar, parse_times
+from .timestamps import (
+    OUT_OF_RANGE,
+    UNPARSABLE,
+    UTC_DTYPE,
+    check_tz,
+    check_unit,
+    format_grammar,
+    parse_times,
+)
 
 _Table = TypeVar("_Table", pd.DataFrame, pd.Series)
 
@@ -330,7 +346,7 @@ def _undecodable(raw: pd.DataFrame, roles: Mapping[str, str], levels: Mapping[st
     n = len(raw)
     bad_in: dict[str, np.ndarray] = {}
     if given is not None:
-        for column in pd.unique(given[given != None]):  # noqa: E711  (None marks a clean row)
+        for column in pd.unique(given[given != None]):
             bad_in[str(column)] = given == column
     by_role = {roles["user"]: user, roles["event"]: event, **{roles[r]: c for r, (c, _) in levels.items()}}
     for column, codes in by_role.items():

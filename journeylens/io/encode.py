@@ -31,8 +31,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtype, is_float_dtype,
-                              is_integer_dtype, is_object_dtype, is_timedelta64_dtype)
+from pandas.api.types import (
+    infer_dtype,
+    is_bool_dtype,
+    is_datetime64_any_dtype,
+    is_float_dtype,
+    is_integer_dtype,
+    is_object_dtype,
+    is_timedelta64_dtype,
+)
 
 from ..engine.backends import duckdb as duck
 from .timestamps import WHITESPACE

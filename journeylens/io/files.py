@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import glob as globbing
-import io
 import json
 import os
 from array import array
@@ -298,7 +297,7 @@ def _refuse_runaway_quote(table: pa.Table, malformed: dict[int, str], data: Any,
         if pc.any(multi).as_py():
             texts.extend(column.filter(multi).to_pylist())
     for text in texts:
-        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        lines = text.rstrip("\r\n").replace("\r\n", "\n").replace("\r", "\n").split("\n")
         if not any(line.count(delimiter) >= width - 1 for line in lines[1:]):
             continue
         raw = bytes(memoryview(data))

@@ -13,14 +13,12 @@ reasons and their order) is spelled in SQL here and run by
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..core.eventlog import ROLES
-from ..core.safe_yaml import bounded_repr
 from ..core.tablelog import _RESERVED, TableLog
 from ..engine import ingest
 from ..engine import sql as dialect
@@ -30,10 +28,23 @@ from ..errors import ColumnError, InputError, ParameterError, ValidationError
 from .build import QUARANTINE_OWN, LoadOptions, free_name
 from .channels import normalise_channels
 from .columns import resolve_roles
-from .encode import MISSING as NO_TEXT
 from .encode import INVALID, OK, UNDECODABLE, id_text_sql, sql_decoded, sql_trim
-from .timestamps import (ISO, MISSING, NUMBER, OUT_OF_RANGE, UNPARSABLE, epoch_sql, format_grammar, grammar_sql,
-                         guessed_grammar, unit_from_counts)
+from .encode import MISSING as NO_TEXT
+from .timestamps import OK as TIME_OK
+from .timestamps import (
+    ISO,
+    MAX_US,
+    MIN_US,
+    MISSING,
+    NUMBER,
+    OUT_OF_RANGE,
+    UNPARSABLE,
+    epoch_sql,
+    format_grammar,
+    grammar_sql,
+    guessed_grammar,
+    unit_from_counts,
+)
 
 _CODED_ROLES = ("user", "event", "channel", "session", "device", "stage")
 
@@ -82,7 +93,7 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
         undecodable.append((time_undecodable, roles["time"]))
     undecodable.sort(key=lambda item: at[item[1]])  # the first column in source order names the row
     lo, hi = options.bounds_us()
-    outside = " OR ".join([f"_ts = {OUT_OF_RANGE}"] + [f"(_ts = 0 AND _t {op} {int(b)})"
+    outside = " OR ".join([f"_ts = {OUT_OF_RANGE}"] + [f"(_ts = {TIME_OK} AND _t {op} {int(b)})"
                                                        for op, b in (("<", lo), (">", hi)) if b is not None])
     checks = [*((cond, "undecodable_text", column) for cond, column in undecodable),
               (f"_us = {NO_TEXT}", "missing_user", roles["user"]), (f"_us = {INVALID}", "invalid_user", roles["user"]),
@@ -168,8 +179,6 @@ def _time(table: Any, column: str, kind: str, label: str, options: LoadOptions,
         return [[f"{us} AS _t", f"{status} AS _ts"]], unit, None
     if kind == "timestamp":
         us = f"unix_micros(CAST({column} AS TIMESTAMP))"
-        from .timestamps import MAX_US, MIN_US, OK as TIME_OK
-
         status = (f"(CASE WHEN {column} IS NULL THEN {MISSING} WHEN {us} < {MIN_US} OR {us} > {MAX_US} "
                   f"THEN {OUT_OF_RANGE} ELSE {TIME_OK} END)")
         return [[f"{us} AS _t", f"{status} AS _ts"]], None, None

@@ -39,8 +39,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api.types import (is_bool_dtype, is_datetime64_any_dtype, is_float_dtype, is_integer_dtype,
-                              is_numeric_dtype)
+from pandas.api.types import (
+    is_bool_dtype,
+    is_datetime64_any_dtype,
+    is_float_dtype,
+    is_integer_dtype,
+    is_numeric_dtype,
+)
 
 from ..errors import InputError, ParameterError
 
