@@ -49,12 +49,13 @@ are quarantined ``missing_user``; events without ``concept:name`` or
 Safety
 ------
 Only regular files are read, and gzip input is bounded by ``max_bytes``
-(:mod:`journeylens.io.source`). The parser is fed in chunks; every event is
-cleared once read, so memory holds one event at a time: more than 4 MiB of XML
-without an event ending (an element with millions of attributes) is refused
-after that much, before it fills memory; so are an event or trace with more than
-``max_columns`` attributes, more than ``max_columns`` distinct attribute keys,
-and a trace or event nested in an event (with its line).
+(:mod:`journeylens.io.source`). The parser is fed in chunks; every event and
+trace is dropped once read, and so is log-level content, so memory holds one
+event at a time: an element still open after a chunk that holds more than
+100,000 elements (an event with millions of attributes) is refused then, before
+it fills memory; so are an event or trace with more than ``max_columns``
+attributes, more than ``max_columns`` distinct attribute keys, and a trace or
+event nested in an event (with its line).
 The prolog is checked before the XML parser sees the document: a ``DOCTYPE``
 with anything but a name (entity declarations, an internal subset, an external
 DTD) is refused, which rules out entity expansion ("billion laughs") and
@@ -92,7 +93,7 @@ _MIXED = "mixed"  # a key seen with several XES types: kept as text
 _EVENT = "event"
 _CHUNK = 1 << 16
 _PROLOG_LIMIT = 1 << 20  # bytes read while looking for the root element
-_MAX_OUTSIDE_EVENTS = 4 << 20  # bytes of XML read without a trace or event ending
+_MAX_ELEMENTS = 100_000  # elements one event, trace attribute or log-level element may hold
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
 _BARE_DOCTYPE = re.compile(r"<!DOCTYPE\s+[^\s\[>]+\s*>")
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
@@ -244,8 +245,8 @@ def _parse(source: Input, head: bytes, encoding: str, name: str, max_columns: in
     """One pass over the document, fed in chunks: attribute values into per-key lists (see "Safety")."""
     try:
         parser = etree.XMLPullParser(
-            events=("end",),
-            tag=("{*}trace", "{*}event"),  # any namespace or none
+            events=("start", "end"),
+            tag=("{*}log", "{*}trace", "{*}event"),  # any namespace or none
             encoding=encoding,  # forced: the parser reads what the prolog check read
             resolve_entities=False,
             no_network=True,
@@ -260,10 +261,10 @@ def _parse(source: Input, head: bytes, encoding: str, name: str, max_columns: in
     chunk = head
     while chunk:
         parser.feed(chunk)
-        state.take(parser.read_events(), source.consumed)
+        state.take(parser.read_events())
         chunk = source.read(_CHUNK)
     parser.close()
-    state.take(parser.read_events(), source.consumed)
+    state.take(parser.read_events())
     first = np.asarray(state.starts, dtype=np.int64)
     counts = np.asarray(state.counts, dtype=np.int64)
     return _Parsed(state.row, len(state.starts), state.event_values, state.trace_values,
@@ -271,7 +272,7 @@ def _parse(source: Input, head: bytes, encoding: str, name: str, max_columns: in
 
 
 class _State:
-    """What the parse keeps between chunks: the values gathered so far, and where the last element ended."""
+    """What the parse keeps between chunks: the open log, trace and event, and the values gathered so far."""
 
     def __init__(self, name: str, max_columns: int) -> None:
         self.name, self.max_columns = name, max_columns
@@ -282,59 +283,81 @@ class _State:
         self.starts: list[int] = []  # first row of each trace
         self.counts: list[int] = []  # events of each trace
         self.row = 0
-        self.trace_row = 0  # the first row of the trace being read
-        self.mark = 0  # bytes consumed when the last trace or event ended
-        self.line = 0  # where it ended
+        self.root: Any = None
+        self.trace: Any = None
+        self.trace_row = 0  # the first row of the open trace
+        self.event: Any = None
 
-    def take(self, events: Any, consumed: int) -> None:
-        for _, element in events:
-            parent = element.getparent()
-            if element.tag.endswith(_EVENT):
-                self._event(element, parent)
-            else:
-                self._trace(element, parent)
-            self.mark, self.line = consumed, element.sourceline
-        if consumed - self.mark > _MAX_OUTSIDE_EVENTS:  # checked after every chunk
-            raise InputError(f"{self.name}: more than {_MAX_OUTSIDE_EVENTS >> 20} MiB of XML after line {self.line} "
-                             "without an event ending (one element with that many attributes or values); "
-                             "not an event log we can read")
+    def take(self, events: Any) -> None:
+        for action, element in events:
+            tag = element.tag
+            if tag.endswith(_EVENT):
+                self._event(action, element)
+            elif tag.endswith("trace"):
+                self._trace(action, element)
+            elif action == "start" and self.root is None:
+                self.root = element
+        self._bounds()
 
     def _refuse(self, element: Any, what: str) -> None:
         raise InputError(f"{self.name}: line {element.sourceline}: {what}")
 
-    def _event(self, element: Any, parent: Any) -> None:
-        if parent is not None and parent.tag.endswith(_EVENT):
-            self._refuse(element, "an event nested in an event; XES events hold attributes only")
+    def _event(self, action: str, element: Any) -> None:
+        if action == "start":
+            if self.event is not None:
+                self._refuse(element, "an event nested in an event; XES events hold attributes only")
+            self.event = element
+            return
         if len(element) > self.max_columns:
             self._refuse(element, f"an event with more than max_columns={self.max_columns:,} attributes; "
                                   "pass max_columns=… to read it")
         _gather(element, self.row, self.event_values, self.types, self.shared)
         self._check_keys()
         self.row += 1
-        element.clear()  # the empty element stays until its trace ends
+        self.event = None
+        parent = element.getparent()
+        if parent is not None:  # read: memory holds one event at a time
+            parent.remove(element)
 
-    def _trace(self, element: Any, parent: Any) -> None:
-        if parent is not None and not parent.tag.endswith("log"):
-            inside = "an event" if parent.tag.endswith(_EVENT) else "a trace" if parent.tag.endswith("trace") \
-                else f"<{parent.tag.rpartition('}')[2]}>"
-            self._refuse(element, f"a trace nested in {inside}; XES traces sit in the log")
-        events = _gather(element, len(self.starts), self.trace_values, self.types, self.shared)
-        if len(element) - events > self.max_columns:
+    def _trace(self, action: str, element: Any) -> None:
+        if action == "start":
+            if self.event is not None:
+                self._refuse(element, "a trace nested in an event; XES traces sit in the log")
+            if self.trace is not None:
+                self._refuse(element, "a trace nested in a trace; XES traces sit in the log")
+            self.trace, self.trace_row = element, self.row
+            return
+        if len(element) > self.max_columns:
             self._refuse(element, f"a trace with more than max_columns={self.max_columns:,} attributes; "
                                   "pass max_columns=… to read it")
+        _gather(element, len(self.starts), self.trace_values, self.types, self.shared)
         self._check_keys()
-        # The trace's events are the last rows read: its children end before it does.
-        self.starts.append(self.row - events)
-        self.counts.append(events)
-        element.clear()
-        while parent is not None and element.getprevious() is not None:  # finished siblings: memory stays flat
-            del parent[0]
+        self.starts.append(self.trace_row)
+        self.counts.append(self.row - self.trace_row)
+        self.trace = None
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
 
     def _check_keys(self) -> None:
         keys = len(self.event_values) + len(self.trace_values)
         if keys > self.max_columns:
             raise ColumnError(f"{self.name}: more than max_columns={self.max_columns:,} distinct attribute keys; "
                               "pass max_columns=… to read them all")
+
+    def _bounds(self) -> None:
+        """After every chunk: log-level content read so far is dropped, and the element still open may hold
+        at most :data:`_MAX_ELEMENTS` elements (attributes, nested attributes, list values)."""
+        growing = self.event if self.event is not None else self.trace
+        if growing is None and self.root is not None:
+            while len(self.root) > 1:  # finished log-level elements (extensions, globals, log attributes)
+                del self.root[0]
+            growing = self.root[0] if len(self.root) else None
+        if growing is not None:
+            size = sum(1 for _ in growing.iter())
+            if size > _MAX_ELEMENTS:
+                self._refuse(growing, f"an element holding more than {_MAX_ELEMENTS:,} elements (attributes, "
+                                      "nested attributes or values); not an event log we can read")
 
 
 def _gather(

@@ -124,12 +124,21 @@ def _(folder: Path) -> dict:
     return write(folder, "gzip_newlines_bomb.jsonl.gz", gzip_members(b"\n" * (1 << 20), 2048))
 
 
-@case("xes_attribute_bomb.xes.gz", 1, call=read, error="InputError", match="MiB of XML", cli=True)
+@case("xes_attribute_bomb.xes.gz", 1, call=read, error="InputError", match="more than 100,000 elements", cli=True)
 def _(folder: Path) -> dict:
     attrs = b'<string key="k" value="v"/>' * 40_000  # ~1 MiB
     head = b'<log><trace><string key="concept:name" value="c"/><event><string key="concept:name" value="a"/>'
     body = gzip.compress(head) + gzip_members(attrs, 2000) + gzip.compress(b"</event></trace></log>")
     return write(folder, "xes_attribute_bomb.xes.gz", body)
+
+
+@case("xes_log_level_flood.xes.gz", 1, call=read, check=reasons({}, accepted=1))
+def _(folder: Path) -> dict:
+    attrs = b'<string key="k" value="v"/>' * 40_000  # ~1 MiB of log-level attributes, read and dropped
+    tail = (b'<trace><string key="concept:name" value="c"/><event><string key="concept:name" value="a"/>'
+            b'<date key="time:timestamp" value="2024-01-01T00:00:00Z"/></event></trace></log>')
+    body = gzip.compress(b'<log xes.version="1.0">') + gzip_members(attrs, 300) + gzip.compress(tail)
+    return write(folder, "xes_log_level_flood.xes.gz", body)
 
 
 @case("xes_wide_event.xes", 1, call=read, error="InputError", match="more than max_columns=1,000 attributes")
