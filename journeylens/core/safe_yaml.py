@@ -70,7 +70,7 @@ def _scalar(event: yaml.ScalarEvent, label: str, error: type[JourneyLensError]) 
         return event.value
     construct = _SCALARS.get(tag)
     if construct is None or tag in ("tag:yaml.org,2002:merge",):
-        raise error(f"{label}: refused: the tag {bounded_repr(tag)} is not allowed{_where(event.start_mark)}")
+        raise error(f"{label}: refused: the tag {str(tag)[:80]!r} is not allowed{_where(event.start_mark)}")
     return construct(_CONSTRUCTOR, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark))
 
 
@@ -105,7 +105,7 @@ def load_yaml(text: str, label: str, error: type[JourneyLensError]) -> Any:
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 is_map = isinstance(event, yaml.MappingStartEvent)
                 if event.tag not in (None, "!", _MAP if is_map else _SEQ):
-                    raise error(f"{label}: refused: the tag {bounded_repr(event.tag)} is not allowed"
+                    raise error(f"{label}: refused: the tag {str(event.tag)[:80]!r} is not allowed"
                                 f"{_where(event.start_mark)}")
                 if len(stack) >= MAX_DEPTH:
                     raise error(f"{label}: nested deeper than {MAX_DEPTH} levels{_where(event.start_mark)}")

@@ -350,8 +350,7 @@ class _State:
         at most :data:`_MAX_ELEMENTS` elements (attributes, nested attributes, list values)."""
         growing = self.event if self.event is not None else self.trace
         if growing is None and self.root is not None:
-            while len(self.root) > 1:  # finished log-level elements (extensions, globals, log attributes)
-                del self.root[0]
+            del self.root[:-1]  # finished log-level elements (extensions, globals, log attributes)
             growing = self.root[0] if len(self.root) else None
         if growing is not None:
             size = sum(1 for _ in growing.iter())

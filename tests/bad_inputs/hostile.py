@@ -137,8 +137,8 @@ def _(folder: Path) -> dict:
     attrs = b'<string key="k" value="v"/>' * 40_000  # ~1 MiB of log-level attributes, read and dropped
     tail = (b'<trace><string key="concept:name" value="c"/><event><string key="concept:name" value="a"/>'
             b'<date key="time:timestamp" value="2024-01-01T00:00:00Z"/></event></trace></log>')
-    body = gzip.compress(b'<log xes.version="1.0">') + gzip_members(attrs, 300) + gzip.compress(tail)
-    return write(folder, "xes_log_level_flood.xes.gz", body)
+    body = gzip.compress(b'<log xes.version="1.0">') + gzip_members(attrs, 60) + gzip.compress(tail)
+    return write(folder, "xes_log_level_flood.xes.gz", body, max_bytes=1 << 30)  # past the bomb bound, on purpose
 
 
 @case("xes_wide_event.xes", 1, call=read, error="InputError", match="more than max_columns=1,000 attributes")
