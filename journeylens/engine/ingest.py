@@ -53,9 +53,10 @@ def scalars(sql: str, table: Any) -> dict[str, Any]:
 
 
 def check(table: Any, width: int, layers: Sequence[Sequence[str]], checks: Sequence[tuple[str, str, str]],
-          duplicates: str) -> Any:
-    """The ``checked`` relation (materialised): ``src`` with the columns of ``layers`` and ``_reason``/``_column``,
-    the first of ``checks`` (condition, reason, column name) that a row meets, or an exact copy of an earlier row."""
+          duplicates: str, keep: Sequence[str]) -> Any:
+    """The ``checked`` relation (materialised): the source columns, ``_r``, the columns ``keep`` of ``layers``,
+    and ``_reason``/``_column``: the first of ``checks`` (condition, reason, column name) that a row meets, or
+    an exact copy of an earlier row."""
     d = dialect_of(table)
     checks = list(checks)
     every = ", ".join(position(k) for k in range(width))
@@ -72,7 +73,8 @@ def check(table: Any, width: int, layers: Sequence[Sequence[str]], checks: Seque
         copies = "y AS (SELECT * FROM x)"
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _ in checks)
     column = " ".join(f"WHEN {cond} THEN {literal(col, d)}" for cond, _, col in checks)
-    sql = f"WITH x AS (SELECT * FROM src), {copies} SELECT *, CASE {reason} END AS _reason, " \
+    kept = ", ".join([every, "_r", *keep])
+    sql = f"WITH x AS (SELECT * FROM src), {copies} SELECT {kept}, CASE {reason} END AS _reason, " \
           f"CASE {column} END AS _column FROM y"
     return frame(sql, {"src": layered(table, layers)}, materialise=True)
 

@@ -84,7 +84,6 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
             layers[0] += [f"(CASE WHEN {texts[role][1]} = {OK} THEN {texts[role][0]} END) AS _lv_{role}",
                           f"{texts[role][1]} AS _ls_{role}"]
     time_layers, unit, time_undecodable = _time(table, col["time"], kind["time"], roles["time"], options, d)
-    layers += time_layers
 
     undecodable = [(f"_us = {UNDECODABLE}", roles["user"]), (f"_es = {UNDECODABLE}", roles["event"]),
                    *((f"_ls_{r} = {UNDECODABLE}", roles[r]) for r in ("channel", "session", "device", "stage")
@@ -102,7 +101,19 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
               (f"_es = {INVALID}", "invalid_event", roles["event"]),
               (f"_ts = {UNPARSABLE}", "unparsable_time", roles["time"]),
               (f"({outside})", "out_of_range_time", roles["time"])]
-    checked = ingest.check(table, len(names), layers, checks, options.duplicates)
+    keep = ["_user", "_event", "_t", "_ts", *(f"_lv_{r}" for r in ("channel", "session", "device", "stage")
+                                              if r in roles)]
+    texts_of_time = kind["time"] in ("text", "binary", "boolean") and unit is None
+    checked = ingest.check(table, len(names), layers + time_layers, checks, options.duplicates,
+                           keep + (["_tt"] if texts_of_time else []))
+    if texts_of_time and options.time_format is None:
+        # As in memory: one format guessed from the first value (in source order) that is not ISO, tried on those
+        sample = ingest.scalars(f"SELECT _tt AS v FROM src WHERE _ts = {UNPARSABLE} ORDER BY _r LIMIT 1",
+                                checked)["v"]
+        guessed = guessed_grammar(str(sample), options.dayfirst) if sample is not None else None
+        if guessed is not None:
+            time_layers = _time(table, col["time"], kind["time"], roles["time"], options, d, guessed)[0]
+            checked = ingest.check(table, len(names), layers + time_layers, checks, options.duplicates, keep)
     read, bad = ingest.counts(checked)
     shown = _quarantine_names(names)
     quarantine = ingest.quarantine(checked, shown)
@@ -168,9 +179,12 @@ def _extras(names: Sequence[str], kinds: Sequence[str], roles: dict[str, str], a
     return out
 
 
-def _time(table: Any, column: str, kind: str, label: str, options: LoadOptions,
-          d: str) -> tuple[list[list[str]], str | None, str | None]:
-    """Layers ending in ``_t`` (µs) and ``_ts`` (status), the epoch unit used, and the undecodable condition."""
+def _time(table: Any, column: str, kind: str, label: str, options: LoadOptions, d: str,
+          guessed: Any = None) -> tuple[list[list[str]], str | None, str | None]:
+    """Layers ending in ``_t`` (µs) and ``_ts`` (status), the epoch unit used, and the undecodable condition.
+
+    Text is ISO 8601 (or ``time_format``); ``guessed`` is the grammar of a guessed format for the values that are not.
+    """
     unit = options.time_unit
     if kind in ("integer", "float", "decimal"):
         if unit is None:
@@ -203,15 +217,11 @@ def _time(table: Any, column: str, kind: str, label: str, options: LoadOptions,
     grammar = format_grammar(fmt) if fmt is not None else ISO
     g_layers, us, status = grammar_sql(grammar, "_tt", d, "_g")
     layers = layers + g_layers
-    if fmt is None:
-        sample = ingest.scalars(f"SELECT _tt AS v FROM src WHERE {status} = {UNPARSABLE} ORDER BY _r LIMIT 1",
-                                ingest.layered(table, layers + [[]]))["v"]
-        guessed = guessed_grammar(str(sample), options.dayfirst) if sample is not None else None
-        if guessed is not None:  # the guessed format, for the values that are not ISO
-            f_layers, f_us, f_status = grammar_sql(guessed, "_tt", d, "_f")
-            layers = layers + [[f"{us} AS _iso_t", f"{status} AS _iso_s"]] + f_layers
-            us = f"(CASE WHEN _iso_s = {UNPARSABLE} THEN {f_us} ELSE _iso_t END)"
-            status = f"(CASE WHEN _iso_s = {UNPARSABLE} THEN {f_status} ELSE _iso_s END)"
+    if guessed is not None:  # the guessed format, for the values that are not ISO
+        f_layers, f_us, f_status = grammar_sql(guessed, "_tt", d, "_f")
+        layers = layers + [[f"{us} AS _iso_t", f"{status} AS _iso_s"]] + f_layers
+        us = f"(CASE WHEN _iso_s = {UNPARSABLE} THEN {f_us} ELSE _iso_t END)"
+        status = f"(CASE WHEN _iso_s = {UNPARSABLE} THEN {f_status} ELSE _iso_s END)"
     return layers + [[f"{us} AS _t", f"{status} AS _ts"]], None, undecodable
 
 

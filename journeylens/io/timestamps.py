@@ -487,11 +487,15 @@ def grammar_sql(grammar: Grammar, text: str, dialect: str, p: str) -> tuple[list
 
     pattern = literal(grammar.pattern(), dialect)
     groups = grammar.groups
-    if dialect == "spark":
-        layers = [[f"regexp_extract({text}, {pattern}, {k + 1}) AS {p}_{g}" for k, g in enumerate(groups)]]
+    matched = f"({text} RLIKE {pattern})" if dialect == "spark" else f"regexp_full_match({text}, {pattern})"
+    if grammar is ISO:  # fixed positions once the pattern matched: substrings, far cheaper than capture groups
+        layers = [[f"{matched} AS {p}_ok"], *_iso_parts(text, dialect, p)]
+    elif dialect == "spark":
+        layers = [[f"{matched} AS {p}_ok", *(f"regexp_extract({text}, {pattern}, {k + 1}) AS {p}_{g}"
+                                             for k, g in enumerate(groups))]]
     else:
         names = "[" + ", ".join(literal(g, dialect) for g in groups) + "]"
-        layers = [[f"regexp_extract({text}, {pattern}, {names}) AS {p}_all"],
+        layers = [[f"{matched} AS {p}_ok", f"regexp_extract({text}, {pattern}, {names}) AS {p}_all"],
                   [f"struct_extract({p}_all, {literal(g, dialect)}) AS {p}_{g}" for g in groups]]
 
     def num(g: str, default: int = 0) -> str:
@@ -514,12 +518,11 @@ def grammar_sql(grammar: Grammar, text: str, dialect: str, p: str) -> tuple[list
     sign = f"(CASE {p}_sign WHEN '-' THEN -1 WHEN '+' THEN 1 ELSE 0 END)" if "sign" in groups else "0"
     layers.append([f"{year} AS {p}_Y", f"{month} AS {p}_M", f"{num('day')} AS {p}_D", f"{hour} AS {p}_H",
                    f"{num('minute')} AS {p}_MI", f"{num('second')} AS {p}_S", f"{micro} AS {p}_F",
-                   f"{sign} AS {p}_SG", f"{num('offh')} AS {p}_OH", f"{num('offm')} AS {p}_OM",
-                   f"coalesce({p}_day, '') <> '' AS {p}_ok"])
+                   f"{sign} AS {p}_SG", f"{num('offh')} AS {p}_OH", f"{num('offm')} AS {p}_OM"])
     Y, M, D = f"{p}_Y", f"{p}_M", f"{p}_D"
     leap = f"(CASE WHEN ({Y} % 4 = 0 AND {Y} % 100 <> 0) OR {Y} % 400 = 0 THEN 1 ELSE 0 END)"
     dim = f"(CASE WHEN {M} = 2 THEN 28 + {leap} WHEN {M} IN (4, 6, 9, 11) THEN 30 ELSE 31 END)"
-    valid = (f"{p}_ok AND {M} BETWEEN 1 AND 12 AND {D} >= 1 AND {D} <= {dim} AND {p}_H <= 23 AND {p}_MI <= 59 "
+    valid = (f"coalesce({p}_ok, FALSE) AND {M} BETWEEN 1 AND 12 AND {D} >= 1 AND {D} <= {dim} AND {p}_H <= 23 AND {p}_MI <= 59 "
              f"AND {p}_S <= 59 AND {p}_OH <= 23 AND {p}_OM <= 59")
     yy = f"({Y} - (CASE WHEN {M} <= 2 THEN 1 ELSE 0 END))"
     layers.append([f"({valid}) AS {p}_V", f"div({yy}, 400) AS {p}_era", f"{yy} - div({yy}, 400) * 400 AS {p}_yoe",
@@ -531,6 +534,36 @@ def grammar_sql(grammar: Grammar, text: str, dialect: str, p: str) -> tuple[list
     status = (f"(CASE WHEN {text} IS NULL THEN {MISSING} WHEN NOT {p}_V THEN {UNPARSABLE} "
               f"WHEN {Y} < 1 OR {us} < {MIN_US} OR {us} > {MAX_US} THEN {OUT_OF_RANGE} ELSE {OK} END)")
     return layers, us, status
+
+
+def _iso_parts(text: str, dialect: str, p: str) -> list[list[str]]:
+    """Layers giving the parts of :data:`ISO` text by position (valid once the pattern matched, ``{p}_ok``;
+    '' for a part not given), each computing once what the next one reads."""
+    def given(condition: str, sql: str) -> str:
+        return f"(CASE WHEN {condition} THEN {sql} ELSE '' END)"
+
+    hour = f"{p}_ok AND length({text}) >= 13"
+    minute = f"{hour} AND substr({text}, 14, 1) = ':'"
+    second = f"{minute} AND substr({text}, 17, 1) = ':'"
+    point = f"{second} AND substr({text}, 20, 1) = '.'"
+    first = [f"{given(point, f'regexp_extract({text}, {chr(39)}[.]([0-9]+){chr(39)}, 1)')} AS {p}_fraction",
+             f"(CASE WHEN {second} THEN 19 WHEN {minute} THEN 16 WHEN {hour} THEN 13 ELSE length({text}) END) "
+             f"AS {p}_end",
+             f"{given(hour, f'substr({text}, 12, 2)')} AS {p}_hour",
+             f"{given(minute, f'substr({text}, 15, 2)')} AS {p}_minute",
+             f"{given(second, f'substr({text}, 18, 2)')} AS {p}_second",
+             *(f"{given(f'{p}_ok', f'substr({text}, {at}, {size})')} AS {p}_{name}"
+               for name, at, size in (("year", 1, 4), ("month", 6, 2), ("day", 9, 2)))]
+    skip = f"(CASE WHEN {p}_fraction <> '' THEN 1 + length({p}_fraction) ELSE 0 END)"
+    zone = [f"ltrim(substr({text}, {p}_end + {skip} + 1)) AS {p}_zone"]
+    z = f"{p}_zone"
+    signed = f"substr({z}, 1, 1) IN ('+', '-')"
+    minutes = f"(CASE length({z}) WHEN 6 THEN substr({z}, 5, 2) WHEN 5 THEN substr({z}, 4, 2) ELSE '' END)"
+    parts = [f"{given(f'{z} IN ({chr(39)}Z{chr(39)}, {chr(39)}z{chr(39)})', repr('Z'))} AS {p}_zulu",
+             f"{given(signed, f'substr({z}, 1, 1)')} AS {p}_sign",
+             f"{given(signed, f'substr({z}, 2, 2)')} AS {p}_offh",
+             f"{given(signed, minutes)} AS {p}_offm"]
+    return [first, zone, parts]
 
 
 def epoch_sql(expr: str, integer: bool, unit: str, missing: str | None = None) -> tuple[str, str]:
