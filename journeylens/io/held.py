@@ -28,7 +28,7 @@ from ..errors import ColumnError, InputError, ParameterError, ValidationError
 from .build import QUARANTINE_OWN, LoadOptions, free_name
 from .channels import normalise_channels
 from .columns import resolve_roles
-from .encode import INVALID, OK, UNDECODABLE, id_text_sql, sql_decoded, sql_trim
+from .encode import INVALID, OK, UNDECODABLE, id_text_layers, id_text_sql, sql_decoded, sql_trim
 from .encode import MISSING as NO_TEXT
 from .timestamps import OK as TIME_OK
 from .timestamps import (
@@ -72,16 +72,19 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
             raise ColumnError(f"{name}: column {roles[role]!r} holds timestamps or durations; it cannot be the "
                               f"{role}: pass {role}=…")
     col = {role: position(at[c]) for role, c in roles.items()}
-    layers: list[list[str]] = [[]]
+    layers: list[list[str]] = [[], [], []]  # decoded bytes, trimmed text, then the rule's text and status
     texts: dict[str, tuple[str, str]] = {}
     for role in _CODED_ROLES:
         if role in roles:
-            texts[role] = id_text_sql(col[role], kind[role], d, options.na_values)
-    layers[0] += [f"{texts['user'][0]} AS _user", f"{texts['user'][1]} AS _us",
+            decode, trim = id_text_layers(col[role], kind[role], d, f"_i_{role}")
+            layers[0] += decode
+            layers[1] += trim
+            texts[role] = id_text_sql(col[role], kind[role], d, f"_i_{role}", options.na_values)
+    layers[2] += [f"{texts['user'][0]} AS _user", f"{texts['user'][1]} AS _us",
                   f"{texts['event'][0]} AS _event", f"{texts['event'][1]} AS _es"]
     for role in ("channel", "session", "device", "stage"):
         if role in texts:
-            layers[0] += [f"(CASE WHEN {texts[role][1]} = {OK} THEN {texts[role][0]} END) AS _lv_{role}",
+            layers[2] += [f"(CASE WHEN {texts[role][1]} = {OK} THEN {texts[role][0]} END) AS _lv_{role}",
                           f"{texts[role][1]} AS _ls_{role}"]
     time_layers, unit, time_undecodable = _time(table, col["time"], kind["time"], roles["time"], options, d)
 
@@ -161,7 +164,7 @@ def _extras(names: Sequence[str], kinds: Sequence[str], roles: dict[str, str], a
     if "value" in roles:
         c, k = f"k.{position(at[roles['value']])}", kinds[at[roles["value"]]]
         number = f"CAST({c} AS DOUBLE)" if k in ("integer", "float", "decimal", "boolean") else \
-            f"try_cast({sql_trim(f'CAST({c} AS {{text}})', d)} AS DOUBLE)" if k == "text" else "CAST(NULL AS DOUBLE)"
+            f"try_cast(trim(CAST({c} AS {{text}})) AS DOUBLE)" if k == "text" else "CAST(NULL AS DOUBLE)"
         out.append((number, "value"))
     mapped = set(roles.values())
     taken = set(_RESERVED) | {n for _, n in out}
@@ -206,7 +209,7 @@ def _time(table: Any, column: str, kind: str, label: str, options: LoadOptions, 
     else:  # lists, structs: never a time
         return [["CAST(NULL AS BIGINT) AS _t",
                  f"(CASE WHEN {column} IS NULL THEN {MISSING} ELSE {UNPARSABLE} END) AS _ts"]], None, None
-    layers.append([f"NULLIF({sql_trim('CAST(_tv AS {text})', d)}, '') AS _tt"])
+    layers += [[f"CAST(_tv AS {{text}}) AS _tx"], [f"NULLIF({sql_trim('_tx', d)}, '') AS _tt"]]
     fmt = options.time_format
     numbers = f"(CASE WHEN {_full_match('_tt', NUMBER, d)} THEN CAST(_tt AS DOUBLE) END)"
     if fmt == "epoch" or unit is not None or (fmt is None and _all_numbers(table, layers, d)):

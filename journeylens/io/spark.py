@@ -32,10 +32,11 @@ def from_spark(df: Any, **options: Any) -> TableLog:
     copies of an earlier row (``duplicates="quarantine"``/``"drop"``; ``"keep"``
     keeps them) go to ``log.quarantine`` (a Spark DataFrame with ``source_row``,
     ``reason``, ``column``); ``rows_read == rows_accepted + rows_quarantined``.
-    Timestamps: Spark timestamps, dates, text (read in the session time zone) or
-    epoch numbers (``time_unit`` s/ms/us/ns, else guessed from their magnitude).
-    Ties in time keep the DataFrame's row order. ``source_row`` is Spark's
-    monotonically increasing row id, not a line number.
+    Ids, names and times follow the in-memory readers' rules exactly (see
+    :mod:`journeylens.io.held`): text times are ISO 8601 by one grammar (naive
+    ones are UTC, not the session's zone), epoch numbers take ``time_unit`` or a
+    unit every value agrees on. Ties in time keep the DataFrame's row order.
+    ``source_row`` is Spark's monotonically increasing row id, not a line number.
 
     >>> import journeylens as jl
     >>> spark = jl.spark_session()  # doctest: +SKIP
