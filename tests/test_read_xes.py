@@ -339,3 +339,13 @@ def test_attribute_and_key_caps(tmp_path):
                             + '<string key="k" value="v"/>' * 400_000 + "</event>") + "</log>"
     with pytest.raises(jl.InputError, match="line 2: an element holding more than 100,000 elements"):
         jl.read_xes(_write(tmp_path, bomb, gz=True, name="bomb.xes.gz"))
+
+
+def test_a_key_given_twice_is_an_error_not_a_silent_last_win(tmp_path):
+    twice = _event("a", "2024-01-01T00:00:00Z", '<string key="org:resource" value="x"/><string key="org:resource" value="y"/>')
+    body = "<log>" + _trace("c", _event("a", "2024-01-01T00:00:00Z"), twice) + "</log>"
+    with pytest.raises(jl.InputError, match="event 2 carries the key 'org:resource' twice"):
+        jl.read_xes(_write(tmp_path, body))
+    body = "<log>" + _trace("c", _event("a", "2024-01-01T00:00:00Z"), attrs='<string key="s" value="1"/><int key="s" value="2"/>') + "</log>"
+    with pytest.raises(jl.InputError, match="trace 1 carries the key 's' twice"):
+        jl.read_xes(_write(tmp_path, body))

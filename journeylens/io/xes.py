@@ -15,7 +15,7 @@ What becomes a column
 * Nesting: an attribute keeps its own value; attributes nested inside it
   (XES meta-attributes, ``xes.features="nested-attributes"``) and the contents
   of ``<list>``/``<container>`` are not read. An element that carries the same
-  key twice keeps the last one.
+  key twice is an error (which value counts would be a guess).
 * ``<global>`` defaults are declarations, not values: they are never filled in
   (as pm4py does). Log-level attributes, extensions and classifiers are skipped.
 
@@ -136,7 +136,7 @@ def _read_frame(name: str, opts: LoadOptions, lifecycle: str) -> tuple[pd.DataFr
     """One row per event kept; the gathered lists are freed on return, before validation copies the frame."""
     with _reading(name), Input(name, opts.max_bytes) as source:
         head, encoding = _check_prolog(source, name)
-        return _lifecycle(_frame(_parse(source, head, encoding, name, opts.max_columns), opts), opts, lifecycle)
+        return _lifecycle(_frame(_parse(source, head, encoding, name, opts.max_columns), opts, name), opts, lifecycle)
 
 
 # -- input: open, classify errors, vet the prolog ---------------------------
@@ -401,7 +401,19 @@ def _owners(starts: np.ndarray, counts: np.ndarray, rows: int) -> np.ndarray:
 # -- columns: typed arrays, built once ----------------------------------------
 
 
-def _frame(parsed: _Parsed, opts: LoadOptions) -> pd.DataFrame:
+def _refuse_repeats(values: dict[str, list[Any]], what: str, name: str) -> None:
+    """An error for an element that carries a key twice: which value counts would be a silent guess."""
+    for key, (index, _, _) in values.items():
+        rows = np.frombuffer(index, dtype=np.int64)
+        twice = np.flatnonzero(rows[1:] == rows[:-1])
+        if len(twice):
+            raise InputError(f"{name}: {what} {int(rows[twice[0]]) + 1:,} carries the key {key[:80]!r} twice; "
+                             "XES gives each attribute once")
+
+
+def _frame(parsed: _Parsed, opts: LoadOptions, name: str) -> pd.DataFrame:
+    _refuse_repeats(parsed.event_values, "event", name)
+    _refuse_repeats(parsed.trace_values, "trace", name)
     time_column = opts.time if isinstance(opts.time, str) else "time:timestamp"
     columns: dict[str, Any] = {}
     for key, (index, values, kind) in parsed.event_values.items():
@@ -425,9 +437,6 @@ def _column(index: array, values: list[str], kind: str, size: int, as_text: bool
     """Scatter one key's values into an array of ``size`` rows, typed when every value parses."""
     rows = np.frombuffer(index, dtype=np.int64)
     text = np.asarray(values, dtype=object)
-    last = np.append(rows[1:] != rows[:-1], True)  # the same key twice in one element: the last wins
-    if not last.all():
-        rows, text = rows[last], text[last]
     typed = None if as_text else _typed(text, kind, tz)
     if typed is None:
         out = np.full(size, None, dtype=object)
