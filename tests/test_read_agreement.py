@@ -255,6 +255,10 @@ def test_ids_of_every_type(tmp_path):
     mem = agree(write(tmp_path, "events.parquet", {"user_id": ["u"] * n, "timestamp": base["timestamp"],
                                                    "event": events, "channel": events}))
     assert mem.summary()["quarantine_reasons"] == {"undecodable_text": 2, "missing_event": 1}
+    times = pa.array([b"2024-01-01", b" 2024-01-02T10:00Z", b"\xff", None, b"1709287200", b"soon"], pa.binary())
+    mem = agree(write(tmp_path, "binary_times.parquet", {"user_id": ["u"] * n, "timestamp": times,
+                                                         "event": base["event"]}))
+    assert mem.summary()["quarantine_reasons"] == {"undecodable_text": 1, "missing_time": 1, "unparsable_time": 2}
     lists = pa.array([[1], [2, 3], None, [], [1], [4]], pa.list_(pa.int64()))
     agree(write(tmp_path, "lists.parquet", {"user_id": lists, **base}))
     times = pa.array([dt.datetime(2024, 1, 1)] * n, pa.timestamp("us"))

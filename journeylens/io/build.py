@@ -41,6 +41,7 @@ from .encode import (
     MISSING,
     UNDECODABLE,
     categorical,
+    decoded,
     is_temporal,
     one_id_text,
     text_codes,
@@ -255,11 +256,12 @@ def build_log(
     user, users = text_codes(raw[roles["user"]], na)
     event, events = text_codes(raw[roles["event"]], na)
     tcol = roles["time"]
-    times = parse_times(raw[tcol], tz=options.tz, time_format=options.time_format, time_unit=options.time_unit,
+    time_values, time_undecodable = decoded(raw[tcol])  # bytes are UTF-8 text, as everywhere
+    times = parse_times(time_values, tz=options.tz, time_format=options.time_format, time_unit=options.time_unit,
                         dayfirst=options.dayfirst, column=tcol)
     levels = {role: _level_codes(raw[roles[role]], na) for role in ("channel", "session", "device", "stage")
               if role in roles}
-    culprit = _undecodable(raw, roles, levels, undecodable, user, event)
+    culprit = _undecodable(raw, roles, levels, undecodable, user, event, time_undecodable)
     flag(culprit != "", "undecodable_text", culprit)
     flag(user == -MISSING, "missing_user", roles["user"])
     flag(user == -INVALID, "invalid_user", roles["user"])
@@ -341,7 +343,7 @@ def _level_codes(values: pd.Series, na: Sequence[str]) -> tuple[np.ndarray, pd.I
 
 
 def _undecodable(raw: pd.DataFrame, roles: Mapping[str, str], levels: Mapping[str, tuple[np.ndarray, pd.Index]],
-                 given: np.ndarray | None, user: np.ndarray, event: np.ndarray) -> np.ndarray:
+                 given: np.ndarray | None, user: np.ndarray, event: np.ndarray, time: np.ndarray) -> np.ndarray:
     """Per row, the first column (in source order) holding text no encoding can store; "" for none."""
     n = len(raw)
     bad_in: dict[str, np.ndarray] = {}
@@ -351,6 +353,8 @@ def _undecodable(raw: pd.DataFrame, roles: Mapping[str, str], levels: Mapping[st
     by_role = {roles["user"]: user, roles["event"]: event, **{roles[r]: c for r, (c, _) in levels.items()}}
     for column, codes in by_role.items():
         bad_in[column] = bad_in.get(column, np.zeros(n, dtype=bool)) | (codes == -UNDECODABLE)
+    if time.any():
+        bad_in[roles["time"]] = bad_in.get(roles["time"], np.zeros(n, dtype=bool)) | time
     mapped = set(roles.values())
     for column in raw.columns:  # extras: only Python strings can hold lone surrogates
         values = raw[column]

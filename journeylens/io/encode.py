@@ -222,6 +222,21 @@ def one_id_text(v: Any, na: set[str] | frozenset[str] = frozenset()) -> tuple[An
     return pd.NA, INVALID
 
 
+def decoded(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Bytes in an object column as UTF-8 text (other values as they are), and which bytes are not UTF-8."""
+    if not is_object_dtype(values.dtype) or infer_dtype(values, skipna=True) not in ("bytes", "mixed"):
+        return values, np.zeros(len(values), dtype=bool)
+    items = values.to_numpy(dtype=object).copy()
+    bad = np.zeros(len(items), dtype=bool)
+    for k, v in enumerate(items):
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            try:
+                items[k] = bytes(v).decode("utf-8")
+            except UnicodeDecodeError:
+                items[k], bad[k] = None, True
+    return pd.Series(items, index=values.index, dtype=object), bad
+
+
 def text_ids(values: pd.Series, na_values: Iterable[str] = ()) -> tuple[pd.Series, np.ndarray]:
     """Ids/names as text plus a 'not usable' mask (missing, invalid or undecodable)."""
     text, status = id_text(values, na_values)

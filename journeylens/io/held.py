@@ -136,13 +136,14 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
             levels[role], level_names[role] = (f"_lv_{role}", mapping), labels
     extras = _extras(names, kinds, roles, at, options, d)
     coded = ingest.encode(checked, users, events, levels, extras)
+    accepted = int(dialect.run("SELECT count(*) AS n FROM c", {"c": coded})["n"][0])  # counted, not inferred
     params: dict[str, Any] = {"duplicates": options.duplicates}
     if unit is not None:
         params["time_unit"] = unit
     if options.na_values:
         params["na_values"] = list(options.na_values)
     return TableLog(frame=coded, users=user_names, event_names=event_names, levels=level_names,
-                    roles={r: roles[r] for r in ROLES if r in roles}, rows_read=read, rows_accepted=read - bad,
+                    roles={r: roles[r] for r in ROLES if r in roles}, rows_read=read, rows_accepted=accepted,
                     quarantine=quarantine, parameters=params, source=name,
                     dictionaries={"users": users, "events": events})
 
@@ -209,7 +210,7 @@ def _time(table: Any, column: str, kind: str, label: str, options: LoadOptions, 
     else:  # lists, structs: never a time
         return [["CAST(NULL AS BIGINT) AS _t",
                  f"(CASE WHEN {column} IS NULL THEN {MISSING} ELSE {UNPARSABLE} END) AS _ts"]], None, None
-    layers += [[f"CAST(_tv AS {{text}}) AS _tx"], [f"NULLIF({sql_trim('_tx', d)}, '') AS _tt"]]
+    layers += [["CAST(_tv AS {text}) AS _tx"], [f"NULLIF({sql_trim('_tx', d)}, '') AS _tt"]]
     fmt = options.time_format
     numbers = f"(CASE WHEN {_full_match('_tt', NUMBER, d)} THEN CAST(_tt AS DOUBLE) END)"
     if fmt == "epoch" or unit is not None or (fmt is None and _all_numbers(table, layers, d)):
