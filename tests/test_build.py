@@ -112,6 +112,7 @@ def test_column_detection_prefers_xes_names_and_reports_ambiguity():
         resolve_roles(["user_id", "customer_id", "timestamp", "event"], {}, "f.csv")
     with pytest.raises(ColumnError, match=r"f.csv: cannot tell which column is the event; pass event=… \(available columns: 'who', 'when', 'what'\)"):
         resolve_roles(["who", "when", "what"], {"user": "who", "time": "when"}, "f.csv")
+    assert resolve_roles(["case_id", "activity", "timestamp"], {}, "f")["user"] == "case_id"  # case_id ~ caseid
     with pytest.raises(ColumnError, match="is the delimiter right"):
         resolve_roles(["user;time;event"], {}, "f.csv")
     with pytest.raises(ColumnError, match="'nope' given for user="):
