@@ -6,6 +6,13 @@ values), so a batch job can print it as is and a notebook user can act on it.
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 40, 40, 40
+
 
 class JourneyLensError(Exception):
     """Base class: a problem with the input or the request, not a bug."""
@@ -47,14 +54,23 @@ class MissingDependencyError(JourneyLensError):
     """An optional extra (pm4py, pyspark) is needed for this feature."""
 
 
-def preview(values: object, limit: int = 3, width: int = 40) -> str:
-    """Render up to ``limit`` example values for an error message, each cut to ``width``."""
+def bounded_repr(value: Any, width: int = 60) -> str:
+    """A ``repr`` of ``value`` cut to ``width`` characters, never walking more than a few of its items.
+
+    >>> bounded_repr(list(range(10**6)))
+    '[0, 1, 2, 3, ...]'
+    """
     try:
-        items = list(values)[:limit]  # type: ignore[call-overload]
+        text = _REPR.repr(value)
+    except Exception:  # a value whose own __repr__ fails
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def preview(values: object, limit: int = 3, width: int = 40) -> str:
+    """Render up to ``limit`` example values for an error message, each cut to ``width`` (in bounded time)."""
+    try:
+        items = [v for _, v in zip(range(limit), values)]  # type: ignore[call-overload]
     except TypeError:
         items = [values]
-    shown = []
-    for v in items:
-        text = repr(v)
-        shown.append(text if len(text) <= width else text[: width - 1] + "…")
-    return ", ".join(shown)
+    return ", ".join(bounded_repr(v, width) for v in items)

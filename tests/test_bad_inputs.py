@@ -1,9 +1,16 @@
 """The bad-input corpus (tests/bad_inputs/): a clean error or a quarantine, never a traceback.
 
-Each file has an expectation: ``error`` with a pattern the one-line message must
-match, or ``ok`` with the accepted count and the quarantine reasons. For every
-file, reconciliation holds when it loads, and the CLI exits 0 or 1 with one line
-on stderr and no traceback.
+Two parts:
+
+* the committed files (``make_corpus.py``): each has an expectation, ``error``
+  with a pattern the one-line message must match, or ``ok`` with the accepted
+  count and the quarantine reasons; reconciliation holds when it loads, and the
+  CLI exits 0 or 1 with one line on stderr and no traceback;
+* the hostile cases (``hostile.py``), generated at test time into a temporary
+  folder (bombs and big files are never committed) and run by the watchdog
+  (``watchdog.py``), each in its own process, under a time limit and a memory
+  limit it enforces: a case passes only with a clean one-line error of the
+  expected class or a reconciled result, within its seconds and its peak RSS.
 """
 
 from __future__ import annotations
@@ -18,21 +25,24 @@ from typer.testing import CliRunner
 import journeylens as jl
 from journeylens.app.cli import app
 from journeylens.io.writers import write_table
+from tests.bad_inputs.hostile import CASES as HOSTILE
+from tests.bad_inputs.watchdog import Watchdog
 
 CORPUS = Path(__file__).parent / "bad_inputs"
+TOOLS = {"make_corpus.py", "hostile.py", "watchdog.py", "__pycache__"}
 
 # file → (reader options, expectation)
 CASES: dict[str, tuple[dict, tuple]] = {
     "empty.csv": ({}, ("error", r"empty")),
     "header_only.csv": ({}, ("ok", 0, {})),
     "bom_utf8.csv": ({}, ("ok", 3, {})),
-    "latin1.csv": ({}, ("ok", 2, {})),
+    "latin1.csv": ({}, ("ok", 2, {})),  # no valid UTF-8 beside its latin-1 bytes: cp1252
     "utf16_bom.csv": ({}, ("ok", 3, {})),
     "semicolon.csv": ({"sep": ","}, ("error", r"delimiter")),
     "missing_time_column.csv": ({}, ("error", r"cannot tell which column is the time.*available columns: 'user_id', 'event'")),
     "unparsable_dates.csv": ({}, ("ok", 1, {"unparsable_time": 2})),
     "mixed_offsets.csv": ({}, ("ok", 3, {})),
-    "null_ids.csv": ({}, ("ok", 1, {"missing_user": 3})),
+    "null_ids.csv": ({}, ("ok", 2, {"missing_user": 2})),  # "NA" is an id, not a null spelling
     "missing_events.csv": ({}, ("ok", 1, {"missing_event": 1})),
     "duplicates.csv": ({}, ("ok", 2, {"duplicate": 2})),
     "ragged_rows.csv": ({}, ("ok", 2, {"malformed_row": 2})),
@@ -62,7 +72,7 @@ CASES: dict[str, tuple[dict, tuple]] = {
 
 
 def test_corpus_is_complete():
-    files = {p.name for p in CORPUS.iterdir() if p.name != "make_corpus.py"}
+    files = {p.name for p in CORPUS.iterdir() if p.name not in TOOLS}
     assert files == set(CASES)
     assert len(files) >= 25
 
@@ -133,3 +143,39 @@ def test_cli_never_shows_a_traceback(name, tmp_path):
         assert result.exit_code == 0, stderr
         summary = pd.read_json(tmp_path / "out" / "summary.json", typ="series")
         assert summary["rows_read"] == summary["rows_accepted"] + summary["rows_quarantined"]
+
+
+# -- hostile cases, each in its own process under the watchdog ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def watchdog():
+    dog = Watchdog()
+    yield dog
+    dog.close()
+
+
+def test_hostile_cases_cover_every_category():
+    categories = {c.category for c in HOSTILE.values()}
+    assert categories == {1, 2, 3, 4, 5, 6, 7}
+    assert len(HOSTILE) >= 40
+
+
+def _run(watchdog, name, tmp_path, via="api"):
+    case = HOSTILE[name]
+    args = case.make(tmp_path)
+    args["_stderr"] = str(tmp_path / "stderr.txt")
+    result = watchdog.run(name, args, case.seconds, via=via)
+    assert result["outcome"] == "passed", result
+    assert result["peak_mb"] is not None and result["peak_mb"] <= case.memory_mb, result
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_input(watchdog, name, tmp_path):
+    _run(watchdog, name, tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in HOSTILE.items() if c.cli))
+def test_hostile_input_through_the_cli(watchdog, name, tmp_path):
+    _run(watchdog, name, tmp_path, via="cli")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import journeylens as jl
-from journeylens.errors import ColumnError, InputError, ValidationError
+from journeylens.errors import ColumnError, InputError, ParameterError, ValidationError
 from journeylens.io.columns import resolve_roles
 
 
@@ -59,7 +59,7 @@ def test_duplicate_policies_and_strict():
         jl.from_pandas(df, strict=True)
     with pytest.raises(ValidationError, match="row 2 .missing_user"):
         jl.from_pandas(frame(user=["a", None], time=["2024-01-01"] * 2, event=["x", "y"]), strict=True)
-    with pytest.raises(InputError, match="duplicates must be"):
+    with pytest.raises(ParameterError, match="duplicates must be"):
         jl.from_pandas(df, duplicates="sometimes")
 
 
@@ -112,6 +112,7 @@ def test_column_detection_prefers_xes_names_and_reports_ambiguity():
         resolve_roles(["user_id", "customer_id", "timestamp", "event"], {}, "f.csv")
     with pytest.raises(ColumnError, match=r"f.csv: cannot tell which column is the event; pass event=… \(available columns: 'who', 'when', 'what'\)"):
         resolve_roles(["who", "when", "what"], {"user": "who", "time": "when"}, "f.csv")
+    assert resolve_roles(["case_id", "activity", "timestamp"], {}, "f")["user"] == "case_id"  # case_id ~ caseid
     with pytest.raises(ColumnError, match="is the delimiter right"):
         resolve_roles(["user;time;event"], {}, "f.csv")
     with pytest.raises(ColumnError, match="'nope' given for user="):
@@ -125,10 +126,75 @@ def test_optional_role_can_be_switched_off():
 
 
 def test_unknown_options_and_non_frames_fail_cleanly():
-    with pytest.raises(InputError, match="unknown option"):
+    with pytest.raises(ParameterError, match="unknown option"):
         jl.from_pandas(frame(user=["a"], time=["2024-01-01"], event=["x"]), gapp="1h")
-    with pytest.raises(InputError, match="expects a pandas DataFrame"):
+    with pytest.raises(ParameterError, match="expects a pandas DataFrame"):
         jl.from_pandas([1, 2, 3])
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"min_time": "now"}, "min_time='now' depends on when the job runs"),
+    ({"max_time": "today"}, "max_time='today' depends on when the job runs"),
+    ({"max_time": 5}, "max_time=5 is not a point in time"),
+    ({"channel_aliases": ["web"]}, "channel_aliases must be a mapping"),
+    ({"channel_aliases": {"web": 3}}, "spellings and channels are texts"),
+    ({"na_values": 3}, "na_values must be a text or a list of texts"),
+    ({"time_unit": "weeks"}, "time_unit must be one of"),
+    ({"time_format": "%Y-%j"}, "directive %j is not supported"),
+    ({"tz": "Mars/Olympus"}, "unknown time zone"),
+    ({"strict": "yes"}, "strict must be True or False"),
+    ({"max_columns": 0}, "max_columns must be an integer of at least 1"),
+    ({"user": 3}, "user= must name a column"),
+    ({"user": "user", "session": "user"}, "column 'user' is given for both user= and session="),
+])
+def test_options_are_checked_once_at_the_boundary(options, message):
+    with pytest.raises(ParameterError, match=message) as info:
+        jl.from_pandas(frame(user=["a"], time=["2024-01-01"], event=["x"]), **options)
+    assert "\n" not in str(info.value)
+
+
+def test_one_text_rule_for_ids_and_names():
+    df = pd.DataFrame({"user": pd.array([1, "1", 1.0, 1.5, 1e20, True, b"caf\xc3\xa9", b"\xe9", [1], None, " 7 "],
+                                        dtype=object),
+                       "time": pd.date_range("2024-01-01", periods=11, freq="h", tz="UTC").astype(str),
+                       "event": ["e"] * 11})
+    log = jl.from_pandas(df)
+    assert list(log.users) == ["1", "7", "café", "true"]  # 1, "1" and 1.0 are one user
+    by_row = dict(zip(log.quarantine["source_row"], log.quarantine["reason"]))
+    assert by_row == {4: "invalid_user", 5: "invalid_user", 8: "undecodable_text", 9: "invalid_user",
+                      10: "missing_user"}
+    assert reconciled(log)
+    floats = jl.from_pandas(frame(user=[2.0 ** 53, 2.0 ** 53 - 1, -0.0], time=["2024-01-01"] * 3, event=["x"] * 3))
+    assert list(floats.users) == ["0", "9007199254740991"]  # 2**53 and beyond: no longer exact
+    assert floats.quarantine["reason"].tolist() == ["invalid_user"]
+
+
+def test_only_empty_values_are_missing_unless_na_values_says_more():
+    df = frame(user=["NA", "n/a", "", "NULL", "ZA"], time=["2024-01-01"] * 5, event=["x", "y", "z", "w", "NA"])
+    assert list(jl.from_pandas(df).users) == ["NA", "NULL", "ZA", "n/a"]
+    log = jl.from_pandas(df, na_values=["NA", "n/a"])
+    assert list(log.users) == ["NULL"] and log.summary()["quarantine_reasons"] == {"missing_user": 3,
+                                                                                  "missing_event": 1}
+    assert log.parameters["na_values"] == ["NA", "n/a"]
+
+
+def test_source_columns_named_like_the_quarantines_own():
+    df = frame(user=["a", None], time=["2024-01-01"] * 2, event=["x", "y"], reason=["r1", "r2"],
+               column=["c1", "c2"], source_row=[10, 11], raw_text=["t1", "t2"])
+    log = jl.from_pandas(df)
+    q = log.quarantine
+    assert q.columns.tolist()[:3] == ["source_row", "reason", "column"]
+    assert q[["reason", "reason_source", "column_source", "source_row_source", "raw_text_source"]].values.tolist() \
+        == [["missing_user", "r2", "c2", 11, "t2"]]
+    assert {"reason", "column", "source_row_source", "raw_text"} <= set(log.to_pandas().columns)
+
+
+def test_lone_surrogates_are_quarantined_where_they_are():
+    df = pd.DataFrame({"user": ["a", "b", "c"], "time": ["2024-01-01"] * 3, "event": ["x", "y", "z"],
+                       "note": ["ok", "\ud800", None]}, dtype=object)
+    log = jl.from_pandas(df)
+    assert log.quarantine[["source_row", "reason", "column"]].values.tolist() == [[2, "undecodable_text", "note"]]
+    assert log.quarantine["note"].tolist() == ["\ufffd"]  # shown, and writable
 
 
 def test_log_is_immutable():

@@ -141,3 +141,76 @@ def test_missing_and_undecodable_files(tmp_path):
     path.write_bytes(b"name: caf\xe9\n")
     with pytest.raises(jl.JourneyMapError, match="UTF-8"):
         JourneyMap.from_file(path)
+
+
+# -- hostile maps: refused in a line, in bounded time ---------------------------------------------------
+
+ALIAS_BOMB = "\n".join(['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+                       + [f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]" for p, n in zip("abcdefgh", "bcdefghi")]
+                       + ["stages: *i"]) + "\n"
+
+HOSTILE_MAPS = [
+    ("bomb.yaml", ALIAS_BOMB, r"refused: anchors and aliases are not allowed \(&a\) at line 1"),
+    ("anchor.yaml", "stages: &s\n  - name: a\n    touchpoints: [x]\n", r"anchors and aliases are not allowed \(&s\)"),
+    ("merge.yaml", "stages:\n  - <<: {name: a}\n    touchpoints: [x]\n", "the tag .*merge.* is not allowed"),
+    ("python.yaml", "stages: !!python/object/apply:os.system [ls]\n", "the tag .*python.* is not allowed"),
+    ("set.yaml", "stages: !!set {a, b}\n", "the tag .*set.* is not allowed"),
+    ("dupkey.yaml", "name: a\nname: b\n" + STAGES, r"duplicate key 'name' at line 2"),
+    ("dupstagekey.yaml", "stages:\n  - name: a\n    touchpoints: [x]\n    touchpoints: [y]\n",
+     r"duplicate key 'touchpoints' at line 4"),
+    ("dupkey.json", '{"stages": [], "stages": [{"name": "a", "touchpoints": ["x"]}]}', "duplicate key 'stages'"),
+    ("deep.json", '{"stages": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested deeper than 64 levels"),
+    ("deep.yaml", "stages: " + "[" * 70 + "]" * 70 + "\n", "nested deeper than 64 levels"),
+    ("complexkey.yaml", "? [a, b]\n: 1\n", "a key must be a plain value"),
+    ("twodocs.yaml", STAGES + "---\n" + STAGES, "more than one YAML document"),
+    ("bigint.yaml", "stages:\n  - name: " + "9" * 5000 + "\n    touchpoints: [x]\n", "invalid YAML"),
+    ("hugevalue.yaml", "stages: " + json.dumps(["x" * 1000] * 5000) + "\n", r"stages\[0\] must be a mapping"),
+]
+
+
+@pytest.mark.parametrize("name, text, message", HOSTILE_MAPS, ids=[m[0] for m in HOSTILE_MAPS])
+def test_hostile_maps_are_refused_quickly_in_one_short_line(tmp_path, name, text, message):
+    import time
+
+    path = _write(tmp_path, name, text)
+    start = time.monotonic()
+    with pytest.raises(jl.JourneyMapError, match=message) as info:
+        JourneyMap.from_file(path)
+    assert time.monotonic() - start < 5
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+
+
+def test_the_safe_loader_reads_what_the_safe_loader_reads():
+    from journeylens.core.safe_yaml import load_yaml
+    from journeylens.errors import JourneyLensError
+
+    for text in (RETAIL, "a: [1, 2.5, .inf, ~, yes, 2024-01-01, '3', !!str 4]\nb: {c: {d: e}}\n", "", "- x\n- y\n"):
+        assert load_yaml(text, "t", JourneyLensError) == yaml.safe_load(text)
+
+
+def test_a_map_of_20000_stages_loads(tmp_path):
+    import time
+
+    m = {"stages": [{"name": f"s{k}", "touchpoints": [f"t{k}a", f"t{k}b"]} for k in range(20_000)],
+         "transitions": [[f"t{k}a", f"t{k}b"] for k in range(20_000)]}
+    for name, text in (("big.yaml", yaml.safe_dump(m)), ("big.json", json.dumps(m))):
+        start = time.monotonic()
+        loaded = JourneyMap.from_file(_write(tmp_path, name, text))
+        assert time.monotonic() - start < 15
+        assert len(loaded.stages) == 20_000 and loaded.stage_of["t19999b"] == "s19999"
+
+
+def test_only_regular_files_of_bounded_size(tmp_path):
+    import os
+
+    fifo = tmp_path / "map.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(jl.JourneyMapError, match="not a regular file"):
+        JourneyMap.from_file(fifo)
+    with pytest.raises(jl.JourneyMapError, match="not a regular file"):
+        JourneyMap.from_file(tmp_path)
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as out:
+        out.truncate(20 << 20)
+    with pytest.raises(jl.JourneyMapError, match="more than the 16 MiB a map may have"):
+        JourneyMap.from_file(big)

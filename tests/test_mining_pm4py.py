@@ -50,13 +50,14 @@ def _pm4py_frame(path, cols, sep) -> pd.DataFrame:
         df = pm4py.read_xes(str(path))
         df = df.dropna(subset=["case:concept:name", "concept:name", "time:timestamp"])
         return pm4py.format_dataframe(df)
-    raw = pd.read_csv(path, sep=sep, dtype={cols[0]: str, cols[1]: str})
+    # only empty fields are missing, as journeylens reads them (sepsis has a case named "NA")
+    raw = pd.read_csv(path, sep=sep, dtype={cols[0]: str, cols[1]: str}, keep_default_na=False, na_values=[""])
     raw[cols[2]] = pd.to_datetime(raw[cols[2]], utc=True, format="mixed")
     return pm4py.format_dataframe(raw, case_id=cols[0], activity_key=cols[1], timestamp_key=cols[2])
 
 
 def _ours(path, cols, sep):
-    options = {"duplicates": "keep"}
+    options = {"duplicates": "keep"} if cols is not None else {"duplicates": "keep", "lifecycle": "all"}
     if cols is not None:
         options.update(user=cols[0], event=cols[1], time=cols[2], sep=sep)
     return jl.read(path, **options)

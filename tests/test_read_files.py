@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pandas as pd
 import pytest
@@ -39,11 +40,108 @@ def test_gzip_latin1_and_malformed_rows(tmp_path):
     assert log.parameters["csv"]["encoding"] == "cp1252"
 
 
-def test_quoted_null_marker_is_text_but_bare_one_is_missing(tmp_path):
+def test_only_empty_fields_are_missing_unless_na_values_says_more(tmp_path):
     path = tmp_path / "e.csv"
-    path.write_text('user_id,timestamp,event\nNA,2024-01-01,a\n"NA",2024-01-01,b\n')
-    s = _check(jl.read_csv(path))
-    assert (s["rows_accepted"], s["quarantine_reasons"]) == (1, {"missing_user": 1})
+    path.write_text('user_id,timestamp,event,note\nNA,2024-01-01,a,NA\n"NA",2024-01-01,b,\n,2024-01-01,c,x\n')
+    log = jl.read_csv(path)
+    s = _check(log)
+    assert (s["rows_accepted"], s["quarantine_reasons"]) == (2, {"missing_user": 1})  # Namibia's "NA" is a user
+    assert log.to_pandas()["note"].tolist()[0] == "NA"
+    s = _check(jl.read_csv(path, na_values="NA"))  # one rule, quoted or not
+    assert (s["rows_accepted"], s["quarantine_reasons"]) == (0, {"missing_user": 3})
+
+
+def _csv(tmp_path, data: bytes | str, name: str = "e.csv"):
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    return path
+
+
+def test_encoding_is_decided_with_evidence(tmp_path):
+    utf8 = "user_id,timestamp,event\nu1,2024-01-01,café\nu2,2024-01-01,crème brûlée\n".encode()
+    one_latin1 = utf8 + "u3,2024-01-02,caf\xe9\n".encode("latin-1")
+    log = jl.read_csv(_csv(tmp_path, one_latin1))
+    assert sorted(log.to_pandas()["event"].astype(str)) == ["café", "crème brûlée"]  # not "cafÃ©"
+    assert log.quarantine[["source_row", "reason", "column"]].values.tolist() == [[3, "undecodable_text", "event"]]
+    assert log.quarantine["event"].tolist() == ["caf\ufffd"]
+    assert log.parameters["csv"] == {"sep": ",", "encoding": "utf-8", "utf8_characters": 4, "invalid_bytes": 1}
+    latin1 = "user_id,timestamp,event\nu1,2024-01-01,café\nu2,2024-01-01,Ölgemälde\n".encode("latin-1")
+    log = jl.read_csv(_csv(tmp_path, latin1))
+    assert sorted(log.to_pandas()["event"].astype(str)) == ["café", "Ölgemälde"]
+    assert log.parameters["csv"]["encoding"] == "cp1252"
+    log = jl.read_csv(_csv(tmp_path, b"user_id,timestamp,event\nu1,2024-01-01,\x80\x81\n"))
+    assert log.to_pandas()["event"].tolist() == ["\u20ac\x81"]  # cp1252's euro; 0x81, undefined there, as latin-1
+    forced = jl.read_csv(_csv(tmp_path, one_latin1), encoding="ascii")
+    assert forced.summary()["quarantine_reasons"] == {"undecodable_text": 3} and len(forced) == 0
+
+
+def test_line_ends_header_and_quotes(tmp_path):
+    rows = ["user_id,timestamp,event", "u1,2024-01-01,a", "u1,2024-01-02,b"]
+    for end in ("\n", "\r\n", "\r"):
+        assert len(jl.read_csv(_csv(tmp_path, end.join(rows) + end))) == 2
+    wide = "user_id,timestamp,event," + "x" * 300_000 + "\nu1,2024-01-01,a,n\n"
+    assert jl.read_csv(_csv(tmp_path, wide)).to_pandas()["x" * 300_000].tolist() == ["n"]
+    with pytest.raises(jl.InputError, match="no line end in the first 1 MiB"):
+        jl.read_csv(_csv(tmp_path, "user_id," + "y" * (2 << 20)))
+    quoted = 'user_id,timestamp,event\nu1,2024-01-01,"a ""b"", c\nd"\nu1,2024-01-02,b\n'
+    assert jl.read_csv(_csv(tmp_path, quoted)).to_pandas()["event"].tolist() == ['a "b", c\nd', "b"]
+    stray = "\n".join(rows[:2] + ['u1,2024-01-02,"b'] + rows[1:] * 3) + "\n"
+    with pytest.raises(jl.InputError, match=r"e.csv: line 3: a quoted field runs over 6 line\(s\) that look like "
+                                            r"rows \(an unbalanced quote\?\).*quote=None"):
+        jl.read_csv(_csv(tmp_path, stray))
+    log = jl.read_csv(_csv(tmp_path, stray), quote=None, duplicates="keep")
+    assert len(log) == 8 and log.to_pandas()["event"].tolist().count('"b') == 1
+    with pytest.raises(jl.ParameterError, match="quote must be one character"):
+        jl.read_csv(_csv(tmp_path, stray), quote="''")
+
+
+def test_only_regular_files_are_read(tmp_path):
+    import os
+
+    fifo = tmp_path / "events.csv"
+    os.mkfifo(fifo)
+    for reader in (jl.read, jl.read_csv, jl.read_jsonl, jl.read_xes):
+        with pytest.raises(jl.InputError, match="not a regular file \\(a FIFO\\)"):
+            reader(fifo)
+    with pytest.raises(jl.InputError, match="character device"):
+        jl.read_csv("/dev/zero")
+
+
+def test_max_bytes_bounds_what_a_gzip_file_may_inflate_to(tmp_path):
+    body = ("user_id,timestamp,event\n" + "u1,2024-01-01,a\n" * 50_000).encode()
+    path = _csv(tmp_path, gzip.compress(body), "e.csv.gz")
+    assert len(jl.read_csv(path, duplicates="keep")) == 50_000  # 800 kB from 3 kB: under the default bound
+    with pytest.raises(jl.InputError, match=r"decompresses to more than 100,000 bytes.*max_bytes"):
+        jl.read_csv(path, max_bytes=100_000)
+    with pytest.raises(jl.InputError, match="larger than max_bytes=1,000"):
+        jl.read_csv(_csv(tmp_path, body), max_bytes=1_000)
+
+
+def test_paths_with_brackets_are_files_when_they_exist(tmp_path):
+    frame = pd.DataFrame({"user_id": ["a"], "timestamp": ["2024-01-01"], "event": ["x"]})
+    frame.to_csv(tmp_path / "events[1].csv", index=False)
+    frame.to_parquet(tmp_path / "part[1].parquet")
+    assert len(jl.read(tmp_path / "events[1].csv")) == 1
+    assert len(jl.read(tmp_path / "part[1].parquet")) == 1
+    assert len(jl.read_parquet(tmp_path / "part[1].parquet", engine="duckdb")) == 1
+    with pytest.raises(jl.InputError, match="no file matches"):
+        jl.read(str(tmp_path / "nothing[0-9].parquet"))
+
+
+def test_int96_timestamps_far_from_today(tmp_path):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    times = [dt.datetime(3000, 1, 1), dt.datetime(1500, 6, 1, 12)]
+    path = tmp_path / "legacy.parquet"
+    pq.write_table(pa.table({"user_id": ["a", "b"], "timestamp": pa.array(times, pa.timestamp("us")),
+                             "event": ["x", "y"]}), path, use_deprecated_int96_timestamps=True)
+    for engine in ("memory", "duckdb"):
+        log = jl.read_parquet(path, engine=engine)
+        us = log.time_us if engine == "memory" else log.codes()["t"].to_numpy()
+        assert us.tolist() == [(t - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1) for t in times]
 
 
 def test_parquet_file_folder_and_glob(tmp_path):
@@ -58,6 +156,43 @@ def test_parquet_file_folder_and_glob(tmp_path):
     assert len(jl.read_parquet(folder / "p1.parquet")) == 2
     with pytest.raises(jl.InputError, match="no file matches"):
         jl.read_parquet(str(folder / "*.nothing"))
+
+
+def test_jsonl_lines_end_at_lf_only_and_ids_follow_one_rule(tmp_path):
+    lines = [{"user_id": 1, "timestamp": "2024-01-01", "event": "a\u2028b"},
+             {"user_id": "1", "timestamp": "2024-01-02", "event": "c\u2029d"},
+             {"user_id": 1.0, "timestamp": "2024-01-03", "event": "e\u0085f"},
+             {"user_id": 1.5, "timestamp": "2024-01-04", "event": "g"},
+             {"user_id": True, "timestamp": "2024-01-05", "event": "h"}]
+    path = tmp_path / "e.jsonl"
+    path.write_text("\r\n".join(json.dumps(r, ensure_ascii=False) for r in lines) + "\n", encoding="utf-8")
+    log = jl.read_jsonl(path)
+    assert list(log.users) == ["1", "true"]
+    assert log.to_pandas()["event"].tolist() == ["a\u2028b", "c\u2029d", "e\u0085f", "h"]
+    assert log.quarantine[["source_row", "reason"]].values.tolist() == [[4, "invalid_user"]]
+
+
+def test_jsonl_bad_lines_and_keys(tmp_path):
+    path = tmp_path / "e.jsonl"
+    good = json.dumps({"user_id": "u", "timestamp": "2024-01-01", "event": "a"})
+    path.write_bytes(b"\n".join([good.encode(), b'{"user_id": "u", "event": "a", "event": "b"}',
+                                  b'{"user_id": "caf\xe9", "timestamp": "2024-01-01", "event": "x"}',
+                                  ('{"x": ' + "[" * 5000 + "]" * 5000 + "}").encode(),
+                                  ('{"x": ' + '{"y": ' * 70 + "1" + "}" * 71).encode(), b"[1, 2]"]))
+    log = jl.read_jsonl(path)
+    assert log.quarantine[["source_row", "reason", "column"]].values.tolist() == [
+        [2, "malformed_row", "event"], [3, "undecodable_text", "*"], [4, "malformed_row", "*"],
+        [5, "malformed_row", "*"], [6, "malformed_row", "*"]]
+    assert len(log) == 1 and _check(log)
+    path.write_text(good + "\n" + json.dumps({"user_id": "u", "timestamp": "2024-01-02", "event": "b",
+                                               "ctx": {"a.b": 1}}) + "\n" + json.dumps({"ctx.a": {"b": 2}}) + "\n")
+    with pytest.raises(jl.ColumnError, match=r"column 'ctx.a.b' comes from nested keys 'ctx' → 'a.b' \(line 2\) "
+                                             r"and from nested keys 'ctx.a' → 'b' \(line 3\); rename one"):
+        jl.read_jsonl(path)
+    path.write_text("\n".join(json.dumps({"user_id": "u", "timestamp": "2024-01-01", "event": "e", f"k{k}": 1})
+                              for k in range(30)))
+    with pytest.raises(jl.ColumnError, match="more than max_columns=20 distinct keys"):
+        jl.read_jsonl(path, max_columns=20)
 
 
 def test_jsonl_flattens_objects_and_numbers_lines(tmp_path):

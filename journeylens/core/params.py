@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ParameterError
+from ..errors import ParameterError, bounded_repr
 
 _HAS_UNIT = re.compile(r"[A-Za-z:]")
 _RELATIVE = {"now", "today", "yesterday", "tomorrow"}
@@ -156,6 +156,5 @@ def _iterable(value: Any) -> bool:
 
 
 def _shown(value: Any, width: int = 60) -> str:
-    """``repr`` cut to ``width`` characters: error messages stay one short line."""
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """A bounded ``repr``: error messages stay one short line, whatever the value."""
+    return bounded_repr(value, width)

@@ -1,26 +1,26 @@
 """Validation, quarantine and encoding of an engine-held source, as SQL run where the data lives.
 
 The same rules as the in-memory readers (``io/build.py``), for logs that stay
-in an engine (a DuckDB database on disk, or Spark):
+in an engine (a DuckDB database on disk, or Spark); the readers
+(``io/held.py``) spell each rule as SQL expressions, which this module runs:
 
-1. ``checked``: every source row with its trimmed user and event text, its time
-   in epoch µs, and the first failing check as ``_reason`` (missing user, time
-   or event; unparsable or out-of-range time; an exact copy of an earlier row);
+1. ``checked``: every source row with its user and event text (``_user``,
+   ``_event``), its time in epoch µs (``_t``), the text of its coded levels
+   (``_lv_<role>``), and the first failing check as ``_reason`` / ``_column``;
 2. dictionaries: the sorted distinct users and events, numbered from 0, so the
    codes equal those an :class:`~journeylens.EventLog` of the same rows has;
 3. ``coded``: the accepted rows as integer codes, numbered ``i`` in
    (user, time, source row) order.
 
-The source relation ``src`` must carry ``_r``, a source row id increasing in
+The source relation ``src`` has its columns renamed ``c0, c1, …`` (so no source
+name can collide with ours) and carries ``_r``, a source row id increasing in
 source order (ties in time keep it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .sql import dialect_of, frame, literal, query, quote, run
@@ -29,76 +29,54 @@ from .sql import dialect_of, frame, literal, query, quote, run
 CODED = {"channel": "c_channel", "device": "c_device", "stage": "c_stage"}
 
 
-@dataclass(frozen=True)
-class Source:
-    """A held source relation (``_r`` included) and what the ingest needs to know of it."""
-
-    table: Any
-    columns: Sequence[str]  # the source columns, ``_r`` excluded
-    time_kind: str  # "timestamp" | "number" | "text"
+def position(k: int) -> str:
+    """The name of the source's ``k``-th column in ``src``."""
+    return f"c{k}"
 
 
-def time_expression(col: str, kind: str, unit: str | None) -> str:
-    """Epoch µs of a source time column of ``kind``; NULL where it cannot be read."""
-    if kind == "timestamp":
-        return f"unix_micros(CAST({col} AS TIMESTAMP))"
-    if kind == "number":
-        from ..io.timestamps import micros_per
-
-        return f"CAST(round(CAST({col} AS DOUBLE) * CAST({micros_per(unit or 's')} AS DOUBLE)) AS BIGINT)"
-    return f"unix_micros(try_to_timestamp(trim(CAST({col} AS {{text}}))))"
-
-
-def epoch_unit_of(source: Source, column: str) -> str:
-    """The unit of epoch numbers, from the median magnitude (as the in-memory readers guess it)."""
-    from ..io.timestamps import epoch_unit
-
-    col = quote(column, dialect_of(source.table))
-    out = run(f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(CAST({col} AS DOUBLE))) AS m FROM src",
-              {"src": source.table})
-    m = out["m"][0]
-    return epoch_unit(np.array([m if m is not None else np.nan], dtype=np.float64))
+def layered(table: Any, layers: Sequence[Sequence[str]]) -> Any:
+    """``table`` with the select items of each layer added in turn (a layer reads those before it); lazy."""
+    sql, prev = [], "src"
+    for k, items in enumerate(layers):
+        if items:
+            sql.append(f"l{k} AS (SELECT *, {', '.join(items)} FROM {prev})")
+            prev = f"l{k}"
+    if not sql:
+        return table
+    return frame(f"WITH {', '.join(sql)} SELECT * FROM {prev}", {"src": table})
 
 
-def check(source: Source, roles: Mapping[str, str], time_sql: str, duplicates: str,
-          bounds: tuple[int | None, int | None]) -> Any:
-    """The ``checked`` relation (materialised): source columns, ``_r``, ``_user``, ``_event``,
-    ``_t`` (µs), ``_reason`` and ``_column`` (NULL for accepted rows)."""
-    d = dialect_of(source.table)
-    q = {role: quote(col, d) for role, col in roles.items()}
-    # Only text can be blank: formatting timestamps just to test for '' would cost more than the rest.
-    blank_time = f" OR trim(CAST({q['time']} AS {{text}})) = ''" if source.time_kind == "text" else ""
-    checks = [("(_user IS NULL OR _user = '')", "missing_user", roles["user"]),
-              (f"({q['time']} IS NULL{blank_time})", "missing_time", roles["time"]),
-              ("(_event IS NULL OR _event = '')", "missing_event", roles["event"]),
-              ("_t IS NULL", "unparsable_time", roles["time"])]
-    lo, hi = bounds
-    if lo is not None or hi is not None:
-        out = " OR ".join(f"_t {op} {int(b)}" for op, b in (("<", lo), (">", hi)) if b is not None)
-        checks.append((f"({out})", "out_of_range_time", roles["time"]))
-    every = ", ".join(quote(c, d) for c in source.columns)
+def scalars(sql: str, table: Any) -> dict[str, Any]:
+    """The first row of ``sql`` over ``src`` as a dict."""
+    out = run(sql, {"src": table})
+    return {k: (v[0] if len(v) else None) for k, v in out.items()}
+
+
+def check(table: Any, width: int, layers: Sequence[Sequence[str]], checks: Sequence[tuple[str, str, str]],
+          duplicates: str, keep: Sequence[str]) -> Any:
+    """The ``checked`` relation (materialised): the source columns, ``_r``, the columns ``keep`` of ``layers``,
+    and ``_reason``/``_column``: the first of ``checks`` (condition, reason, column name) that a row meets, or
+    an exact copy of an earlier row."""
+    d = dialect_of(table)
+    checks = list(checks)
+    every = ", ".join(position(k) for k in range(width))
     if duplicates != "keep":
         # Exact copies share a row hash: only rows whose hash repeats are compared in full.
         copies = f"""
-        , hx AS (SELECT *, {{hash}}({every}) AS _h FROM x),
+        hx AS (SELECT *, {{hash}}({every}) AS _h FROM x),
         rep AS (SELECT _h FROM hx GROUP BY _h HAVING count(*) > 1),
         cand AS (SELECT _r AS _cr, row_number() OVER (PARTITION BY {every} ORDER BY _r) AS _copy
                  FROM hx WHERE _h IN (SELECT _h FROM rep)),
         y AS (SELECT x.*, coalesce(cand._copy, 1) AS _copy FROM x LEFT JOIN cand ON x._r = cand._cr)"""
         checks.append(("_copy > 1", "duplicate", "*"))
     else:
-        copies = ", y AS (SELECT * FROM x)"
+        copies = "y AS (SELECT * FROM x)"
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _ in checks)
     column = " ".join(f"WHEN {cond} THEN {literal(col, d)}" for cond, _, col in checks)
-    sql = f"""
-    WITH x AS (
-        SELECT *, trim(CAST({q['user']} AS {{text}})) AS _user, trim(CAST({q['event']} AS {{text}})) AS _event,
-               {time_sql} AS _t
-        FROM src
-    ){copies}
-    SELECT *, CASE {reason} END AS _reason, CASE {column} END AS _column FROM y
-    """
-    return frame(sql, {"src": source.table}, materialise=True)
+    kept = ", ".join([every, "_r", *keep])
+    sql = f"WITH x AS (SELECT * FROM src), {copies} SELECT {kept}, CASE {reason} END AS _reason, " \
+          f"CASE {column} END AS _column FROM y"
+    return frame(sql, {"src": layered(table, layers)}, materialise=True)
 
 
 def dictionary(checked: Any, column: str) -> tuple[Any, pd.Index]:
@@ -114,10 +92,8 @@ def dictionary(checked: Any, column: str) -> tuple[Any, pd.Index]:
 
 
 def distinct_text(checked: Any, column: str) -> list[str]:
-    """The distinct non-blank trimmed texts of source ``column`` among accepted rows."""
-    col = quote(column, dialect_of(checked))
-    out = run(f"""SELECT DISTINCT trim(CAST({col} AS {{text}})) AS v FROM checked
-                  WHERE _reason IS NULL AND {col} IS NOT NULL AND trim(CAST({col} AS {{text}})) <> ''""",
+    """The distinct values of the text column ``column`` among accepted rows (NULL left out)."""
+    out = run(f"SELECT DISTINCT {column} AS v FROM checked WHERE _reason IS NULL AND {column} IS NOT NULL",
               {"checked": checked})
     return sorted(out["v"].tolist())
 
@@ -125,26 +101,24 @@ def distinct_text(checked: Any, column: str) -> list[str]:
 def encode(checked: Any, users: Any, events: Any, levels: Mapping[str, tuple[str, Any]],
            extras: Sequence[tuple[str, str]]) -> Any:
     """The ``coded`` log (materialised): ``i, u, t, e``, the ``c_*`` codes of ``levels``
-    (role → (source column, held mapping ``v, code``)), and ``extras`` (source column, name);
-    an extra named ``session_id`` becomes text and one named ``value`` a number (NULL if it is none)."""
+    (role → (text column of ``checked``, held mapping ``v, code``)), and ``extras``
+    (select expression over ``checked`` as ``k``, output name)."""
     d = dialect_of(checked)
     tables = {"checked": checked, "du": users, "de": events}
     joins, codes = [], []
     for role, (column, mapping) in levels.items():
         alias = f"m_{role}"
         tables[alias] = mapping
-        joins.append(f"LEFT JOIN {alias} ON trim(CAST(k.{quote(column, d)} AS {{text}})) = {alias}.v")
+        joins.append(f"LEFT JOIN {alias} ON k.{column} = {alias}.v")
         codes.append(f"coalesce({alias}.code, -1) AS {CODED[role]}")
-    typed = {"session_id": "CAST({} AS {{text}})", "value": "try_cast({} AS DOUBLE)"}
     cols = ", ".join(["du.code AS u", "k._t AS t", "de.code AS e", *codes,
-                      *(typed.get(name, "{}").format(f"k.{quote(src, d)}") + f" AS {quote(name, d)}"
-                        for src, name in extras), "k._r"])
+                      *(f"{expr} AS {quote(name, d)}" for expr, name in extras), "k._r"])
     inner = f"""
     SELECT {cols} FROM checked k JOIN du ON k._user = du.name JOIN de ON k._event = de.name {' '.join(joins)}
     WHERE k._reason IS NULL
     """
     names = ["i", "u", "t", "e", *(CODED[r] for r in levels), *(quote(n, d) for _, n in extras), "_r AS source_row"]
-    numbered = f"SELECT {{row_id}} AS i, * FROM (SELECT * FROM coded ORDER BY u, t, _r) s"
+    numbered = "SELECT {row_id} AS i, * FROM (SELECT * FROM coded ORDER BY u, t, _r) s"
     return frame(f"WITH coded AS ({inner}) SELECT {', '.join(names)} FROM ({numbered}) o", tables, materialise=True)
 
 
@@ -154,9 +128,9 @@ def counts(checked: Any) -> tuple[int, int]:
     return int(out["n"][0]), int(out["bad"][0])
 
 
-def quarantine(checked: Any, columns: Sequence[str]) -> Any:
-    """The quarantined rows (lazy): ``source_row, reason, column`` and the original values."""
+def quarantine(checked: Any, names: Sequence[str]) -> Any:
+    """The quarantined rows (lazy): ``source_row, reason, column`` and the original values under ``names``."""
     d = dialect_of(checked)
-    cols = ", ".join(quote(c, d) for c in columns)
+    cols = ", ".join(f"{position(k)} AS {quote(n, d)}" for k, n in enumerate(names))
     return frame(f"SELECT _r AS source_row, _reason AS reason, _column AS {quote('column', d)}, {cols} "
                  f"FROM checked WHERE _reason IS NOT NULL", {"checked": checked})

@@ -14,6 +14,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ..core.safe_yaml import bounded_repr
+from ..errors import ParameterError
+
 CHANNEL_ALIASES: dict[str, tuple[str, ...]] = {
     "email": ("e-mail", "e mail", "newsletter", "email campaign", "emailing", "mailing"),
     "web": ("website", "web site", "www", "internet", "online", "webshop", "site", "desktop web", "mobile web"),
@@ -33,6 +36,25 @@ CHANNEL_ALIASES: dict[str, tuple[str, ...]] = {
 
 def _key(value: str) -> str:
     return re.sub(r"[\s_\-]+", " ", value.strip().lower())
+
+
+def check_aliases(extra: object) -> dict[str, str] | None:
+    """``channel_aliases`` as a ``{spelling: channel}`` dict of texts; a ParameterError for anything else.
+
+    >>> check_aliases({"Internet": "web"})
+    {'Internet': 'web'}
+    """
+    if extra is None:
+        return None
+    if not isinstance(extra, Mapping):
+        raise ParameterError(f"channel_aliases must be a mapping of spelling → channel, such as "
+                             f"{{'Internet': 'web'}}, not {type(extra).__name__} {bounded_repr(extra)}",
+                             "channel_aliases")
+    bad = next(((k, v) for k, v in extra.items() if not isinstance(k, str) or not isinstance(v, str)), None)
+    if bad is not None:
+        raise ParameterError(f"channel_aliases: spellings and channels are texts, not {bounded_repr(bad)}",
+                             "channel_aliases")
+    return dict(extra)
 
 
 def alias_table(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -80,7 +80,8 @@ def resolve_roles(
         if role in roles or role in given:  # given as None: explicitly not mapped
             continue
         for tier in CANDIDATES.get(role, ()):
-            hits = [c for name in tier for c in by_norm.get(_norm(name), []) if c not in taken]
+            # one column once, even when two candidate names normalise alike ("case_id", "caseid")
+            hits = list(dict.fromkeys(c for name in tier for c in by_norm.get(_norm(name), []) if c not in taken))
             if len(hits) > 1:
                 if role in REQUIRED_ROLES:
                     raise ColumnError(

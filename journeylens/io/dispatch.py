@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ def read(path: str | Path, **options: Any) -> EventLog:
 
     ``.xes(.gz)`` → :func:`read_xes`; ``.parquet``, a folder or a glob →
     :func:`read_parquet`; ``.jsonl``/``.ndjson``/``.json`` (``.gz``) →
-    :func:`read_jsonl`; anything else → :func:`read_csv`. Options go to the reader.
+    :func:`read_jsonl`; anything else → :func:`read_csv`. A path that exists is
+    that file or folder, even when its name has ``*``, ``?`` or ``[`` … ``]``;
+    only a path that does not exist is read as a glob. Options go to the reader.
 
     >>> import journeylens as jl
     >>> log = jl.read(jl.datasets.sample_path(), **jl.datasets.SAMPLE_MAPPING)   # doctest: +SKIP
@@ -27,12 +30,13 @@ def read(path: str | Path, **options: Any) -> EventLog:
 
     p = Path(path)
     name = p.name.lower()
-    if p.is_dir() or any(ch in str(path) for ch in "*?[") or name.endswith(_PARQUET):
+    exists = os.path.exists(p)
+    if (exists and p.is_dir()) or (not exists and any(ch in str(path) for ch in "*?[")) or name.endswith(_PARQUET):
         return files.read_parquet(path, **options)
     if name.endswith(_XES):
         return xes.read_xes(path, **options)
     if name.endswith(_JSONL):
         return files.read_jsonl(path, **options)
-    if not p.exists():
+    if not exists:
         raise InputError(f"{path}: no such file")
     return files.read_csv(path, **options)

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.eventlog import EventLog
-from ..errors import InputError
+from ..errors import InputError, ParameterError
 from .build import LoadOptions, build_log
 
 
@@ -23,7 +23,7 @@ def from_pandas(df: pd.DataFrame, **options: Any) -> EventLog:
     ['a', 'b']
     """
     if not isinstance(df, pd.DataFrame):
-        raise InputError(f"from_pandas expects a pandas DataFrame, got {type(df).__name__}")
+        raise ParameterError(f"from_pandas expects a pandas DataFrame, got {type(df).__name__}", "df")
     return build_log(df, source="DataFrame", options=LoadOptions.from_kwargs(options, "DataFrame"))
 
 
@@ -31,6 +31,8 @@ def read_sql(source: Any, query: str | None = None, **options: Any) -> EventLog:
     """Read events from DuckDB: a relation, or a connection plus a ``query``.
 
     Any other DB-API connection (sqlite3, …) is read with ``pandas.read_sql_query``.
+    DuckDB results come through Arrow, so 128-bit integers (``HUGEINT``) and
+    decimals keep every digit. A query that fails is a one-line :class:`InputError`.
 
     >>> import duckdb, journeylens as jl
     >>> con = duckdb.connect()
@@ -41,21 +43,55 @@ def read_sql(source: Any, query: str | None = None, **options: Any) -> EventLog:
     import duckdb
 
     label = "SQL query" if query else "SQL relation"
+    opts = LoadOptions.from_kwargs(options, label)
+    if query is not None and not isinstance(query, str):
+        raise ParameterError(f"read_sql: query must be SQL text, not {type(query).__name__}", "query")
     try:
         if isinstance(source, duckdb.DuckDBPyRelation):
             if query is not None:
-                raise InputError("read_sql: pass either a relation or a connection with a query, not both")
-            frame = source.df()
+                raise ParameterError("read_sql: pass either a relation or a connection with a query, not both",
+                                     "query")
+            frame = _duckdb_frame(source)
         elif isinstance(source, duckdb.DuckDBPyConnection):
             if not query:
-                raise InputError("read_sql: a DuckDB connection needs query='SELECT …'")
-            frame = source.execute(query).df()
+                raise ParameterError("read_sql: a DuckDB connection needs query='SELECT …'", "query")
+            frame = _duckdb_frame(source.sql(query))
         elif hasattr(source, "cursor"):
             if not query:
-                raise InputError("read_sql: a database connection needs query='SELECT …'")
+                raise ParameterError("read_sql: a database connection needs query='SELECT …'", "query")
             frame = pd.read_sql_query(query, source)
         else:
             raise InputError(f"read_sql expects a DuckDB relation or a database connection, got {type(source).__name__}")
     except duckdb.Error as exc:
-        raise InputError(f"{label} failed: {str(exc).splitlines()[0]}") from None
-    return build_log(frame, source=label, options=LoadOptions.from_kwargs(options, label))
+        raise InputError(f"{label} failed: {_first_line(exc)}") from None
+    except Exception as exc:  # the driver's own errors (sqlite3.Error, pandas' DatabaseError …)
+        if not _driver_error(exc, source):
+            raise
+        raise InputError(f"{label} failed: {type(exc).__name__}: {_first_line(exc)}") from None
+    if frame is None or not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{label}: the statement returns no rows (is it a SELECT?)")
+    return build_log(frame, source=label, options=opts)
+
+
+def _duckdb_frame(relation: Any) -> pd.DataFrame | None:
+    """A DuckDB result as pandas through Arrow (exact integers and decimals); None for a statement without rows."""
+    from ..engine.backends.duckdb import to_arrow
+    from .files import to_pandas
+
+    if relation is None:
+        return None
+    return to_pandas(to_arrow(relation))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _driver_error(exc: Exception, source: Any) -> bool:
+    """Whether ``exc`` comes from the database (pandas' wrapper or the driver module's errors), not from us."""
+    if isinstance(exc, pd.errors.DatabaseError):
+        return True
+    module = type(exc).__module__.split(".")[0]
+    return module in (type(source).__module__.split(".")[0], "sqlite3", "sqlalchemy", "psycopg", "psycopg2",
+                      "pymysql", "MySQLdb", "pyodbc")

@@ -1,16 +1,19 @@
 """Readers that leave the log where an engine holds it: validation and encoding as SQL.
 
 :func:`held_log` turns a source table held by DuckDB or Spark into a
-:class:`~journeylens.core.tablelog.TableLog` with the in-memory readers' rules
-(:mod:`journeylens.engine.ingest`); :func:`read_parquet_held` reads Parquet files
-into the held DuckDB database (or Spark) first.
+:class:`~journeylens.core.tablelog.TableLog` by the in-memory readers' rules:
+each rule (:mod:`journeylens.io.encode` for ids and names,
+:mod:`journeylens.io.timestamps` for times, :mod:`journeylens.io.build` for the
+reasons and their order) is spelled in SQL here and run by
+:mod:`journeylens.engine.ingest`, so a held log and an
+:class:`~journeylens.EventLog` of the same rows agree row for row.
+:func:`read_parquet_held` reads Parquet files into the held DuckDB database
+(or Spark) first. Naive times are UTC: ``tz=`` needs an in-memory log.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-from typing import Any, Callable
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,35 +23,103 @@ from ..core.tablelog import _RESERVED, TableLog
 from ..engine import ingest
 from ..engine import sql as dialect
 from ..engine.backends import duckdb as duck
-from ..engine.ingest import CODED
-from ..errors import InputError, ValidationError
-from .build import LoadOptions, _bound
+from ..engine.ingest import CODED, position
+from ..errors import ColumnError, InputError, ParameterError, ValidationError
+from .build import QUARANTINE_OWN, LoadOptions, free_name
 from .channels import normalise_channels
 from .columns import resolve_roles
+from .encode import INVALID, OK, UNDECODABLE, id_text_layers, id_text_sql, sql_decoded, sql_trim
+from .encode import MISSING as NO_TEXT
+from .timestamps import OK as TIME_OK
+from .timestamps import (
+    ISO,
+    MAX_US,
+    MIN_US,
+    MISSING,
+    NUMBER,
+    OUT_OF_RANGE,
+    UNPARSABLE,
+    epoch_sql,
+    format_grammar,
+    grammar_sql,
+    guessed_grammar,
+    unit_from_counts,
+)
+
+_CODED_ROLES = ("user", "event", "channel", "session", "device", "stage")
 
 
-def held_log(table: Any, columns: list[str], kind_of: Callable[[str], str], name: str,
-             options: LoadOptions) -> TableLog:
-    """Validate and encode a held source ``table`` (with ``_r``) into a :class:`TableLog`.
+def _full_match(text: str, pattern: str, d: str) -> str:
+    lit = dialect.literal(pattern, d)
+    return f"({text} RLIKE {lit})" if d == "spark" else f"regexp_full_match({text}, {lit})"
 
-    ``columns`` are the source columns (``_r`` excluded); ``kind_of(column)`` tells
-    the kind of a column's type: ``timestamp``, ``number`` or ``text``.
+
+def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, options: LoadOptions) -> TableLog:
+    """Validate and encode a held source ``table`` into a :class:`TableLog`.
+
+    ``table`` has the source's columns as ``c0, c1, …`` (``names`` are their real
+    names, ``kinds`` their kinds: :data:`~journeylens.io.encode.KINDS`) and ``_r``.
     """
-    if str(options.tz or "UTC").upper() != "UTC" or options.time_format or options.dayfirst:
-        raise ValidationError(f"{name}: tz, time_format and dayfirst are not supported for engine-held logs; "
-                              "store times as timestamps or ISO 8601 text, or load the log into memory")
-    roles = resolve_roles(columns, options.given_roles(), name)
-    time_kind = kind_of(roles["time"])
-    source = ingest.Source(table, columns, time_kind)
-    unit = options.time_unit
-    if time_kind == "number" and unit is None:
-        unit = ingest.epoch_unit_of(source, roles["time"])
-    time_sql = ingest.time_expression(dialect.quote(roles["time"], dialect.dialect_of(table)), time_kind, unit)
-    lo, hi = (_bound(v, k) for k, v in (("min_time", options.min_time), ("max_time", options.max_time)))
-    bounds = tuple(None if b is None else int(b.value // 1000) for b in (lo, hi))
-    checked = ingest.check(source, roles, time_sql, options.duplicates, bounds)
+    if options.tz is not None and str(options.tz).upper() != "UTC":
+        raise ParameterError(f"{name}: tz={options.tz!r} needs an in-memory log: an engine-held log reads naive "
+                             "times as UTC (store times with their offset, or load the log into memory)", "tz")
+    d = dialect.dialect_of(table)
+    roles = resolve_roles(names, options.given_roles(), name)
+    at = {n: k for k, n in enumerate(names)}
+    kind = {role: kinds[at[col]] for role, col in roles.items()}
+    for role in _CODED_ROLES:
+        if role in roles and kind[role] == "timestamp":
+            raise ColumnError(f"{name}: column {roles[role]!r} holds timestamps or durations; it cannot be the "
+                              f"{role}: pass {role}=…")
+    col = {role: position(at[c]) for role, c in roles.items()}
+    layers: list[list[str]] = [[], [], []]  # decoded bytes, trimmed text, then the rule's text and status
+    texts: dict[str, tuple[str, str]] = {}
+    for role in _CODED_ROLES:
+        if role in roles:
+            decode, trim = id_text_layers(col[role], kind[role], d, f"_i_{role}")
+            layers[0] += decode
+            layers[1] += trim
+            texts[role] = id_text_sql(col[role], kind[role], d, f"_i_{role}", options.na_values)
+    layers[2] += [f"{texts['user'][0]} AS _user", f"{texts['user'][1]} AS _us",
+                  f"{texts['event'][0]} AS _event", f"{texts['event'][1]} AS _es"]
+    for role in ("channel", "session", "device", "stage"):
+        if role in texts:
+            layers[2] += [f"(CASE WHEN {texts[role][1]} = {OK} THEN {texts[role][0]} END) AS _lv_{role}",
+                          f"{texts[role][1]} AS _ls_{role}"]
+    time_layers, unit, time_undecodable = _time(table, col["time"], kind["time"], roles["time"], options, d)
+
+    undecodable = [(f"_us = {UNDECODABLE}", roles["user"]), (f"_es = {UNDECODABLE}", roles["event"]),
+                   *((f"_ls_{r} = {UNDECODABLE}", roles[r]) for r in ("channel", "session", "device", "stage")
+                     if r in roles)]
+    if time_undecodable:
+        undecodable.append((time_undecodable, roles["time"]))
+    undecodable.sort(key=lambda item: at[item[1]])  # the first column in source order names the row
+    lo, hi = options.bounds_us()
+    outside = " OR ".join([f"_ts = {OUT_OF_RANGE}"] + [f"(_ts = {TIME_OK} AND _t {op} {int(b)})"
+                                                       for op, b in (("<", lo), (">", hi)) if b is not None])
+    checks = [*((cond, "undecodable_text", column) for cond, column in undecodable),
+              (f"_us = {NO_TEXT}", "missing_user", roles["user"]), (f"_us = {INVALID}", "invalid_user", roles["user"]),
+              (f"_ts = {MISSING}", "missing_time", roles["time"]),
+              (f"_es = {NO_TEXT}", "missing_event", roles["event"]),
+              (f"_es = {INVALID}", "invalid_event", roles["event"]),
+              (f"_ts = {UNPARSABLE}", "unparsable_time", roles["time"]),
+              (f"({outside})", "out_of_range_time", roles["time"])]
+    keep = ["_user", "_event", "_t", "_ts", *(f"_lv_{r}" for r in ("channel", "session", "device", "stage")
+                                              if r in roles)]
+    texts_of_time = kind["time"] in ("text", "binary", "boolean") and unit is None
+    checked = ingest.check(table, len(names), layers + time_layers, checks, options.duplicates,
+                           keep + (["_tt"] if texts_of_time else []))
+    if texts_of_time and options.time_format is None:
+        # As in memory: one format guessed from the first value (in source order) that is not ISO, tried on those
+        sample = ingest.scalars(f"SELECT _tt AS v FROM src WHERE _ts = {UNPARSABLE} ORDER BY _r LIMIT 1",
+                                checked)["v"]
+        guessed = guessed_grammar(str(sample), options.dayfirst) if sample is not None else None
+        if guessed is not None:
+            time_layers = _time(table, col["time"], kind["time"], roles["time"], options, d, guessed)[0]
+            checked = ingest.check(table, len(names), layers + time_layers, checks, options.duplicates, keep)
     read, bad = ingest.counts(checked)
-    quarantine = ingest.quarantine(checked, columns)
+    shown = _quarantine_names(names)
+    quarantine = ingest.quarantine(checked, shown)
     if options.strict and bad:
         strict = dialect.run("SELECT reason, count(*) AS n FROM q WHERE reason <> 'duplicate' OR "
                              f"{int(options.duplicates == 'quarantine')} = 1 GROUP BY reason ORDER BY reason",
@@ -61,26 +132,125 @@ def held_log(table: Any, columns: list[str], kind_of: Callable[[str], str], name
     levels, level_names = {}, {}
     for role in CODED:
         if role in roles:
-            mapping, names = _level_mapping(checked, roles[role], role, options)
-            levels[role], level_names[role] = (roles[role], mapping), names
-    mapped = {roles[r] for r in ("user", "time", "event", *CODED) if r in roles}
-    rename = {roles["session"]: "session_id"} if "session" in roles else {}
-    if "value" in roles:
-        rename[roles["value"]] = "value"
-    extras = [(c, rename.get(c, f"{c}_source" if c in _RESERVED else c)) for c in columns if c not in mapped]
+            mapping, labels = _level_mapping(checked, role, options)
+            levels[role], level_names[role] = (f"_lv_{role}", mapping), labels
+    extras = _extras(names, kinds, roles, at, options, d)
     coded = ingest.encode(checked, users, events, levels, extras)
+    accepted = int(dialect.run("SELECT count(*) AS n FROM c", {"c": coded})["n"][0])  # counted, not inferred
+    params: dict[str, Any] = {"duplicates": options.duplicates}
+    if unit is not None:
+        params["time_unit"] = unit
+    if options.na_values:
+        params["na_values"] = list(options.na_values)
     return TableLog(frame=coded, user_names=user_names, event_index=event_names, levels=level_names,
-                    roles={r: roles[r] for r in ROLES if r in roles}, rows_read=read, accepted=read - bad,
-                    quarantine=quarantine, parameters={"duplicates": options.duplicates}, source=name,
+                    roles={r: roles[r] for r in ROLES if r in roles}, rows_read=read, accepted=accepted,
+                    quarantine=quarantine, parameters=params, source=name,
                     dictionaries={"users": users, "events": events})
 
 
-def _level_mapping(checked: Any, column: str, role: str, options: LoadOptions) -> tuple[Any, pd.Index]:
+def _quarantine_names(names: Sequence[str]) -> list[str]:
+    """The source's names in the quarantine: one named like the quarantine's own columns gets ``_source``."""
+    out: list[str] = []
+    for n in names:
+        out.append(free_name(n, set(QUARANTINE_OWN) | set(names) | set(out)) if n in QUARANTINE_OWN else n)
+    return out
+
+
+def _extras(names: Sequence[str], kinds: Sequence[str], roles: dict[str, str], at: dict[str, int],
+            options: LoadOptions, d: str) -> list[tuple[str, str]]:
+    """Select expressions (over ``checked k``) and names of the session, the value and the extra columns."""
+    out: list[tuple[str, str]] = []
+    if "session" in roles:
+        out.append(("k._lv_session", "session_id"))
+    if "value" in roles:
+        c, k = f"k.{position(at[roles['value']])}", kinds[at[roles["value"]]]
+        number = f"CAST({c} AS DOUBLE)" if k in ("integer", "float", "decimal", "boolean") else \
+            f"try_cast(trim(CAST({c} AS {{text}})) AS DOUBLE)" if k == "text" else "CAST(NULL AS DOUBLE)"
+        out.append((number, "value"))
+    mapped = set(roles.values())
+    taken = set(_RESERVED) | {n for _, n in out}
+    na = options.na_values
+    for k, n in enumerate(names):
+        if n in mapped:
+            continue
+        c = f"k.{position(k)}"
+        if na and kinds[k] == "text":
+            listed = ", ".join(dialect.literal(v, d) for v in na)
+            c = f"(CASE WHEN {sql_trim(c, d)} IN ({listed}) THEN NULL ELSE {c} END)"
+        label = free_name(n, taken)
+        taken.add(label)
+        out.append((c, label))
+    return out
+
+
+def _time(table: Any, column: str, kind: str, label: str, options: LoadOptions, d: str,
+          guessed: Any = None) -> tuple[list[list[str]], str | None, str | None]:
+    """Layers ending in ``_t`` (µs) and ``_ts`` (status), the epoch unit used, and the undecodable condition.
+
+    Text is ISO 8601 (or ``time_format``); ``guessed`` is the grammar of a guessed format for the values that are not.
+    """
+    unit = options.time_unit
+    if kind in ("integer", "float", "decimal"):
+        if unit is None:
+            unit = _unit(table, column, label)
+        us, status = epoch_sql(column, kind == "integer", unit)
+        return [[f"{us} AS _t", f"{status} AS _ts"]], unit, None
+    if kind == "timestamp":
+        us = f"unix_micros(CAST({column} AS TIMESTAMP))"
+        status = (f"(CASE WHEN {column} IS NULL THEN {MISSING} WHEN {us} < {MIN_US} OR {us} > {MAX_US} "
+                  f"THEN {OUT_OF_RANGE} ELSE {TIME_OK} END)")
+        return [[f"{us} AS _t", f"{status} AS _ts"]], None, None
+    if kind == "boolean":
+        layers = [[f"(CASE WHEN {column} THEN 'true' WHEN NOT {column} THEN 'false' END) AS _tv"]]
+        undecodable = None
+    elif kind == "binary":
+        layers, undecodable = [[f"{sql_decoded(column, d)} AS _tv"]], f"({column} IS NOT NULL AND _tv IS NULL)"
+    elif kind == "text":
+        layers, undecodable = [[f"{column} AS _tv"]], None
+    else:  # lists, structs: never a time
+        return [["CAST(NULL AS BIGINT) AS _t",
+                 f"(CASE WHEN {column} IS NULL THEN {MISSING} ELSE {UNPARSABLE} END) AS _ts"]], None, None
+    layers += [["CAST(_tv AS {text}) AS _tx"], [f"NULLIF({sql_trim('_tx', d)}, '') AS _tt"]]
+    fmt = options.time_format
+    numbers = f"(CASE WHEN {_full_match('_tt', NUMBER, d)} THEN CAST(_tt AS DOUBLE) END)"
+    if fmt == "epoch" or unit is not None or (fmt is None and _all_numbers(table, layers, d)):
+        if unit is None:
+            unit = _unit(ingest.layered(table, layers), numbers, label)
+        us, status = epoch_sql(numbers, False, unit, missing="_tt IS NULL")
+        return layers + [[f"{us} AS _t", f"{status} AS _ts"]], unit, undecodable
+    grammar = format_grammar(fmt) if fmt is not None else ISO
+    g_layers, us, status = grammar_sql(grammar, "_tt", d, "_g")
+    layers = layers + g_layers
+    if guessed is not None:  # the guessed format, for the values that are not ISO
+        f_layers, f_us, f_status = grammar_sql(guessed, "_tt", d, "_f")
+        layers = layers + [[f"{us} AS _iso_t", f"{status} AS _iso_s"]] + f_layers
+        us = f"(CASE WHEN _iso_s = {UNPARSABLE} THEN {f_us} ELSE _iso_t END)"
+        status = f"(CASE WHEN _iso_s = {UNPARSABLE} THEN {f_status} ELSE _iso_s END)"
+    return layers + [[f"{us} AS _t", f"{status} AS _ts"]], None, undecodable
+
+
+def _all_numbers(table: Any, layers: list[list[str]], d: str) -> bool:
+    """Whether the text times hold values and every one of them is a number."""
+    out = ingest.scalars(f"SELECT count(_tt) AS n, count(CASE WHEN _tt IS NOT NULL AND NOT "
+                         f"{_full_match('_tt', NUMBER, d)} THEN 1 END) AS other FROM src",
+                         ingest.layered(table, layers))
+    return bool(out["n"]) and not out["other"]
+
+
+def _unit(table: Any, expr: str, label: str) -> str:
+    """The epoch unit of ``expr`` by the magnitude of every value (see :func:`~journeylens.io.timestamps.epoch_unit`)."""
+    from .timestamps import band_sql
+
+    counts = ingest.scalars(f"SELECT {band_sql(expr)} FROM src", table)
+    return unit_from_counts({k: int(v or 0) for k, v in counts.items()}, label)
+
+
+def _level_mapping(checked: Any, role: str, options: LoadOptions) -> tuple[Any, pd.Index]:
     """Held mapping ``v → code`` of a level's distinct texts, and the level names (position = code).
 
     Channels get the readers' normalisation (``E-mail`` → ``email`` …), applied to the distinct values.
     """
-    distinct = ingest.distinct_text(checked, column)
+    distinct = ingest.distinct_text(checked, f"_lv_{role}")
     if role == "channel":
         cat = normalise_channels(pd.Series(distinct, dtype="string"), options.channel_aliases)
         names, codes = cat.cat.categories, cat.cat.codes.to_numpy()
@@ -91,45 +261,89 @@ def _level_mapping(checked: Any, column: str, role: str, options: LoadOptions) -
     return mapping, pd.Index(np.asarray(names, dtype=object), dtype=object)
 
 
-def read_parquet_held(source: str | list[str], name: str, engine: str, options: LoadOptions) -> TableLog:
-    """Parquet (a file, a folder or a list of files) read where it will stay: ``duckdb`` or ``spark``."""
+# -- Parquet into the held database ---------------------------------------------------
+
+_NUMBERS = {"TINYINT": "integer", "SMALLINT": "integer", "INTEGER": "integer", "BIGINT": "integer",
+            "UTINYINT": "integer", "USMALLINT": "integer", "UINTEGER": "integer", "UBIGINT": "integer",
+            "HUGEINT": "integer", "UHUGEINT": "integer", "FLOAT": "float", "DOUBLE": "float", "REAL": "float",
+            "BOOLEAN": "boolean", "VARCHAR": "text", "BLOB": "binary", "DATE": "timestamp"}
+
+
+def duckdb_kind(dtype: str) -> str:
+    """The kind (:data:`~journeylens.io.encode.KINDS`) of a DuckDB column type."""
+    upper = dtype.upper()
+    if upper.startswith(("TIMESTAMP", "DATE", "TIME ", "INTERVAL")):
+        return "timestamp"
+    if upper.startswith("DECIMAL"):
+        return "decimal"
+    return _NUMBERS.get(upper, "other")
+
+
+def read_parquet_held(files: list[str], name: str, engine: str, options: LoadOptions) -> TableLog:
+    """Parquet files (checked by the caller) read where they will stay: ``duckdb`` or ``spark``."""
+    import duckdb
     import pyarrow.parquet as pq
 
-    files = sorted(glob.glob(os.path.join(source, "**", "*.parquet"), recursive=True)) \
-        if isinstance(source, str) and os.path.isdir(source) else [source] if isinstance(source, str) else source
-    if not files:
-        raise InputError(f"{name}: no Parquet files in this folder")
     try:
+        schemas = [pq.read_schema(f) for f in files]
         sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
     except (OSError, ValueError) as exc:
         raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
     if engine == "spark":
         from ..engine.backends.spark import pyspark_sql, session
-        from ..io.spark import from_spark
+        from .spark import from_spark
 
         spark = pyspark_sql().SparkSession.getActiveSession() or session()
-        return from_spark(spark.read.parquet(*files), **{k: v for k, v in options.__dict__.items()
-                                                          if v != LoadOptions.__dataclass_fields__[k].default})
-    if engine != "duckdb":
-        raise InputError(f"engine must be 'memory', 'duckdb' or 'spark', not {engine!r}")
+        given = {k: v for k, v in options.__dict__.items() if v != LoadOptions.__dataclass_fields__[k].default}
+        return from_spark(spark.read.parquet(*files), **given)
+    names = list(schemas[0].names)
+    resolve_roles(names, options.given_roles(), name)  # a file without the roles fails before it is scanned
     # Source rows numbered across the files in order: each file's row number plus the rows before it.
-    listing = ", ".join(dialect.literal(f, "duckdb") for f in files)
     db = duck.held_database()
-    scan = duck.held_table(db, f"SELECT * FROM read_parquet([{listing}], filename = true, file_row_number = true)",
-                           materialise=False)
-    offsets = dialect.ship({"filename": np.asarray(files, dtype=object),
-                            "offset": np.cumsum([0] + sizes[:-1]).astype(np.int64)}, scan)
-    table = dialect.frame("SELECT p.* EXCLUDE (filename, file_row_number), o.offset + p.file_row_number + 1 AS _r "
-                          "FROM p JOIN o ON p.filename = o.filename", {"p": scan, "o": offsets})
-    kinds = dict(db.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {scan.name})").fetchall())
-    columns = [c for c in kinds if c not in ("filename", "file_row_number")]
+    listing = ", ".join(dialect.literal(f, "duckdb") for f in files)
+    file_col = free_name("jl_file", set(names))
+    row = free_name("_jl_row", set(names))
+    if "file_row_number" in names:  # DuckDB's row number would be hidden by the source's column: number batches
+        scan = _numbered_batches(db, files, row)
+    else:
+        # can_have_nan: DuckDB would otherwise trust statistics that leave NaN out, and find no NaN
+        scan = duck.held_table(db, f"SELECT * FROM read_parquet([{listing}], filename = "
+                                   f"{dialect.literal(file_col, 'duckdb')}, file_row_number = true, "
+                                   "can_have_nan = true)", materialise=False)
+        offsets = dialect.ship({"f": np.asarray(files, dtype=object),
+                                "offset": np.cumsum([0] + sizes[:-1]).astype(np.int64)}, scan)
+        scan = dialect.frame(f"SELECT p.*, o.offset + p.file_row_number + 1 AS {dialect.quote(row, 'duckdb')} "
+                             f"FROM p JOIN o ON p.{dialect.quote(file_col, 'duckdb')} = o.f",
+                             {"p": scan, "o": offsets})
+    try:
+        with db.lock:
+            types = dict(db.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {scan.name})").fetchall())
+    except duckdb.Error as exc:
+        raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
+    renamed = ", ".join(f"p.{dialect.quote(n, 'duckdb')} AS {position(k)}" for k, n in enumerate(names))
+    table = dialect.frame(f"SELECT {renamed}, p.{dialect.quote(row, 'duckdb')} AS _r FROM p", {"p": scan})
+    return held_log(table, names, [duckdb_kind(types[n]) for n in names], name, options)
 
-    def kind(column: str) -> str:
-        dtype = kinds[column].upper()
-        if dtype.startswith(("TIMESTAMP", "DATE")):
-            return "timestamp"
-        numeric = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UBIGINT",
-                   "UINTEGER", "USMALLINT", "UTINYINT")
-        return "number" if dtype.startswith(numeric) else "text"
 
-    return held_log(table, columns, kind, name, options)
+def _numbered_batches(db: Any, files: list[str], row: str) -> Any:
+    """A held table of the files' rows with their number ``row``, streamed batch by batch through Arrow."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def batches() -> Any:
+        offset = 0
+        for f in files:
+            for batch in pq.ParquetFile(f, coerce_int96_timestamp_unit="us").iter_batches(batch_size=1 << 16):
+                numbers = pa.array(np.arange(offset + 1, offset + batch.num_rows + 1, dtype=np.int64))
+                offset += batch.num_rows
+                yield pa.RecordBatch.from_arrays([*batch.columns, numbers], names=[*batch.schema.names, row])
+
+    first = pq.ParquetFile(files[0]).schema_arrow
+    target = pa.schema([*first, pa.field(row, pa.int64())])
+    reader = pa.RecordBatchReader.from_batches(target, batches())
+    with db.lock:
+        db.con.register("jl_batches", reader)
+        try:
+            return duck.held_table(db, "SELECT * FROM jl_batches")
+        finally:
+            db.con.unregister("jl_batches")

@@ -14,7 +14,9 @@ from typing import Any
 
 from ..core.tablelog import TableLog
 from ..engine.backends.spark import pyspark_sql
-from ..errors import InputError
+from ..engine.ingest import position
+from ..engine.sql import quote
+from ..errors import ColumnError, InputError
 from .build import LoadOptions
 from .held import held_log
 
@@ -30,10 +32,11 @@ def from_spark(df: Any, **options: Any) -> TableLog:
     copies of an earlier row (``duplicates="quarantine"``/``"drop"``; ``"keep"``
     keeps them) go to ``log.quarantine`` (a Spark DataFrame with ``source_row``,
     ``reason``, ``column``); ``rows_read == rows_accepted + rows_quarantined``.
-    Timestamps: Spark timestamps, dates, text (read in the session time zone) or
-    epoch numbers (``time_unit`` s/ms/us/ns, else guessed from their magnitude).
-    Ties in time keep the DataFrame's row order. ``source_row`` is Spark's
-    monotonically increasing row id, not a line number.
+    Ids, names and times follow the in-memory readers' rules exactly (see
+    :mod:`journeylens.io.held`): text times are ISO 8601 by one grammar (naive
+    ones are UTC, not the session's zone), epoch numbers take ``time_unit`` or a
+    unit every value agrees on. Ties in time keep the DataFrame's row order.
+    ``source_row`` is Spark's monotonically increasing row id, not a line number.
 
     >>> import journeylens as jl
     >>> spark = jl.spark_session()  # doctest: +SKIP
@@ -46,14 +49,26 @@ def from_spark(df: Any, **options: Any) -> TableLog:
         raise InputError(f"from_spark expects a Spark DataFrame, got {type(df).__name__}")
     opts = LoadOptions.from_kwargs(options, SOURCE)
     types = sql.types
-    columns = list(df.columns)
-    kinds = {f.name: f.dataType for f in df.schema.fields}
+    names = list(df.columns)
+    if len(set(names)) != len(names):
+        raise ColumnError(f"{SOURCE}: duplicated column name(s) {sorted({n for n in names if names.count(n) > 1})}")
 
-    def kind(column: str) -> str:
-        dtype = kinds[column]
+    def kind(dtype: Any) -> str:
         if isinstance(dtype, (types.TimestampType, types.TimestampNTZType, types.DateType)):
             return "timestamp"
-        return "number" if isinstance(dtype, types.NumericType) else "text"
+        if isinstance(dtype, (types.ByteType, types.ShortType, types.IntegerType, types.LongType)):
+            return "integer"
+        if isinstance(dtype, (types.FloatType, types.DoubleType)):
+            return "float"
+        if isinstance(dtype, types.DecimalType):
+            return "decimal"
+        if isinstance(dtype, types.BooleanType):
+            return "boolean"
+        if isinstance(dtype, types.StringType):
+            return "text"
+        return "binary" if isinstance(dtype, types.BinaryType) else "other"
 
-    source = df.withColumn("_r", sql.functions.monotonically_increasing_id())
-    return held_log(source, columns, kind, SOURCE, opts)
+    kinds = [kind(f.dataType) for f in df.schema.fields]
+    columns = [sql.functions.col(quote(n, "spark")).alias(position(k)) for k, n in enumerate(names)]
+    source = df.select(*columns, sql.functions.monotonically_increasing_id().alias("_r"))
+    return held_log(source, names, kinds, SOURCE, opts)

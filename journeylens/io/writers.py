@@ -1,7 +1,17 @@
-"""Writers for result tables: CSV safe to open in a spreadsheet, and Parquet."""
+"""Writers for result tables: CSV safe to open in a spreadsheet, and Parquet.
+
+CSV safety has two parts:
+
+* a text cell starting with ``= + - @``, tab or CR would be evaluated as a
+  formula: it gets a leading apostrophe (:func:`neutralise_formulas`);
+* a cell holding a line break must never end a record: records end in CRLF
+  (RFC 4180), and the writer quotes every cell that holds a CR or an LF, so a
+  bare CR inside a value (``"\\r=1+1"``) cannot start a record with a formula.
+"""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +19,8 @@ from pandas.api.types import is_numeric_dtype
 
 # A spreadsheet evaluates a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: every CSV record ends with this; the csv module quotes any cell holding one of its characters
+LINE_END = "\r\n"
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -34,11 +46,17 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:
-    """Write ``frame`` as formula-safe CSV (``fmt="csv"``) or Parquet; returns the path written."""
+    """Write ``frame`` as formula-safe CSV (``fmt="csv"``, see the module docstring) or Parquet; returns the path.
+
+    >>> import tempfile, pathlib
+    >>> out = write_table(pd.DataFrame({"event": ["\\r=1+1", "home"]}), pathlib.Path(tempfile.mkdtemp()) / "e.csv")
+    >>> out.read_bytes()
+    b'event\\r\\n"\\'\\r=1+1"\\r\\nhome\\r\\n'
+    """
     path = Path(path)
     if fmt == "parquet":
         path = path.with_suffix(".parquet")
         frame.to_parquet(path, index=False)
     else:
-        neutralise_formulas(frame).to_csv(path, index=False)
+        neutralise_formulas(frame).to_csv(path, index=False, lineterminator=LINE_END, quoting=csv.QUOTE_MINIMAL)
     return path

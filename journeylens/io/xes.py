@@ -15,19 +15,47 @@ What becomes a column
 * Nesting: an attribute keeps its own value; attributes nested inside it
   (XES meta-attributes, ``xes.features="nested-attributes"``) and the contents
   of ``<list>``/``<container>`` are not read. An element that carries the same
-  key twice keeps the last one.
+  key twice is an error (which value counts would be a guess).
 * ``<global>`` defaults are declarations, not values: they are never filled in
   (as pm4py does). Log-level attributes, extensions and classifiers are skipped.
 
-Rows
-----
-Every ``<event>`` is a row (``rows_read``), numbered by its position in the
-file (1-based ``source_row``). Events of a trace without ``concept:name``, and
-events outside any trace, get no user and are quarantined ``missing_user``;
-events without ``concept:name`` or ``time:timestamp`` are quarantined too.
+Rows and lifecycle
+------------------
+``lifecycle=`` says what an event is when the log records the lifecycle of its
+activities (``lifecycle:transition``: schedule, start, complete …):
+
+* ``"complete"`` (default): one event per activity instance, at its completion.
+  Events whose transition is another state of the XES standard lifecycle model
+  (schedule, assign, reassign, start, suspend, resume, autoskip, manualskip,
+  withdraw, ate_abort, pi_abort, unknown) are set aside; events with
+  ``complete``, with no transition, or with values outside the standard model
+  (bpic2013's ``In Progress`` …, which are states of the case, not of one
+  activity instance) are events. This is what process-mining users count as
+  steps (pm4py's and ProM's activity view of such logs; Disco merges start and
+  complete into one activity instance): counting each transition as a step
+  triples bpic2012's ``W_Completeren aanvraag`` self-loop (38,004 against 12,619);
+* ``"all"``: every ``<event>`` is an event;
+* ``"name+lifecycle"``: every ``<event>``, named ``<name>+<transition>``
+  (``W_Completeren aanvraag+START``), ProM's "event name + lifecycle" classifier.
+
+Logs without transitions are the same under every choice. The choice, the
+events in the file and the transitions set aside are in
+``log.parameters["xes"]``. Every event kept is a row (``rows_read``), numbered
+by its position among the file's events (1-based ``source_row``). Events of a
+trace without ``concept:name``, and events outside any trace, get no user and
+are quarantined ``missing_user``; events without ``concept:name`` or
+``time:timestamp`` are quarantined too.
 
 Safety
 ------
+Only regular files are read, and gzip input is bounded by ``max_bytes``
+(:mod:`journeylens.io.source`). The parser is fed in chunks; every event and
+trace is dropped once read, and so is log-level content, so memory holds one
+event at a time: an element still open after a chunk that holds more than
+100,000 elements (an event with millions of attributes) is refused then, before
+it fills memory; so are an event or trace with more than ``max_columns``
+attributes, more than ``max_columns`` distinct attribute keys, and a trace or
+event nested in an event (with its line).
 The prolog is checked before the XML parser sees the document: a ``DOCTYPE``
 with anything but a name (entity declarations, an internal subset, an external
 DTD) is refused, which rules out entity expansion ("billion laughs") and
@@ -47,15 +75,17 @@ import re
 import zlib
 from array import array
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 from lxml import etree
 
 from ..core.eventlog import EventLog
-from ..errors import InputError
+from ..core.params import choice
+from ..errors import ColumnError, InputError
 from .build import LoadOptions, build_log
+from .source import Input
 from .timestamps import parse_timestamps
 
 _VALUE_TYPES = frozenset({"string", "id", "date", "int", "float", "boolean"})
@@ -63,6 +93,7 @@ _MIXED = "mixed"  # a key seen with several XES types: kept as text
 _EVENT = "event"
 _CHUNK = 1 << 16
 _PROLOG_LIMIT = 1 << 20  # bytes read while looking for the root element
+_MAX_ELEMENTS = 100_000  # elements one event, trace attribute or log-level element may hold
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
 _BARE_DOCTYPE = re.compile(r"<!DOCTYPE\s+[^\s\[>]+\s*>")
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
@@ -76,12 +107,13 @@ _BOMS = (  # longest first: the UTF-32 LE mark starts like the UTF-16 LE one
 )
 
 
-def read_xes(path: str | os.PathLike[str], **options: Any) -> EventLog:
+def read_xes(path: str | os.PathLike[str], lifecycle: str = "complete", **options: Any) -> EventLog:
     """Read an XES event log (plain or gzip-compressed) into an :class:`EventLog`.
 
     Takes the mapping and validation options of :class:`~journeylens.io.build.LoadOptions`;
     by default the user is ``case:concept:name``, the time ``time:timestamp`` and
-    the event ``concept:name``. See the module docstring for the column rules.
+    the event ``concept:name``. ``lifecycle``: ``"complete"`` (default), ``"all"``
+    or ``"name+lifecycle"``. See the module docstring for the column and lifecycle rules.
 
     >>> import pathlib, tempfile
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.xes"
@@ -95,15 +127,16 @@ def read_xes(path: str | os.PathLike[str], **options: Any) -> EventLog:
     """
     name = os.fspath(path)
     opts = LoadOptions.from_kwargs(options, name)
-    return build_log(_read_frame(name, opts), source=name, options=opts)
+    choice(lifecycle, "lifecycle", LIFECYCLES)
+    frame, rows, info = _read_frame(name, opts, lifecycle)
+    return build_log(frame, source=name, options=opts, source_rows=rows, parameters={"xes": info})
 
 
-def _read_frame(name: str, opts: LoadOptions) -> pd.DataFrame:
-    """One row per event; the gathered lists are freed on return, before validation copies the frame."""
-    with _reading(name), _open(name) as stream:
-        encoding = _check_prolog(stream, name)
-        stream.seek(0)
-        return _frame(_parse(stream, encoding, name), opts)
+def _read_frame(name: str, opts: LoadOptions, lifecycle: str) -> tuple[pd.DataFrame, np.ndarray | None, dict]:
+    """One row per event kept; the gathered lists are freed on return, before validation copies the frame."""
+    with _reading(name), Input(name, opts.max_bytes) as source:
+        head, encoding = _check_prolog(source, name)
+        return _lifecycle(_frame(_parse(source, head, encoding, name, opts.max_columns), opts, name), opts, lifecycle)
 
 
 # -- input: open, classify errors, vet the prolog ---------------------------
@@ -128,18 +161,8 @@ def _reading(name: str) -> Iterator[None]:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
 
 
-def _open(name: str) -> IO[bytes]:
-    """The decompressed byte stream: gzip is recognised by its magic bytes, not the suffix."""
-    raw = open(name, "rb")
-    if raw.read(2) == b"\x1f\x8b":
-        raw.close()
-        return gzip.open(name, "rb")  # type: ignore[return-value]
-    raw.seek(0)
-    return raw
-
-
-def _check_prolog(stream: IO[bytes], name: str) -> str:
-    """Vet everything before the root element; return the encoding to force on the parser."""
+def _check_prolog(stream: Input, name: str) -> tuple[bytes, str]:
+    """Vet everything before the root element; return the bytes read and the encoding to force on the parser."""
     head = b""
     while True:
         chunk = stream.read(_CHUNK)
@@ -151,7 +174,7 @@ def _check_prolog(stream: IO[bytes], name: str) -> str:
             raise InputError(f"{name}: no root element in the first {_PROLOG_LIMIT >> 20} MiB; not an XES document")
     if not text.strip(" \t\r\n\ufeff"):
         raise InputError(f"{name}: empty file (no XML content)")
-    return encoding
+    return head, encoding
 
 
 def _decode(head: bytes, name: str) -> tuple[str, str]:
@@ -218,12 +241,12 @@ class _Parsed:
     trace_of_event: np.ndarray  # trace number of every event, -1 outside any trace
 
 
-def _parse(stream: IO[bytes], encoding: str, name: str) -> _Parsed:
+def _parse(source: Input, head: bytes, encoding: str, name: str, max_columns: int) -> _Parsed:
+    """One pass over the document, fed in chunks: attribute values into per-key lists (see "Safety")."""
     try:
-        parser = etree.iterparse(
-            stream,
-            events=("end",),
-            tag=("{*}trace", "{*}event"),  # any namespace or none
+        parser = etree.XMLPullParser(
+            events=("start", "end"),
+            tag=("{*}log", "{*}trace", "{*}event"),  # any namespace or none
             encoding=encoding,  # forced: the parser reads what the prolog check read
             resolve_entities=False,
             no_network=True,
@@ -234,27 +257,106 @@ def _parse(stream: IO[bytes], encoding: str, name: str) -> _Parsed:
         )
     except LookupError:  # a name Python knows but libxml2 does not
         raise InputError(f"{name}: unsupported encoding {encoding!r}") from None
-    event_values: dict[str, list[Any]] = {}
-    trace_values: dict[str, list[Any]] = {}
-    shared: dict[str, str] = {}
-    types: dict[str, str] = {}  # element tag → XES type, "event", or "" (not read)
-    starts: list[int] = []
-    row = 0
-    for _, element in parser:
-        if element.tag.endswith(_EVENT):
-            _gather(element, row, event_values, types, shared)
-            row += 1
-            element.clear()  # the empty element stays so its trace can count it
-        else:
-            # The trace's events are the last rows read: its children end before it does.
-            starts.append(row - _gather(element, len(starts), trace_values, types, shared))
-            element.clear()
-            parent = element.getparent()
-            while element.getprevious() is not None:  # drop finished siblings: memory stays flat
-                del parent[0]
-    first = np.asarray(starts, dtype=np.int64)
-    counts = np.diff(np.append(first, row)) if len(first) else first
-    return _Parsed(row, len(starts), event_values, trace_values, _owners(first, counts, row))
+    state = _State(name, max_columns)
+    chunk = head
+    while chunk:
+        parser.feed(chunk)
+        state.take(parser.read_events())
+        chunk = source.read(_CHUNK)
+    parser.close()
+    state.take(parser.read_events())
+    first = np.asarray(state.starts, dtype=np.int64)
+    counts = np.asarray(state.counts, dtype=np.int64)
+    return _Parsed(state.row, len(state.starts), state.event_values, state.trace_values,
+                   _owners(first, counts, state.row))
+
+
+class _State:
+    """What the parse keeps between chunks: the open log, trace and event, and the values gathered so far."""
+
+    def __init__(self, name: str, max_columns: int) -> None:
+        self.name, self.max_columns = name, max_columns
+        self.event_values: dict[str, list[Any]] = {}
+        self.trace_values: dict[str, list[Any]] = {}
+        self.shared: dict[str, str] = {}
+        self.types: dict[str, str] = {}  # element tag → XES type, or "" (not read)
+        self.starts: list[int] = []  # first row of each trace
+        self.counts: list[int] = []  # events of each trace
+        self.row = 0
+        self.root: Any = None
+        self.trace: Any = None
+        self.trace_row = 0  # the first row of the open trace
+        self.event: Any = None
+
+    def take(self, events: Any) -> None:
+        for action, element in events:
+            tag = element.tag
+            if tag.endswith(_EVENT):
+                self._event(action, element)
+            elif tag.endswith("trace"):
+                self._trace(action, element)
+            elif action == "start" and self.root is None:
+                self.root = element
+        self._bounds()
+
+    def _refuse(self, element: Any, what: str) -> None:
+        raise InputError(f"{self.name}: line {element.sourceline}: {what}")
+
+    def _event(self, action: str, element: Any) -> None:
+        if action == "start":
+            if self.event is not None:
+                self._refuse(element, "an event nested in an event; XES events hold attributes only")
+            self.event = element
+            return
+        if len(element) > self.max_columns:
+            self._refuse(element, f"an event with more than max_columns={self.max_columns:,} attributes; "
+                                  "pass max_columns=… to read it")
+        _gather(element, self.row, self.event_values, self.types, self.shared)
+        self._check_keys()
+        self.row += 1
+        self.event = None
+        parent = element.getparent()
+        if parent is not None:  # read: memory holds one event at a time
+            parent.remove(element)
+
+    def _trace(self, action: str, element: Any) -> None:
+        if action == "start":
+            if self.event is not None:
+                self._refuse(element, "a trace nested in an event; XES traces sit in the log")
+            if self.trace is not None:
+                self._refuse(element, "a trace nested in a trace; XES traces sit in the log")
+            self.trace, self.trace_row = element, self.row
+            return
+        if len(element) > self.max_columns:
+            self._refuse(element, f"a trace with more than max_columns={self.max_columns:,} attributes; "
+                                  "pass max_columns=… to read it")
+        _gather(element, len(self.starts), self.trace_values, self.types, self.shared)
+        self._check_keys()
+        self.starts.append(self.trace_row)
+        self.counts.append(self.row - self.trace_row)
+        self.trace = None
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+
+    def _check_keys(self) -> None:
+        keys = len(self.event_values) + len(self.trace_values)
+        if keys > self.max_columns:
+            raise ColumnError(f"{self.name}: more than max_columns={self.max_columns:,} distinct attribute keys; "
+                              "pass max_columns=… to read them all")
+
+    def _bounds(self) -> None:
+        """After every chunk: log-level content read so far is dropped, and the element still open may hold
+        at most :data:`_MAX_ELEMENTS` elements (attributes, nested attributes, list values)."""
+        growing = self.event if self.event is not None else self.trace
+        if growing is None and self.root is not None:
+            del self.root[:-1]  # finished log-level elements (extensions, globals, log attributes)
+            growing = self.root[0] if len(self.root) else None
+        if growing is not None:
+            size = sum(1 for _ in growing.iter())
+            if size > _MAX_ELEMENTS:
+                self._refuse(growing, f"an element holding more than {_MAX_ELEMENTS:,} elements (attributes, "
+                                      "nested attributes or values); not an event log we can read")
 
 
 def _gather(
@@ -265,7 +367,7 @@ def _gather(
     for child in element:
         kind = types.get(child.tag)
         if kind is None:
-            local = child.tag.rpartition("}")[2]
+            local = child.tag.rpartition("}")[2] if isinstance(child.tag, str) else ""
             kind = types[child.tag] = local if local in _VALUE_TYPES or local == _EVENT else ""
         if kind == _EVENT:
             events += 1
@@ -299,7 +401,19 @@ def _owners(starts: np.ndarray, counts: np.ndarray, rows: int) -> np.ndarray:
 # -- columns: typed arrays, built once ----------------------------------------
 
 
-def _frame(parsed: _Parsed, opts: LoadOptions) -> pd.DataFrame:
+def _refuse_repeats(values: dict[str, list[Any]], what: str, name: str) -> None:
+    """An error for an element that carries a key twice: which value counts would be a silent guess."""
+    for key, (index, _, _) in values.items():
+        rows = np.frombuffer(index, dtype=np.int64)
+        twice = np.flatnonzero(rows[1:] == rows[:-1])
+        if len(twice):
+            raise InputError(f"{name}: {what} {int(rows[twice[0]]) + 1:,} carries the key {key[:80]!r} twice; "
+                             "XES gives each attribute once")
+
+
+def _frame(parsed: _Parsed, opts: LoadOptions, name: str) -> pd.DataFrame:
+    _refuse_repeats(parsed.event_values, "event", name)
+    _refuse_repeats(parsed.trace_values, "trace", name)
     time_column = opts.time if isinstance(opts.time, str) else "time:timestamp"
     columns: dict[str, Any] = {}
     for key, (index, values, kind) in parsed.event_values.items():
@@ -323,9 +437,6 @@ def _column(index: array, values: list[str], kind: str, size: int, as_text: bool
     """Scatter one key's values into an array of ``size`` rows, typed when every value parses."""
     rows = np.frombuffer(index, dtype=np.int64)
     text = np.asarray(values, dtype=object)
-    last = np.append(rows[1:] != rows[:-1], True)  # the same key twice in one element: the last wins
-    if not last.all():
-        rows, text = rows[last], text[last]
     typed = None if as_text else _typed(text, kind, tz)
     if typed is None:
         out = np.full(size, None, dtype=object)
@@ -363,3 +474,31 @@ def _typed(text: np.ndarray, kind: str, tz: str | None) -> Any:
         stamps = parse_timestamps(pd.Series(text, dtype=object), tz=tz)
         return None if stamps.isna().any() else pd.DatetimeIndex(stamps)
     return None  # string, id, or several types: text
+
+
+LIFECYCLES = ("complete", "all", "name+lifecycle")
+LIFECYCLE = "lifecycle:transition"
+#: the XES standard lifecycle model's transitions other than complete: states before or instead of completion
+NOT_COMPLETE = frozenset({"schedule", "assign", "reassign", "start", "suspend", "resume", "autoskip", "manualskip",
+                          "withdraw", "ate_abort", "pi_abort", "unknown"})
+
+
+def _lifecycle(frame: pd.DataFrame, opts: LoadOptions, lifecycle: str) -> tuple[pd.DataFrame, np.ndarray | None, dict]:
+    """The events ``lifecycle`` keeps, their 1-based positions among the file's events, and what was done."""
+    info: dict[str, Any] = {"lifecycle": lifecycle, "events_in_file": len(frame)}
+    if LIFECYCLE not in frame:
+        return frame, None, info
+    text = pd.Series(frame[LIFECYCLE], dtype="string")
+    info["transitions"] = {str(k): int(v) for k, v in text.value_counts(dropna=False).sort_index().items()}
+    if lifecycle == "complete":
+        aside = text.str.strip().str.lower().isin(NOT_COMPLETE).fillna(False).to_numpy()
+        info["set_aside"] = int(aside.sum())
+        if aside.any():
+            kept = np.flatnonzero(~aside)
+            return frame.iloc[kept].reset_index(drop=True), kept + 1, info
+    elif lifecycle == "name+lifecycle":
+        column = opts.event if isinstance(opts.event, str) else "concept:name"
+        if column in frame:
+            names = pd.Series(frame[column], dtype="string")
+            frame = frame.assign(**{column: names.where(text.isna(), names + "+" + text).array})
+    return frame, None, info
