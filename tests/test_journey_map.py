@@ -214,3 +214,13 @@ def test_only_regular_files_of_bounded_size(tmp_path):
         out.truncate(20 << 20)
     with pytest.raises(jl.JourneyMapError, match="more than the 16 MiB a map may have"):
         JourneyMap.from_file(big)
+
+
+def test_lost_key_names_failure_outcomes_apart_from_the_conversion():
+    data = {"stages": [{"name": "s", "touchpoints": ["home", "buy"]}], "conversion": "buy",
+            "lost": ["unsubscribe", "unsubscribe"]}
+    jmap = JourneyMap.from_dict(data)
+    assert jmap.lost == ("unsubscribe",)  # a lost event need not be a touchpoint; listed once
+    assert JourneyMap.from_dict(jmap.to_dict()) == jmap
+    with pytest.raises(jl.JourneyMapError, match="both a conversion and lost"):
+        JourneyMap.from_dict({**data, "lost": ["buy"]})

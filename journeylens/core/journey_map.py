@@ -12,13 +12,15 @@ A map is a YAML or JSON document with the same keys either way::
       - [search_ad_click, cart]
     start: [search_ad_click, newsletter_open]
     conversion: order_placed      # an event name or a list of them
+    lost: [unsubscribe]           # optional: events that end a journey in failure
     targets:                      # optional
       conversion_rate: 0.25
       max_days_to_convert: 14
 
 Only ``stages`` is required. Without ``transitions`` every step is allowed (only
 the stages are designed); without ``start`` every touchpoint may open a journey;
-``conversion`` defaults to none. Every touchpoint belongs to exactly one stage,
+``conversion`` and ``lost`` default to none (``lost`` events need not be touchpoints
+of a stage, and never overlap ``conversion``). Every touchpoint belongs to exactly one stage,
 so the map is also the event → stage mapping of a log without a stage column.
 
 Files are read with :mod:`journeylens.core.safe_yaml`: no YAML anchors or
@@ -39,7 +41,7 @@ from typing import Any, Mapping
 from ..errors import JourneyMapError
 from .safe_yaml import MAX_BYTES, bounded_repr, load_json, load_yaml
 
-KEYS = ("name", "stages", "transitions", "start", "conversion", "targets")
+KEYS = ("name", "stages", "transitions", "start", "conversion", "lost", "targets")
 STAGE_KEYS = ("name", "touchpoints")
 #: target → (check, description for errors)
 TARGETS: dict[str, tuple[Any, str]] = {
@@ -75,6 +77,7 @@ class JourneyMap:
     transitions: tuple[tuple[str, str], ...] = ()
     start: tuple[str, ...] = ()
     conversion: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()
     targets: Mapping[str, float] = field(default_factory=dict, hash=False)
     source: str = field(default="journey map", compare=False)
 
@@ -133,12 +136,19 @@ class JourneyMap:
         conversion = tuple(
             known(v, f"conversion[{k}]") for k, v in enumerate(_as_list(data.get("conversion"), "conversion", source))
         )
+        lost = _unique(tuple(_text(v, f"lost[{k}]", source)
+                             for k, v in enumerate(_as_list(data.get("lost"), "lost", source))))
+        both = sorted(set(lost) & set(conversion))
+        if both:
+            raise JourneyMapError(f"{source}: {bounded_repr(both[0])} is both a conversion and lost: an outcome "
+                                  "is one or the other")
         return cls(
             name=name.strip(),
             stages=stages,
             transitions=tuple(transitions),
             start=_unique(start),
             conversion=_unique(conversion),
+            lost=lost,
             targets=_targets(data.get("targets"), source),
             source=source,
         )
@@ -155,6 +165,8 @@ class JourneyMap:
             out["start"] = list(self.start)
         if self.conversion:
             out["conversion"] = list(self.conversion)
+        if self.lost:
+            out["lost"] = list(self.lost)
         if self.targets:
             out["targets"] = dict(self.targets)
         return out
@@ -205,6 +217,7 @@ class JourneyMap:
             ("transitions", str(len(self.transitions)) if self.transitions else "any"),
             ("start", ", ".join(self.start) or "any touchpoint"),
             ("conversion", ", ".join(self.conversion) or "none"),
+            ("lost", ", ".join(self.lost) or "none"),
             ("targets", ", ".join(f"{k} = {v}" for k, v in self.targets.items()) or "none"),
         ]
         extra = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
