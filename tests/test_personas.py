@@ -321,3 +321,15 @@ def test_compare_segments_counts_users_once():
     out = compare_segments(jl.from_pandas(frame), "tier", goal="buy").set_index("tier")
     assert out.loc["g", "users"] == 1 and out.loc["n", "users"] == 2
     assert out.loc["n", "conversion_rate"] == 0.5 and out.loc["g", "events_per_user"] == 10
+
+
+def test_the_sequence_model_on_a_held_log_equals_the_in_memory_one(tmp_path):
+    log, _ = _planted(n_per=60, seed=2)
+    path = tmp_path / "events.parquet"
+    log.to_pandas().to_parquet(path)
+    held = jl.read_parquet(path, engine="duckdb")
+    a = PersonaModel(k=3, goal="buy", random_state=0).fit(held)
+    b = PersonaModel(k=3, goal="buy", random_state=0).fit(log)
+    assert a.states_ == b.states_ and a.users_.equals(b.users_)
+    assert (a.labels_ == b.labels_).all() and np.isclose(a.loglik_, b.loglik_)
+    assert (a.personas(held) == b.personas(log)).all()

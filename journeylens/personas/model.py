@@ -102,10 +102,11 @@ class PersonaModel:
 
     >>> import journeylens as jl
     >>> log = jl.datasets.make_event_log(n_customers=2000, seed=0)
-    >>> model = jl.PersonaModel(k="auto", goal="order_placed", random_state=0).fit(log)
-    >>> model.k_, model.scores_.columns.tolist()
-    (4, ['k', 'loglik', 'bic', 'icl', 'heldout_loglik', 'stability', 'chosen'])
-    >>> model.personas().value_counts().sum()
+    >>> model = jl.PersonaModel(k=4, goal="order_placed", random_state=0).fit(log)
+    >>> model.k_, len(model.personas()), model.states_[:3]
+    (4, 2000, ('account_created', 'app_install', 'cart'))
+    >>> profiles = jl.profile(log, model.personas(), goal="order_placed")
+    >>> int(profiles.to_frame()["users"].sum())
     2000
     """
 
