@@ -14,7 +14,7 @@ journeys, each a sparse ``(user, code, count)`` table.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -40,8 +40,21 @@ def _keep(column: str, excluded: Sequence[int]) -> str:
 def top_events(ev: Table, top: int | None, excluded: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
     """The ``top`` event codes done by most users (all when None), leaving ``excluded`` codes out,
     most users first (ties by code), and how many users did each."""
-    out = run(TOP_EVENTS_SQL.format(keep=_keep("e", excluded), limit=f"LIMIT {int(top)}" if top else ""), {"ev": ev})
-    return out["e"].astype(np.int64), out["users"].astype(np.int64)
+    if is_held(ev):
+        out = run(TOP_EVENTS_SQL.format(keep=_keep("e", excluded), limit=f"LIMIT {int(top)}" if top else ""),
+                  {"ev": ev})
+        return out["e"].astype(np.int64), out["users"].astype(np.int64)
+    from scipy import sparse
+
+    u, e = np.asarray(ev["u"], dtype=np.int64), np.asarray(ev["e"], dtype=np.int64)
+    if not len(e):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    done = sparse.csr_matrix((np.ones(len(e), dtype=bool), (u, e)), shape=(int(u.max()) + 1, int(e.max()) + 1))
+    users = np.bincount(done.indices, minlength=done.shape[1])  # distinct users per event: the sparse sum dedupes
+    users[np.asarray(excluded, dtype=np.int64)] = 0
+    codes = np.lexsort((np.arange(len(users)), -users))
+    codes = codes[users[codes] > 0][:top]
+    return codes.astype(np.int64), users[codes].astype(np.int64)
 
 
 def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[int, int]]:
@@ -146,29 +159,30 @@ CONSTANT_SHARE = 0.9
 
 
 def journey_counts(journeys: Table, rows: Table, states: np.ndarray, n_states: int, emissions: Sequence[str],
-                   per: str, once: Sequence[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+                   per: str, once: Sequence[str] | None = None) -> dict[str, Any]:
     """Sparse per-user counts of a first-order chain over ``states`` (state of each event code, -1 = dropped).
 
-    ``journeys``: ``ev(i, g, e, u, t)`` without the window pass (``g`` the journey);
-    ``rows``: ``ev(u, s, e, c_*)`` carrying the ``emissions`` code columns; ``per``:
-    ``"user"`` or ``"session"`` (``s``), the journey unit. Returns ``first`` (u, a, n:
-    journeys starting in state ``a``), ``steps`` (u, a, b, n: steps ``a → b``,
-    ``b = n_states`` for the end of a journey) and, per emission column, (u, c, n)
-    counts of its codes on rows that have a state: per row, or once per journey for the
-    columns in ``once``. With ``once=None`` a column is counted once per journey when it
-    is constant along at least :data:`CONSTANT_SHARE` of the journeys with two coded
-    rows or more (a device, say), and per event otherwise (a channel that changes);
-    ``out["once"]`` lists the columns counted once.
+    ``journeys``: ``ev(i, g, e, u, t)`` without the window pass (``g`` the journey, ``i``
+    the log position); ``rows``: ``ev(i, u, s, e, c_*)`` in log order, carrying the
+    ``emissions`` code columns; ``per``: ``"user"`` or ``"session"``, the journey unit.
+    Returns ``first`` (u, a, n: journeys starting in state ``a``), ``steps`` (u, a, b, n:
+    steps ``a → b``, ``b = n_states`` for the end of a journey) and, per emission column,
+    (u, c, n) counts of its codes on rows that have a state: per row, or once per journey
+    for the columns in ``once``. With ``once=None`` a column is counted once per journey
+    when it is constant along at least :data:`CONSTANT_SHARE` of the journeys with two
+    coded rows or more (a device, say), and per event otherwise (a channel that changes);
+    ``out["once"]`` lists the columns counted once. A (u, code) pair may come in several
+    rows: their counts add up.
+
+    Held tables run the group-bys in their engine; in-memory tables are counted with
+    numpy and scipy.sparse (a row per event, summed by the sparse constructor).
     """
+    if not is_held(journeys):
+        return _journey_counts_in_memory(journeys, rows, states, n_states, emissions, once)
     codes = np.flatnonzero(states >= 0)
     st = {"e": codes.astype(np.int64), "s": states[codes].astype(np.int64)}
-    if is_held(journeys):
-        ev = neighbours(frame(STATES_SQL, {"ev": journeys, "st": st}))
-    else:
-        ev = neighbours(_in_states({c: np.asarray(journeys[c]) for c in ("i", "g", "u", "t", "e")}, states))
+    ev = neighbours(frame(STATES_SQL, {"ev": journeys, "st": st}))
     out: dict = {"first": run(FIRST_SQL, {"ev": ev}), "steps": run(STEPS_SQL.format(end=int(n_states)), {"ev": ev})}
-    if not is_held(rows):  # only the columns the counts read
-        rows = {c: rows[c] for c in ("u", "s", "e", *emissions)}
     journey = "ev.u" if per == "user" else "ev.s"
     if once is None:
         once = [code for code in emissions if float(run(CONSTANT_SQL.format(code=code, journey=journey),
@@ -180,15 +194,48 @@ def journey_counts(journeys: Table, rows: Table, states: np.ndarray, n_states: i
     return out
 
 
+def _journey_counts_in_memory(journeys: dict, rows: dict, states: np.ndarray, n_states: int,
+                              emissions: Sequence[str], once: Sequence[str] | None) -> dict[str, Any]:
+    from scipy import sparse
+
+    ev = neighbours(_in_states({c: np.asarray(journeys[c]) for c in ("i", "g", "u", "t", "e")}, states))
+    u, g, e = ev["u"], ev["g"], ev["e"]
+    head = ev["head"] == 1
+    one = np.ones(len(e), dtype=np.int8)
+    out: dict = {"first": {"u": u[head], "a": e[head], "n": one[head]},
+                 "steps": {"u": u, "a": e, "b": np.where(ev["e2"] < 0, n_states, ev["e2"]), "n": one}}
+    n_journeys = int(g.max()) + 1 if len(g) else 0
+    user_of = np.zeros(n_journeys, dtype=np.int64)
+    user_of[g] = u
+    chosen = []
+    for code in emissions:
+        c = np.asarray(rows[code])[ev["i"]]
+        kept = c >= 0
+        per_journey = sparse.csr_matrix((one[kept], (g[kept], c[kept])), shape=(n_journeys, int(c.max(initial=-1)) + 1),
+                                        dtype=np.int64)  # journeys × codes, summed
+        if once is None:
+            many = np.asarray(per_journey.sum(axis=1)).ravel() >= 2
+            if many.any() and np.mean(np.diff(per_journey.indptr)[many] == 1) >= CONSTANT_SHARE:
+                chosen.append(code)
+        elif code in once:
+            chosen.append(code)
+        journey = np.repeat(np.arange(n_journeys), np.diff(per_journey.indptr))
+        n = np.ones_like(per_journey.data) if code in chosen else per_journey.data
+        out[code] = {"u": user_of[journey], "c": per_journey.indices, "n": n}
+    out["once"] = chosen
+    return out
+
+
 def _in_states(ev: dict[str, np.ndarray], states: np.ndarray) -> dict[str, np.ndarray]:
     """In-memory journeys with events mapped to states (stateless rows dropped), each journey's
     rows contiguous and in log order, as the in-memory window pass needs."""
-    state = states[ev["e"]]
+    state = np.asarray(states, dtype=np.int64)[ev["e"]]
     keep = state >= 0
     out = {c: v[keep] for c, v in ev.items()}
-    out["e"] = state[keep].astype(np.int64)
+    out["e"] = state[keep]
     g = out["g"]
-    if len(g) and int(np.count_nonzero(g[1:] != g[:-1])) + 1 != len(np.unique(g)):  # interleaved journeys
+    runs = int(np.count_nonzero(g[1:] != g[:-1])) + 1 if len(g) else 0
+    if runs != int(np.count_nonzero(np.bincount(g))):  # a journey in several runs: sessions interleave
         order = np.argsort(g, kind="stable")
         out = {c: v[order] for c, v in out.items()}
     return out

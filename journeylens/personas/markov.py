@@ -23,8 +23,10 @@ with thousands of event types; an event unseen at fit time is ``(other)`` when
 predicting. Outcome events (``goal``, ``lost``) are no states: their rows are
 dropped before the window pass (``a > purchase > b`` is the step ``a → b``).
 
-Restarts: ``n_init`` starts, each from a k-means clustering (seeded) of the users'
-normalised counts, refined by EM; the start with the best log-likelihood wins.
+Restarts: ``n_init`` seeded starts, alternately from a k-means clustering of the
+users' normalised counts and from random responsibilities, each refined by EM to
+convergence (the mean log-likelihood per user gains less than ``tol``); the one
+with the best log-likelihood wins.
 """
 
 from __future__ import annotations
@@ -90,42 +92,45 @@ class Counts:
         return Counts(self.users[index], self.states, self.pair, self.X[index], self.blocks, self.vocab, self.once)
 
 
-def state_names(log: Any, excluded: np.ndarray, top_events: int, per: str) -> tuple[str, ...]:
-    """The states of a fit: the ``top_events`` behaviour events done by most users, in name order, then
-    ``(other)`` (kept even when empty, so that events unseen at fit time have a state when predicting)."""
-    ranked, _ = ranked_events(journey_rows(log, per), top_events, excluded)
-    names = [str(n) for n in log.event_names[np.sort(ranked)]]
-    return (*names, OTHER)
-
-
-def counts(log: Any, states: Sequence[str], excluded: np.ndarray, per: str, emissions: Sequence[str],
+def counts(log: Any, states: Sequence[str] | int, excluded: np.ndarray, per: str, emissions: Sequence[str],
            vocab: dict[str, tuple[str, ...]] | None = None, once: Sequence[str] | None = None) -> Counts:
     """The :class:`Counts` of ``log`` over ``states`` (an event outside them is ``(other)``; ``excluded``
-    codes have no state). ``emissions``: the emission roles to count, those the log has; ``vocab`` and
-    ``once``: as fitted (new codes are not counted), or None to take the log's codes and to choose which
-    emissions are journey properties (:func:`journeylens.engine.features.journey_counts`)."""
+    codes have no state). ``states`` given as a number N (at fit time): the N behaviour events done by
+    most users, in name order, then ``(other)`` (kept even when empty, so that events unseen at fit time
+    have a state when predicting). ``emissions``: the emission roles to count, those the log has;
+    ``vocab`` and ``once``: as fitted (new codes are not counted), or None to take the log's codes and to
+    choose which emissions are journey properties (:func:`journeylens.engine.features.journey_counts`)."""
     from scipy import sparse
 
+    journeys = journey_rows(log, per)
+    if isinstance(states, (int, np.integer)):
+        ranked, _ = ranked_events(journeys, int(states), excluded)
+        states = (*[str(n) for n in log.event_names[np.sort(ranked)]], OTHER)
     names = [str(n) for n in log.event_names]
     index = {s: j for j, s in enumerate(states)}
     state = np.array([index.get(n, index[OTHER]) for n in names], dtype=np.int64)  # one per event type
     state[np.asarray(excluded, dtype=np.int64)] = -1
     rows, level_names = feature_rows(log)
     present = [e for e in emissions if f"c_{e}" in level_names]
-    raw = count_journeys(journey_rows(log, per), rows, state, len(states), [f"c_{e}" for e in present], per,
+    raw = count_journeys(journeys, rows, state, len(states), [f"c_{e}" for e in present], per,
                          None if once is None else [f"c_{e}" for e in once])
-    users = np.unique(raw["first"]["u"].astype(np.int64))  # every journey with a state has a first state
+    users = np.unique(np.asarray(raw["first"]["u"], dtype=np.int64))  # every journey with a state has a first state
     n, S = len(users), len(states)
+    row_of = np.zeros(int(users.max(initial=0)) + 1, dtype=np.int64)
+    row_of[users] = np.arange(n)
 
     def matrix(table: dict, column: str, width: int, codes: np.ndarray | None = None):
-        r = np.searchsorted(users, table["u"].astype(np.int64))
-        c = table[column].astype(np.int64) if codes is None else codes
+        r = row_of[np.asarray(table["u"], dtype=np.int64)]
+        c = np.asarray(table[column], dtype=np.int64) if codes is None else codes
         keep = c >= 0
-        return sparse.csr_matrix((table["n"].astype(np.float64)[keep], (r[keep], c[keep])), shape=(n, width))
+        # repeated (user, column) rows add up
+        return sparse.csr_matrix((table["n"][keep], (r[keep], c[keep])), shape=(n, width), dtype=np.float64)
 
     steps = raw["steps"]
-    key = steps["a"].astype(np.int64) * (S + 1) + steps["b"].astype(np.int64)
-    pair, column = np.unique(key, return_inverse=True)
+    key = np.asarray(steps["a"], dtype=np.int64) * (S + 1) + np.asarray(steps["b"], dtype=np.int64)
+    seen = np.bincount(key, minlength=S * (S + 1)) > 0  # the observed pairs, without sorting the steps
+    pair = np.flatnonzero(seen)
+    column = (np.cumsum(seen) - 1)[key]
     blocks = {"first": matrix(raw["first"], "a", S), "steps": matrix(steps, "a", len(pair), column)}
     fitted = dict(vocab or {})
     for e in present:
@@ -133,10 +138,10 @@ def counts(log: Any, states: Sequence[str], excluded: np.ndarray, per: str, emis
         own = level_names[f"c_{e}"]
         if vocab is None:
             fitted[e] = tuple(own)
-            codes = table["c"].astype(np.int64)
+            codes = np.asarray(table["c"], dtype=np.int64)
         else:
             known = {c: j for j, c in enumerate(vocab.get(e, ()))}
-            codes = np.array([known.get(c, -1) for c in own], dtype=np.int64)[table["c"].astype(np.int64)]
+            codes = np.array([known.get(c, -1) for c in own], dtype=np.int64)[np.asarray(table["c"], dtype=np.int64)]
         blocks[e] = matrix(table, "c", len(fitted.get(e, ())), codes)
     edges = np.cumsum([0] + [b.shape[1] for b in blocks.values()])
     return Counts(users, tuple(states), pair.astype(np.int64), sparse.hstack(list(blocks.values()), format="csr"),
@@ -233,6 +238,7 @@ class Fit:
     loglik: float  # total over users
     n_iter: int
     converged: bool
+    labels: np.ndarray  # each user's most likely persona under ``mixture``
 
 
 def em(c: Counts, start: Mixture, alpha: float, tol: float, max_iter: int) -> Fit:
@@ -242,10 +248,11 @@ def em(c: Counts, start: Mixture, alpha: float, tol: float, max_iter: int) -> Fi
         R, ll = posterior(m, c)
         total = float(ll.sum())
         if total - before < tol * c.n:
-            return Fit(m, total, it, True)
+            return Fit(m, total, it, True, R.argmax(axis=1))
         before = total
         m = m_step(c, R, alpha)
-    return Fit(m, float(posterior(m, c)[1].sum()), max_iter, False)
+    R, ll = posterior(m, c)
+    return Fit(m, float(ll.sum()), max_iter, False, R.argmax(axis=1))
 
 
 def _start(c: Counts, k: int, seed: int, alpha: float, kind: str) -> Mixture:
@@ -354,7 +361,7 @@ def dissolve_small(c: Counts, fit: Fit, min_users: int, alpha: float, tol: float
     EM from the others' parameters (its users go where they are next most likely); how many were dropped."""
     dropped = 0
     while fit.mixture.k > 1:
-        sizes = np.bincount(posterior(fit.mixture, c)[0].argmax(axis=1), minlength=fit.mixture.k)
+        sizes = np.bincount(fit.labels, minlength=fit.mixture.k)
         if sizes.min() >= min_users:
             break
         rest = np.delete(np.arange(fit.mixture.k), int(np.argmin(sizes)))

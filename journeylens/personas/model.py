@@ -255,8 +255,7 @@ class PersonaModel:
         check_per(self.per, log)
         goals, losts = outcome_events(log, self.goal, self.lost)
         excluded = excluded_codes(log, goals, losts, self.include_goal)
-        states = markov.state_names(log, excluded, self.top_events, self.per)
-        counts = markov.counts(log, states, excluded, self.per, self.emissions)
+        counts = markov.counts(log, int(self.top_events), excluded, self.per, self.emissions)
         if counts.n < 2:
             raise ParameterError(f"need at least 2 users with behaviour events to find personas, got {counts.n}", "X")
         rng = np.random.default_rng(self.random_state)
@@ -277,10 +276,9 @@ class PersonaModel:
         if sample is not counts:
             fit = markov.em(counts, fit.mixture, *options)
         fit, merged = markov.dissolve_small(counts, fit, self._min_users(counts.n), *options)
-        R = markov.posterior(fit.mixture, counts)[0]
-        order = _by_size(R.argmax(axis=1))
+        order = _by_size(fit.labels)
         self.mixture_ = fit.mixture.keep(order)
-        self.labels_ = np.argsort(order)[R.argmax(axis=1)]
+        self.labels_ = np.argsort(order)[fit.labels]
         self.users_ = pd.Index(log.users[counts.users].astype(str), name="user_id")
         self.k_, self.scores_, self.merged_ = len(order), scores, merged
         self.weights_ = np.exp(self.mixture_.log_w)

@@ -38,6 +38,7 @@ from ..core.segments import By, user_segments
 from ..core.tablelog import TableLog
 from ..engine.features import first_events, journey_vectors, user_journeys
 from ..errors import ParameterError
+from ..engine.tables import is_table_log
 from .features import outcome_events, user_features, window_rows
 
 #: the largest |Cohen's d| reported: beyond it two groups do not overlap at all
@@ -150,8 +151,10 @@ def profile(
         sd = np.nanstd(x, axis=0)
         z_all = (x - np.nanmean(x, axis=0)) / np.where(sd > 0, sd, 1)
     names = sorted(labels.dropna().unique(), key=_natural)
-    paths, firsts = _typical_paths(log, labels, names)
-    loops = _main_loops(log, labels, names)
+    ev, events = window_rows(log)
+    persona = pd.Index(names).get_indexer(labels.reindex(np.asarray(log.users.astype(str))).to_numpy())
+    paths, firsts = _typical_paths(ev, events, persona, names)
+    loops = _main_loops(ev, events, persona, names)
     losses = _main_dropoffs(log, labels, goals, losts)
     overall = {c: float(numeric[c].mean()) for c in _OUTCOMES if c in numeric}
     rows, zs, effects = [], {}, []
@@ -186,16 +189,13 @@ def profile(
     return Profiles(table=pd.DataFrame(rows), effects=pd.concat(effects, ignore_index=True), z=z)
 
 
-def _typical_paths(log: EventLog | TableLog, labels: pd.Series, names: list) -> tuple[dict, dict]:
+def _typical_paths(ev: Any, events: list[str], persona: np.ndarray, names: list) -> tuple[dict, dict]:
     """The medoid journey of each persona (module docstring) as event names, and the event most of
-    the persona's journeys start with."""
+    the persona's journeys start with. ``persona``: the persona index of each user code, -1 for none."""
     from scipy import sparse
 
-    ev, events = window_rows(log)
     counts, pairs = journey_vectors(ev)
-    users = np.asarray(log.users.astype(str))
-    persona = pd.Index(names).get_indexer(labels.reindex(users).to_numpy())  # per user code, -1 = none
-    n, E = len(users), len(events)
+    n, E = len(persona), len(events)
     key = pairs["a"].astype(np.int64) * E + pairs["b"].astype(np.int64)
     pair, column = np.unique(key, return_inverse=True)
     rows = np.concatenate([counts["u"], pairs["u"]]).astype(np.int64)
@@ -230,15 +230,13 @@ def _first_events(ev: Any, persona: np.ndarray, names: list, events: list[str]) 
     return {names[j]: events[int(table.loc[j].idxmax())] for j in table.index}
 
 
-def _main_loops(log: EventLog | TableLog, labels: pd.Series, names: list) -> dict:
+def _main_loops(ev: Any, events: list[str], persona: np.ndarray, names: list) -> dict:
     """The loop (two to four steps) most of each persona's users make, for an in-memory log."""
     from ..engine.kernels import loop_instances
     from ..engine.sql import is_held
 
-    ev, events = window_rows(log)
     if is_held(ev):
         return {}
-    persona = pd.Index(names).get_indexer(labels.reindex(np.asarray(log.users.astype(str))).to_numpy())
     of_row = persona[np.asarray(ev["u"], dtype=np.int64)]
     out = {}
     for j, name in enumerate(names):  # one engine query per persona
@@ -252,8 +250,9 @@ def _main_loops(log: EventLog | TableLog, labels: pd.Series, names: list) -> dic
 
 
 def _main_dropoffs(log: EventLog | TableLog, labels: pd.Series, goals: Sequence[str], losts: Sequence[str]) -> dict:
-    """Each persona's most frequent last touchpoint before dropping off, a ``lost`` event never one."""
-    if not goals:
+    """Each persona's most frequent last touchpoint before dropping off, a ``lost`` event never one
+    (in-memory logs, as :func:`~journeylens.dropoffs`)."""
+    if not goals or is_table_log(log):
         return {}
     from ..outcomes.dropoffs import dropoffs
 
@@ -311,7 +310,7 @@ def _describe(row: dict, overall: dict) -> str:
         parts.append(f"do more {row['does_more']}")
     elif row["distinguishing"]:
         parts.append(f"stand out by {row['distinguishing']}")
-    reach = ", ".join(r for r in (row["top_channels"], row["top_devices"]) if r)
+    reach = " and ".join(r for r in (row["top_channels"], row["top_devices"]) if r)
     if reach:
         parts.append(f"reach them on {reach}")
     if row["typical_path"]:
