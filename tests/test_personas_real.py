@@ -173,3 +173,32 @@ def test_effect_sizes_are_finite_on_real_logs(name):
         users[log.user_codes]).any()
     expected = converted.loc[personas.index].groupby(personas).mean()
     assert np.allclose(expected.sort_index().to_numpy(), table.set_index("persona")["conversion_rate"].sort_index())
+
+
+@pytest.mark.parametrize("per", ["user", "session"])
+def test_journey_counts_of_ecom_by_hand(per):
+    """The sufficient statistics of the sequence model against plain pandas on the accepted rows."""
+    from journeylens.personas import markov
+    from journeylens.personas.features import excluded_codes
+
+    log, _ = _ecom()
+    excluded = excluded_codes(log, ["purchase"], [], include_goal=False)
+    c = markov.counts(log, 50, excluded, per, ("channel", "device"))
+    rows = log.to_pandas()
+    rows = rows[rows["event"] != "purchase"]
+    users = pd.Index(log.users.astype(str))[c.users]
+    journey = ["user_id"] if per == "user" else ["user_id", "session_id"]
+    journeys = rows.groupby("user_id", observed=True)[journey[-1]].nunique() if per == "session" else None
+    first = np.asarray(c.X[:, c.blocks["first"]].sum(axis=1)).ravel()
+    steps = np.asarray(c.X[:, c.blocks["steps"]].sum(axis=1)).ravel()
+    expected_steps = rows.groupby("user_id", observed=True).size().reindex(users).to_numpy()
+    assert (steps == expected_steps).all()  # one step out of every behaviour event, the end included
+    assert (first == (1 if per == "user" else journeys.reindex(users).to_numpy())).all()
+    # the device is counted once per journey when it rarely changes along one
+    per_journey = rows.groupby(journey, observed=True)["device"].agg(["nunique", "size"])
+    constant = (per_journey.loc[per_journey["size"] >= 2, "nunique"] == 1).mean()
+    assert ("device" in c.once) == (constant >= 0.9)
+    device = np.asarray(c.X[:, c.blocks["device"]].sum(axis=1)).ravel()
+    expected = (rows.groupby(journey, observed=True)["device"].nunique().groupby("user_id").sum()
+                if "device" in c.once else rows.groupby("user_id", observed=True).size())
+    assert (device == expected.reindex(users).to_numpy()).all()
