@@ -154,4 +154,4 @@ def user_features(
 
         cols = [c for c in table.columns if c.startswith("event:")]
         table[cols] = TfidfTransformer().fit_transform(table[cols].to_numpy()).toarray()
-    return table.astype(np.float64)
+    return table.astype(np.float64)  # copy-on-write: no copy of columns already float64

@@ -345,15 +345,17 @@ class PersonaModel:
         self.feature_names_in_ = np.asarray(self._select(table), dtype=object)
         if len(table) < 2:
             raise ParameterError(f"need at least 2 users to find personas, got {len(table)}", "X")
-        raw = self._matrix(table)
+        Z = self._matrix(table)  # standardised in place below: one users × features matrix in memory
+        missing = np.isnan(Z)
         with np.errstate(all="ignore"):
-            self.impute_ = np.nan_to_num(np.nanmedian(raw, axis=0)) if np.isnan(raw).any() else np.zeros(raw.shape[1])
-            filled = np.where(np.isnan(raw), self.impute_, raw)
-        self.mean_ = filled.mean(axis=0)
-        sd = filled.std(axis=0)
+            self.impute_ = np.nan_to_num(np.nanmedian(Z, axis=0)) if missing.any() else np.zeros(Z.shape[1])
+        Z[missing] = np.broadcast_to(self.impute_, Z.shape)[missing]
+        del missing
+        self.mean_ = Z.mean(axis=0)
+        sd = Z.std(axis=0)
         self.scale_ = np.where(sd > 0, sd, 1.0)
-        del raw, filled
-        Z = self._scaled(table)
+        Z -= self.mean_
+        Z /= self.scale_
         rng = np.random.default_rng(self.random_state)
         if self.algorithm == "hdbscan":
             k, scores = None, None
