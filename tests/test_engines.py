@@ -294,7 +294,8 @@ def test_persona_model_fits_a_held_log(tmp_path):
     a = jl.PersonaModel(k=4, random_state=0).fit(held)
     b = jl.PersonaModel(k=4, random_state=0).fit(mem)
     pd.testing.assert_series_equal(a.personas(), b.personas())
-    assert a.profiles_ is None and b.profiles_ is not None  # profiles need the events in memory
+    pa_, pb_ = jl.profile(held, a.personas(), goal="order_placed"), jl.profile(mem, b.personas(), goal="order_placed")
+    pd.testing.assert_frame_equal(pa_.to_frame(), pb_.to_frame())  # profiles on every engine
 
 
 def test_held_epoch_numbers_match_memory_and_bad_units_are_one_line_errors(tmp_path):

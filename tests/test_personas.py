@@ -1,30 +1,30 @@
-"""Personas: feature table by hand, estimator contract, recovery of planted groups (toy and
-generator), profiles, personas as segments in every ``by=``, a real sequence data set."""
+"""Personas: the feature table by hand (outcomes excluded, shares, folding, missing gaps, bounded memory),
+the estimator contract of both methods, small personas, profiles (medoid path, finite effect sizes,
+descriptions), personas as segments, and compare_segments."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 import journeylens as jl
 from journeylens.core.segments import add_segment
-from journeylens.datasets import PLANTED
-from journeylens.personas import (
-    PersonaModel,
-    Profiles,
-    compare_segments,
-    profile,
-    user_features,
-)
-from journeylens.personas.model import PS_TOLERANCE, prediction_strength
-from journeylens.personas.profiles import levenshtein
-from tests.conftest import shared_file
+from journeylens.personas import PersonaModel, Profiles, compare_segments, profile, user_features
+from journeylens.personas.model import prediction_strength
+from journeylens.personas.profiles import D_CAP, effect_sizes
+from tests.conftest import minutes_log
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tiny() -> jl.EventLog:
@@ -37,202 +37,199 @@ def _tiny() -> jl.EventLog:
     return jl.from_pandas(frame)
 
 
-def test_user_features_by_hand():
+# -- the feature table -----------------------------------------------------------------------------
+def test_user_features_by_hand_leave_the_goal_out():
     f = user_features(_tiny(), goal="buy")
     a, b = f.loc["a"], f.loc["b"]
-    assert (a["n_events"], a["active_days"], b["active_days"]) == (3, 2, 1)
+    assert (a["n_events"], a["active_days"], b["active_days"]) == (3, 2, 1)  # volume counts every event
     assert a["tenure_days"] == pytest.approx(2.0)
     assert a["recency_days"] == 0 and b["recency_days"] == pytest.approx(1 + 0.5 / 24)
     assert a["median_gap_s"] == pytest.approx((600 + (2 * 86400 - 600)) / 2)
-    assert (a["channel:web"], a["channel:app"], b["channel:email"]) == pytest.approx((2 / 3, 1 / 3, 0.5))
-    assert (a["event:visit"], b["event:visit"]) == (1, 2)
-    assert a["bigram:visit>cart"] == pytest.approx(0.5) and b["bigram:visit>visit"] == 1.0
+    # shares over behaviour rows (visit, cart): the purchase on the app is an outcome, not behaviour
+    assert (a["channel:web"], a["channel:app"], b["channel:email"]) == pytest.approx((1.0, 0.0, 0.5))
+    assert (a["event:visit"], a["event:cart"], b["event:visit"]) == pytest.approx((0.5, 0.5, 1.0))
+    assert a["bigram:visit>cart"] == 1.0 and b["bigram:visit>visit"] == 1.0  # cart > buy is not a step
     assert (a["converted"], b["converted"]) == (1, 0)
+    assert not [c for c in f.columns if "buy" in c]
+
+
+def test_include_goal_and_lost():
+    f = user_features(_tiny(), goal="buy", include_goal=True)
+    a = f.loc["a"]
+    assert (a["event:buy"], a["channel:app"], a["bigram:visit>cart"]) == pytest.approx((1 / 3, 1 / 3, 0.5))
+    lost = user_features(_tiny(), lost="cart")
+    assert (lost.loc["a", "lost"], lost.loc["b", "lost"]) == (1, 0) and "event:cart" not in lost
+    assert lost.loc["a", "event:visit"] == pytest.approx(0.5)  # visit and buy are behaviour without a goal
+    with pytest.raises(jl.ParameterError, match="lost"):
+        user_features(_tiny(), lost="nope")
+
+
+def test_a_single_event_has_no_gap():
+    f = user_features(minutes_log([("a", 0, "x"), ("b", 0, "x"), ("b", 5, "y")]))
+    assert np.isnan(f.loc["a", "median_gap_s"]) and np.isnan(f.loc["a", "mean_gap_s"])
+    assert f.loc["b", "median_gap_s"] == 300
+
+
+def test_events_beyond_the_top_fold_into_other():
+    # event j is done by 30 - j users: the five done by most users are e00..e04
+    rows = [(f"u{u:02d}", j, f"e{j:02d}") for j in range(30) for u in range(30 - j)]
+    f = user_features(minutes_log(rows), top_events=5, bigrams=0)
+    events = [c for c in f.columns if c.startswith("event:")]
+    assert events == [f"event:e{j:02d}" for j in range(5)] + ["event:(other)"]
+    # u00 does all 30 events once: 25 of them are other
+    assert f.loc["u00", "event:(other)"] == pytest.approx(25 / 30) and f.loc["u00", "event:e00"] == pytest.approx(1 / 30)
+    assert np.allclose(f[events].sum(axis=1), 1.0)
+    assert "event:(other)" not in user_features(minutes_log(rows), top_events=30, bigrams=0)
+
+
+def test_feature_memory_stays_small_with_thousands_of_event_names():
+    """2,000 URL-like event names across 60 users: the wide table used to peak at 4.2 GB."""
+    script = textwrap.dedent("""
+        import json, resource
+        import numpy as np, pandas as pd
+        import journeylens as jl
+        rng = np.random.default_rng(0)
+        names = np.array([f"https://shop.example/p/{i}?ref=campaign-{i % 7}" for i in range(2000)])
+        n = 60 * 120
+        frame = pd.DataFrame({"user": np.repeat([f"u{i}" for i in range(60)], 120),
+                              "time": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="s"),
+                              "event": names[rng.integers(0, 2000, n)]})
+        log = jl.from_pandas(frame)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        table = jl.user_features(log)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({"columns": table.shape[1], "extra_mb": (after - before) / 1024}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["columns"] < 120  # 50 events + other + 30 bigrams + the rest
+    assert result["extra_mb"] < 300, result
+
+
+# -- the estimator contract ------------------------------------------------------------------------
+ROUTES = {0: ["ad", "landing", "product", "compare", "product", "cart"], 1: ["email", "app_open", "product", "wishlist"],
+          2: ["store", "phone", "product", "pickup", "cart"], 3: ["sms", "coupon", "cart", "product"]}
 
 
 def _planted(n_per: int = 120, seed: int = 0, personas: int = 3) -> tuple[jl.EventLog, dict[str, int]]:
-    """Users of three behaviours: web browsers who compare, app buyers, store-and-phone customers."""
+    """Users who go round their persona's route (sharing product and cart, each step replaced by a random
+    event 15% of the time), on channels drawn alike for everyone; every third user then buys."""
     rng = np.random.default_rng(seed)
-    paths = {0: (["ad", "landing", "product", "compare"], "web"), 1: (["email", "app_open", "cart", "buy"], "app"),
-             2: (["store", "phone", "buy"], "store"), 3: (["sms", "coupon", "cart"], "sms")}
+    common = np.array(sorted({e for route in ROUTES.values() for e in route}))
     users, times, events, channels, truth = [], [], [], [], {}
     for p in range(personas):
-        names, channel = paths[p]
+        route = np.asarray(ROUTES[p])
         for i in range(n_per):
             user = f"s{seed}-p{p}-{i:04d}"
             truth[user] = p
             n = int(rng.integers(4, 12))
-            users += [user] * n
-            times += list(pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 90 * 24, n)), unit="h"))
-            events += list(np.asarray(names)[rng.integers(0, len(names), n)])
-            channels += [channel if rng.random() < 0.85 else "email" for _ in range(n)]
+            walk = route[(rng.integers(0, len(route)) + np.arange(n)) % len(route)]
+            walk = np.where(rng.random(n) < 0.15, common[rng.integers(0, len(common), n)], walk)
+            journey = list(walk) + (["buy"] if i % 3 == 0 else [])
+            users += [user] * len(journey)
+            times += list(pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(journey)), unit="h"))
+            events += journey
+            channels += list(np.asarray(["web", "app", "email"])[rng.integers(0, 3, len(journey))])
     frame = pd.DataFrame({"user": users, "time": times, "event": events, "channel": channels})
     return jl.from_pandas(frame, duplicates="keep"), truth
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_auto_k_recovers_planted_groups(seed):
-    log, truth = _planted(seed=seed, personas=3 + seed % 2)
-    model = PersonaModel(k="auto", random_state=seed).fit(log)
-    assert model.k_ == 3 + seed % 2
-    assert adjusted_rand_score([truth[u] for u in model.users_], model.labels_) >= 0.9
-    scores = model.scores_
-    assert list(scores.columns) == ["k", "prediction_strength", "silhouette", "chosen"] and scores["chosen"].sum() == 1
+@pytest.mark.parametrize("method", ["markov", "features"])
+def test_both_methods_find_distinct_behaviours_and_predict_them(method):
+    log, truth = _planted(n_per=400, seed=1)  # BIC needs about a thousand users for twelve states
+    model = PersonaModel(k="auto", method=method, goal="buy", random_state=0).fit(log)
+    assert model.k_ == 3 and adjusted_rand_score([truth[u] for u in model.users_], model.labels_) > 0.95
+    assert (model.predict(log) == model.labels_).all()
+    assert (model.personas(log) == model.personas()).all()
+    assert model.scores_["chosen"].sum() == 1
+    sizes = np.bincount(model.labels_)
+    assert (np.diff(sizes) <= 0).all()  # numbered by size
 
 
-def test_deterministic_and_predict_agrees_on_new_users():
+def test_the_default_is_the_sequence_model_and_it_gives_probabilities():
+    log, _ = _planted(seed=2)
+    model = PersonaModel(k=3, goal="buy").fit(log)
+    assert model.method == "markov"
+    proba = model.predict_proba(log)
+    assert proba.shape == (len(model.users_), 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert (proba.argmax(axis=1) == model.labels_).all()
+    assert np.isclose(model.weights_.sum(), 1.0) and model.states_[-1] == "(other)"
+    assert "buy" not in model.states_  # the goal is an outcome, not a state
+    t = model.transitions()
+    assert np.allclose(t.groupby(["persona", "source"])["probability"].sum(), 1.0)
+    with pytest.raises(jl.ParameterError, match="predict_proba"):
+        PersonaModel(k=3, method="features").fit(log).predict_proba(log)
+
+
+def test_deterministic_and_clonable():
     log, _ = _planted(seed=5)
-    first = PersonaModel(k=3, random_state=7).fit_predict(log)
-    again = clone(PersonaModel(k=3, random_state=7)).fit_predict(log)
-    assert (first == again).all()
-    model = PersonaModel(k=3, random_state=7).fit(log)
+    for method in ("markov", "features"):
+        first = PersonaModel(k=3, method=method, random_state=7).fit_predict(log)
+        again = clone(PersonaModel(k=3, method=method, random_state=7)).fit_predict(log)
+        assert (first == again).all()
+
+
+def test_predict_on_new_users_agrees_with_a_refit():
+    model = PersonaModel(k=3, goal="buy", random_state=0).fit(_planted(seed=5)[0])
     fresh, truth = _planted(seed=6)
     predicted = model.predict(fresh)
-    refit = PersonaModel(k=3, random_state=7).fit_predict(fresh)
-    assert adjusted_rand_score(predicted, refit) >= 0.95
-    # labels are ordered by persona size, largest first
-    sizes = np.bincount(model.labels_)
-    assert (np.diff(sizes) <= 0).all()
+    assert adjusted_rand_score([truth[u] for u in model.personas(fresh).index], predicted) > 0.95
 
 
-def test_minibatch_path_for_many_users_recovers_the_groups():
-    log, truth = _planted(seed=4)
-    model = PersonaModel(k=3, minibatch_above=100, random_state=1).fit(log)  # 360 users count as many here
-    assert type(model.estimator_).__name__ == "MiniBatchKMeans"
-    assert adjusted_rand_score([truth[u] for u in model.users_], model.labels_) >= 0.9
-    assert (clone(model).fit_predict(log) == model.labels_).all()
+def test_estimator_contract_and_parameter_checks():
+    log, _ = _planted(n_per=20)
+    model = PersonaModel(k=2)
+    assert model.get_params()["k"] == 2 and model.set_params(k=3).k == 3
+    with pytest.raises(jl.ParameterError, match="no parameter"):
+        model.set_params(colour="red")
+    assert "method='features'" in repr(PersonaModel(method="features"))
+    with pytest.raises(NotFittedError):
+        PersonaModel().predict(log)
+    with pytest.raises(NotFittedError):
+        PersonaModel().personas()
+    # parameters are checked before the input is even looked at
+    for bad, match in (({"method": "magic"}, "method"), ({"k": 0}, "k must"), ({"k_range": (3, 2)}, "k_range"),
+                       ({"min_size": 0.9}, "min_size"), ({"smoothing": 0}, "smoothing"),
+                       ({"emissions": ["colour"]}, "emissions"), ({"per": "week"}, "per"), ({"tol": -1}, "tol")):
+        with pytest.raises(jl.ParameterError, match=match):
+            PersonaModel(**bad).fit("not a log")
+    with pytest.raises(jl.ParameterError, match="pass the log"):
+        PersonaModel(k=2).fit(user_features(log))
+    with pytest.raises(jl.ParameterError, match="goal"):
+        PersonaModel(k=2, goal="nope").fit(log)
+    with pytest.raises(jl.ParameterError, match="sessionize"):
+        PersonaModel(k=2, per="session").fit(log)
 
 
-@lru_cache(maxsize=None)
-def _journeys(seed: int) -> tuple[jl.EventLog, pd.Series]:
-    """A make_journeys log of 2,000 customers and its planted persona per user (for scoring only)."""
-    df = jl.datasets.make_journeys(2000, seed=seed)
-    truth = df.groupby("user_id", observed=True)["persona"].first().astype(str)
-    return jl.from_pandas(df, duplicates="keep"), truth
+def test_a_fitted_model_keeps_no_log_and_no_table():
+    log, _ = _planted(n_per=30)
+    for method in ("markov", "features"):
+        model = PersonaModel(k=3, method=method).fit(log)
+        kept = [v for v in vars(model).values() if isinstance(v, (jl.EventLog, pd.DataFrame)) and v is not model.scores_]
+        assert kept == [] and not hasattr(model, "profiles_")
 
 
-@lru_cache(maxsize=None)
-def _fitted(seed: int) -> PersonaModel:
-    return PersonaModel(k="auto", goal=PLANTED["goal"], random_state=0).fit(_journeys(seed)[0])
+def test_features_method_on_a_table_leaves_it_alone_and_imputes_missing_gaps():
+    log, truth = _planted(n_per=40)
+    table = user_features(log, goal="buy")
+    table.loc[table.index[:5], "median_gap_s"] = np.nan  # as for single-event users
+    before = table.copy()
+    model = PersonaModel(k=3, method="features").fit(table)
+    assert table.equals(before)
+    gap = list(model.feature_names_in_).index("median_gap_s")
+    assert model.impute_[gap] == pytest.approx(np.nanmedian(np.log1p(table["median_gap_s"])))
+    assert not any(c.startswith(("tenure", "active_days", "converted", "recency")) for c in model.feature_names_in_)
+    assert adjusted_rand_score([truth[u] for u in model.users_], model.labels_) > 0.95
 
 
-def _roadblock_persona(model: PersonaModel, truth: pd.Series) -> str:
-    """The found persona most of the planted roadblock persona's customers are in."""
-    personas = model.personas()
-    return personas[truth.loc[personas.index] == PLANTED["roadblock"]["persona"]].mode().iloc[0]
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_auto_k_finds_the_generators_personas(seed):
-    log, truth = _journeys(seed)
-    model = _fitted(seed)
-    scores = model.scores_.set_index("k")
-    assert model.k_ == PLANTED["personas"] and scores["chosen"].idxmax() == model.k_
-    # the stated criterion: the largest k whose prediction strength is close to the best
-    strength = scores["prediction_strength"]
-    assert model.k_ == strength[strength >= strength.max() - PS_TOLERANCE].index.max()
-    assert adjusted_rand_score(truth.loc[model.users_], model.labels_) >= 0.9
-
-
-def test_generator_personas_are_deterministic_and_predictable():
-    log, _ = _journeys(0)
-    again = clone(_fitted(0)).fit_predict(log)
-    assert (again == _fitted(0).labels_).all()
-    new_log, _ = _journeys(1)  # another sample of the same generator
-    predicted = _fitted(0).predict(new_log)
-    assert adjusted_rand_score(predicted, _fitted(1).labels_) >= 0.95
-
-
-def test_profiles_of_a_fitted_model():
-    log, truth = _journeys(0)
-    model = _fitted(0)
-    prof = model.profiles_
-    assert isinstance(prof, Profiles) and model.profiles_ is prof  # computed once
-    table = prof.to_frame().set_index("persona")
-    assert table["users"].sum() == len(truth) and len(table) == model.k_
-    assert table["conversion_rate"].between(0, 1).all()  # computed with the model's goal
-    # the roadblock persona, and only it, is mostly lost at the planted roadblock (the payment page or its error)
-    paying = table["main_dropoff"].isin([PLANTED["roadblock"]["event"], PLANTED["roadblock"]["error"]])
-    assert paying[paying].index.tolist() == [_roadblock_persona(model, truth)]
-    assert PersonaModel(k=4).fit(user_features(log)).profiles_ is None  # a feature table has no journeys
-    assert not hasattr(PersonaModel(), "profiles_")  # not fitted
-    assert "<li>persona 1:" in prof._repr_html_() and len(prof.plot().data) == 1
-
-
-def test_levenshtein_matches_the_textbook_recurrence():
-    def reference(a, b):
-        d = np.arange(len(b) + 1)
-        for i, x in enumerate(a, 1):
-            prev, d[0] = d.copy(), i
-            for j, y in enumerate(b, 1):
-                d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (x != y))
-        return d[-1]
-
-    kitten, sitting = ([ord(c) for c in w] for w in ("kitten", "sitting"))
-    assert levenshtein([kitten, sitting])[0, 1] == 3
-    rng = np.random.default_rng(0)
-    seqs = [rng.integers(0, 3, rng.integers(0, 7)).tolist() for _ in range(12)]
-    got = levenshtein(seqs)
-    assert (got == got.T).all()
-    assert [[got[i, j] for j in range(12)] for i in range(12)] == [[reference(a, b) for b in seqs] for a in seqs]
-
-
-def test_typical_path_is_the_medoid_not_the_most_frequent_variant():
-    journeys = [list("pqrst")] * 4 + [list("abc")] * 3 + [list("ab")] * 2
-    rows = [(f"u{i}", minute, event) for i, path in enumerate(journeys) for minute, event in enumerate(path)]
-    frame = pd.DataFrame(rows, columns=["user", "minute", "event"])
-    frame["time"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(frame["minute"], unit="min")
-    log = jl.from_pandas(frame.drop(columns="minute"))
-    assert jl.variants(log).to_frame()["variant"].iloc[0] == tuple("pqrst")
-    # weighted edit distances: pqrst 3·5 + 2·5 = 25, abc 4·5 + 2·1 = 22, ab 4·5 + 3·1 = 23
-    everyone = pd.Series("persona 1", index=[f"u{i}" for i in range(len(journeys))])
-    assert profile(log, everyone).to_frame()["typical_path"].iloc[0] == "a › b › c"
-
-
-def test_dfg_per_segment_adds_up_to_the_overall_counts():
-    log = jl.from_pandas(pd.DataFrame({
-        "user": ["a", "a", "a", "b", "b", "c", "c", "c"],
-        "time": pd.date_range("2024-01-01", periods=8, freq="h"),
-        "event": ["home", "cart", "home", "home", "cart", "home", "cart", "buy"]}))
-    result = jl.dfg(log, by=pd.Series({"a": "p1", "b": "p2", "c": "p2"}, name="persona"))
-    per = result.to_frame()
-    assert per[["persona", "source", "target", "count", "users"]].values.tolist() == [
-        ["p1", "cart", "home", 1, 1], ["p1", "home", "cart", 1, 1],
-        ["p2", "cart", "buy", 1, 1], ["p2", "home", "cart", 2, 2]]
-    overall = result.edges.set_index(["source", "target"])[["count", "users"]]
-    assert per.groupby(["source", "target"])[["count", "users"]].sum().equals(overall)
-    assert result.graph["home"]["cart"]["count"] == 3  # the graph is the overall one
-
-
-def test_personas_work_as_by_in_every_analysis():
-    log, truth = _journeys(0)
-    model = _fitted(0)
-    personas = model.personas()
-    goal, roadblock = PLANTED["goal"], PLANTED["roadblock"]
-    steps = ["product_page", "cart", "checkout", goal]
-    per, overall = jl.funnel(log, steps, by=personas).to_frame(), jl.funnel(log, steps).to_frame()
-    assert per.groupby("step_index")["users"].sum().tolist() == overall["users"].tolist()
-    assert set(per["persona"]) == set(personas)
-    drops = jl.dropoffs(log, goal, by=personas).to_frame()
-    at_payment = drops[drops["event"].isin([roadblock["event"], roadblock["error"]])]
-    assert at_payment.groupby("persona")["share_of_dropoffs"].sum().idxmax() == _roadblock_persona(model, truth)
-    ranked = jl.roadblocks(log, goal, by=personas).to_frame().query("rank == 1").set_index("persona")["event"]
-    assert ranked[_roadblock_persona(model, truth)] == roadblock["event"]
-    decisions = jl.decision_points(log, by=personas)
-    # personas leave the payment page differently (errors and exits of the roadblock persona)
-    assert decisions.tests.set_index("node").loc[roadblock["event"], "p_value"] < 1e-6
-    assert set(decisions.to_frame()["persona"]) == set(personas)
-    per_edge = jl.dfg(log, by=personas).to_frame().groupby(["source", "target"])["count"].sum()
-    assert per_edge.equals(jl.dfg(log).edges.set_index(["source", "target"])["count"])
-
-
-def test_hdbscan_finds_the_toy_groups_and_predicts_them():
-    log, truth = _planted(seed=0)
-    model = PersonaModel(algorithm="hdbscan").fit(log)
-    clustered = model.labels_ >= 0
-    assert model.k_ == 3 and model.scores_ is None and clustered.mean() > 0.8
-    assert adjusted_rand_score(np.array([truth[u] for u in model.users_])[clustered], model.labels_[clustered]) >= 0.9
-    assert (model.predict(log)[clustered] == model.labels_[clustered]).all()
+@pytest.mark.parametrize("method", ["markov", "features"])
+def test_personas_below_the_minimum_size_are_dissolved(method):
+    log, _ = _planted(n_per=120, personas=3)
+    many = PersonaModel(k=6, method=method, min_size=0, random_state=0).fit(log)
+    assert many.k_ == 6 and many.merged_ == 0
+    model = PersonaModel(k=6, method=method, min_size=0.2, random_state=0).fit(log)  # 72 of 360 users
+    assert model.merged_ >= 1 and model.k_ + model.merged_ == 6
+    assert np.bincount(model.labels_).min() >= 72
 
 
 def test_prediction_strength_by_hand():
@@ -241,35 +238,81 @@ def test_prediction_strength_by_hand():
     assert prediction_strength(np.array([0, 0, 1, 2]), np.array([1, 1, 0, 0])) == 1.0  # singletons have no pairs
 
 
-def test_estimator_contract_and_errors():
-    table = user_features(_planted(n_per=20)[0])
-    before = table.copy()
-    PersonaModel(k=3).fit(table).predict(table)
-    assert table.equals(before)  # scaling works on a copy, never on the caller's table
-    model = PersonaModel(k=2)
-    assert model.get_params()["k"] == 2
-    assert model.set_params(k=3).k == 3
-    with pytest.raises(jl.JourneyLensError, match="not fitted"):
-        PersonaModel().predict(_tiny())
-    with pytest.raises(jl.JourneyLensError, match="algorithm"):
-        PersonaModel(k=2, algorithm="magic").fit(_planted(n_per=10)[0])
-    with pytest.raises(jl.JourneyLensError, match="k must be"):
-        PersonaModel(k=0).fit(_planted(n_per=10)[0])
+# -- profiles ------------------------------------------------------------------------------------------
+def test_effect_sizes_are_finite_and_say_only_in_persona():
+    x = np.array([[1.0, 5.0, 1.0], [1.0, 7.0, np.nan], [0.0, 5.0, 3.0], [0.0, 7.0, np.nan], [0.0, 6.0, np.nan]])
+    inside = np.array([True, True, False, False, False])
+    mean, others, d, only = effect_sizes(x, inside)
+    assert d[0] == D_CAP and only[0]  # no variance anywhere and different means: capped, only here
+    # column 1: pooled SD by hand
+    pooled = np.sqrt((1 * np.var([5, 7], ddof=1) + 2 * np.var([5, 7, 6], ddof=1)) / 3)
+    assert d[1] == pytest.approx((6 - 6) / pooled) and not only[1]
+    assert d[2] == 0.0  # one user with a value on each side: not comparable
+    assert np.isfinite(d).all()
 
 
-def test_profiles_and_segment_tests_describe_the_planted_groups():
+def test_typical_path_is_the_medoid_and_ignores_name_order():
+    journeys = [list("pqrst")] * 4 + [list("abc")] * 3 + [list("ab")] * 2
+    rows = [(f"u{i}", minute, event) for i, path in enumerate(journeys) for minute, event in enumerate(path)]
+    everyone = pd.Series("persona 1", index=[f"u{i}" for i in range(len(journeys))])
+    log = minutes_log(rows)
+    assert jl.variants(log).to_frame()["variant"].iloc[0] == tuple("pqrst")  # the most frequent one
+    # cosine distances: pqrst is 1 from the others; abc–ab = 1 - 3/√15
+    near = 1 - 3 / np.sqrt(15)
+    cost = {"pqrst": 3 + 2, "abc": 4 + 2 * near, "ab": 4 + 3 * near}
+    assert min(cost, key=cost.get) == "abc"
+    assert profile(log, everyone).to_frame()["typical_path"].iloc[0] == "a › b › c"
+    # the same journeys under names that sort the other way round
+    rename = {c: chr(ord("z") - (ord(c) - ord("a"))) for c in "abcpqrst"}
+    renamed = minutes_log([(u, m, rename[e]) for u, m, e in rows])
+    assert profile(renamed, everyone).to_frame()["typical_path"].iloc[0] == " › ".join(rename[c] for c in "abc")
+
+
+def test_profiles_describe_the_planted_groups():
     log, truth = _planted(seed=3)
-    model = PersonaModel(k=3, random_state=0).fit(log)
-    prof = profile(log, model.personas(), goal="buy").to_frame()
-    assert prof["users"].sum() == len(truth) and prof["share"].sum() == pytest.approx(1.0)
-    by_channel = dict(zip(prof["top_channels"].str.split(" ").str[0], prof["conversion_rate"]))
-    assert by_channel["web"] == 0.0  # the browsing persona never buys
-    assert by_channel["store"] > 0.5
-    assert all(p in d for p, d in zip(prof["persona"], prof["description"]))
-    tagged = add_segment(log, model.personas(), "persona")
+    personas = PersonaModel(k=3, goal="buy", random_state=0).fit(log).personas()
+    prof = profile(log, personas, goal="buy")
+    assert isinstance(prof, Profiles)
+    table = prof.to_frame()
+    assert table["users"].sum() == len(truth) and table["share"].sum() == pytest.approx(1.0)
+    assert table["conversion_rate"].between(0.2, 0.5).all()  # a third of each group buys
+    starts = set(table["starts_at"])
+    assert starts <= {"ad", "landing", "product", "compare", "email", "app_open", "cart", "wishlist", "store",
+                      "phone", "pickup"} and len(starts) == 3
+    for _, row in table.iterrows():
+        assert row["persona"] in row["description"] and "convert" in row["description"]
+        assert "buy" not in row["typical_path"] or row["typical_path"].endswith("buy")
+    store = table[table["does_more"].str.contains("store|phone|pickup")]
+    assert len(store) == 1 and "pickup" in store["typical_path"].iloc[0] + store["does_more"].iloc[0] + "pickup"
+    effects = prof.effects
+    assert np.isfinite(effects["cohens_d"]).all() and not effects["feature"].isin(["converted", "lost"]).any()
+    assert "<li>persona 1:" in prof._repr_html_() and len(prof.plot().data) == 1
+
+
+def test_profile_main_dropoff_is_never_a_lost_event():
+    rows = []
+    for i in range(40):  # 10 buy, 20 are declined after the form, 10 leave after the form
+        path = ["home", "form", "buy"] if i % 4 == 0 else (["home", "form", "declined"] if i % 2 else ["home", "form"])
+        rows += [(f"u{i}", m, e) for m, e in enumerate(path)]
+    rows.append(("late", 60 * 24 * 30, "home"))  # observation ends a month later: the others are inactive
+    log = minutes_log(rows)
+    labels = pd.Series("p", index=[f"u{i}" for i in range(40)] + ["late"])
+    with_lost = profile(log, labels, goal="buy", lost="declined").to_frame().iloc[0]
+    assert with_lost["main_dropoff"] == "form" and with_lost["lost_rate"] == pytest.approx(20 / 41)
+    assert profile(log, labels, goal="buy").to_frame().iloc[0]["main_dropoff"] == "declined"  # 20 against 10
+
+
+def test_personas_work_as_by_in_every_analysis():
+    log, _ = _planted(seed=4)
+    personas = PersonaModel(k=3, goal="buy", random_state=0).fit(log).personas()
+    steps = ["cart", "buy"]
+    per, overall = jl.funnel(log, steps, by=personas).to_frame(), jl.funnel(log, steps).to_frame()
+    assert per.groupby("step_index")["users"].sum().tolist() == overall["users"].tolist()
+    per_edge = jl.dfg(log, by=personas).to_frame().groupby(["source", "target"])["count"].sum()
+    assert per_edge.equals(jl.dfg(log).edges.set_index(["source", "target"])["count"])
+    tagged = add_segment(log, personas, "persona")
     tests = compare_segments(tagged, "persona", goal="buy")
-    web = tests[tests["persona"].isin(prof.loc[prof["top_channels"].str.startswith("web"), "persona"])]
-    assert web["conversion_rate"].iloc[0] == 0.0 and web["conversion_p"].iloc[0] < 1e-6
+    assert tests["users"].sum() == len(personas)
 
 
 def test_compare_segments_counts_users_once():
@@ -280,21 +323,13 @@ def test_compare_segments_counts_users_once():
     assert out.loc["n", "conversion_rate"] == 0.5 and out.loc["g", "events_per_user"] == 10
 
 
-def test_mvad_school_to_work_personas_differ_on_final_state():
-    wide = pd.read_csv(shared_file("sequences", "mvad_wide.csv.gz"))
-    months = [c for c in wide.columns if c[:3] in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
-                                                     "Oct", "Nov", "Dec")]
-    long = wide.melt(id_vars="id", value_vars=months, var_name="month", value_name="state")
-    long["time"] = pd.to_datetime(long["month"], format="%b.%y")
-    log = jl.from_pandas(long, user="id", time="time", event="state", duplicates="keep")
-    assert log.summary()["users"] == 712 and len(log) == 712 * len(months)
-    model = PersonaModel(k="auto", random_state=0).fit(log)
-    assert 2 <= model.k_ <= 8
-    personas = model.personas()
-    final = wide.set_index(wide["id"].astype(str))[months[-1]].reindex(personas.index)
-    table = pd.crosstab(personas, final)
-    chi2, p, dof, _ = stats.chi2_contingency(table)
-    assert p < 1e-10, table
-    # the description names each persona and says what it stands out by
-    prof = profile(log, personas).to_frame()
-    assert len(prof) == model.k_ and prof["distinguishing"].str.contains("d=").all()
+def test_the_sequence_model_on_a_held_log_equals_the_in_memory_one(tmp_path):
+    log, _ = _planted(n_per=60, seed=2)
+    path = tmp_path / "events.parquet"
+    log.to_pandas().to_parquet(path)
+    held = jl.read_parquet(path, engine="duckdb")
+    a = PersonaModel(k=3, goal="buy", random_state=0).fit(held)
+    b = PersonaModel(k=3, goal="buy", random_state=0).fit(log)
+    assert a.states_ == b.states_ and a.users_.equals(b.users_)
+    assert (a.labels_ == b.labels_).all() and np.isclose(a.loglik_, b.loglik_)
+    assert (a.personas(held) == b.personas(log)).all()

@@ -21,6 +21,8 @@ from ..engine.sql import run
 from ..io.writers import write_table
 
 Progress = Callable[[str], None]
+#: users from which personas come from the sequence (Markov mixture) model rather than features
+MARKOV_USERS = 1000
 
 
 @dataclass
@@ -183,7 +185,11 @@ def run_analysis(
     n_users = int(log.summary()["users"])
     if personas and n_users >= 20:
         features = user_features(log, goal=goals)
-        model = PersonaModel(k=personas, random_state=random_state).fit(features)
+        # the sequence model needs enough journeys for its BIC to admit real groups; below that, features
+        method = "markov" if n_users >= MARKOV_USERS else "features"
+        model = PersonaModel(k=personas, method=method, goal=goals, random_state=random_state)
+        model.fit(log if method == "markov" else features)
+        a.parameters["persona_method"] = method
         labels = model.personas()
         a.results["personas"] = model
         a.results["persona_profiles"] = profile(log, labels, goal=goals, features=features)

@@ -1,38 +1,86 @@
-"""The per-user feature kernel: one wide GROUP BY over the window pass by user.
+"""Per-user kernels for personas: one wide GROUP BY for features, three narrow ones for journeys.
 
 Every feature is an aggregate of the user's rows (counts, conditional counts,
 shares, distinct days, gap statistics), so the whole table is one query that an
-engine computes where the data is; the caller names the columns. Only the
-choice of bigram columns (the pairs done by most users) is a query of its own.
+engine computes where the data is; the caller names the columns. The choice of
+event columns (the events done by most users) and of bigram columns (the pairs
+done by most users) are small queries of their own, so the width of the table
+stays bounded however many event types a log has.
+
+The journey counts of the sequence model (first events, transition pairs with
+the end of the journey, emissions) are group-bys over the window pass of the
+journeys, each a sparse ``(user, code, count)`` table.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-from .sql import Table, dialect_of, frame, query, quote, run
+import numpy as np
+
+from .sql import Table, dialect_of, frame, is_held, query, quote, run
+from .window import neighbours
 
 _DAY_US = 86_400_000_000
 TOP_PAIRS_SQL = """
-SELECT a, b FROM (SELECT DISTINCT u, e AS a, e2 AS b FROM ev WHERE e2 >= 0) d
+SELECT a, b FROM (SELECT DISTINCT u, e AS a, e2 AS b FROM ev WHERE e2 >= 0 AND {keep_a} AND {keep_b}) d
 GROUP BY a, b ORDER BY count(*) DESC, a, b LIMIT {top}
+"""
+TOP_EVENTS_SQL = """
+SELECT e, count(*) AS users FROM (SELECT DISTINCT u, e FROM ev WHERE {keep}) d
+GROUP BY e ORDER BY count(*) DESC, e {limit}
 """
 
 
-def top_pairs(ev: Table, top: int) -> list[tuple[int, int]]:
-    """The ``top`` directly-follows pairs done by most users (ties by pair codes), in pair order."""
-    out = run(TOP_PAIRS_SQL.format(top=int(top)), {"ev": ev})
+def _keep(column: str, excluded: Sequence[int]) -> str:
+    """The predicate "``column`` is not an excluded code" (always true without exclusions)."""
+    return f"{column} NOT IN ({', '.join(str(int(c)) for c in excluded)})" if len(excluded) else "TRUE"
+
+
+def top_events(ev: Table, top: int | None, excluded: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top`` event codes done by most users (all when None), leaving ``excluded`` codes out,
+    most users first (ties by code), and how many users did each."""
+    if is_held(ev):
+        out = run(TOP_EVENTS_SQL.format(keep=_keep("e", excluded), limit=f"LIMIT {int(top)}" if top else ""),
+                  {"ev": ev})
+        return out["e"].astype(np.int64), out["users"].astype(np.int64)
+    from scipy import sparse
+
+    u, e = np.asarray(ev["u"], dtype=np.int64), np.asarray(ev["e"], dtype=np.int64)
+    if not len(e):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    done = sparse.csr_matrix((np.ones(len(e), dtype=bool), (u, e)), shape=(int(u.max()) + 1, int(e.max()) + 1))
+    users = np.bincount(done.indices, minlength=done.shape[1])  # distinct users per event: the sparse sum dedupes
+    users[np.asarray(excluded, dtype=np.int64)] = 0
+    codes = np.lexsort((np.arange(len(users)), -users))
+    codes = codes[users[codes] > 0][:top]
+    return codes.astype(np.int64), users[codes].astype(np.int64)
+
+
+def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """The ``top`` directly-follows pairs done by most users (ties by pair codes), in pair order;
+    pairs with an ``excluded`` code at either end are left out."""
+    sql = TOP_PAIRS_SQL.format(top=int(top), keep_a=_keep("e", excluded), keep_b=_keep("e2", excluded))
+    out = run(sql, {"ev": ev})
     return sorted(zip(out["a"].astype(int).tolist(), out["b"].astype(int).tolist()))
 
 
-def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], events: Sequence[str],
-                pairs: Sequence[tuple[int, int]], goal: Sequence[int] | None, sessions: bool,
+def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], events: Sequence[tuple[int, str]],
+                other: bool, pairs: Sequence[tuple[int, int, str]], excluded: Sequence[int],
+                outcomes: Sequence[tuple[str, Sequence[int]]], sessions: bool,
                 stages: tuple[str, Sequence[str]] | None, user_table: bool) -> str:
     """The wide per-user query over the window pass ``ev(u, t, e, e2, gp, head, c_session, c_*)``.
 
+    Shares (levels, events, bigrams) are over the user's *behaviour* rows: rows whose event
+    is not ``excluded`` (the outcome events), and transitions with neither end excluded.
+
     ``levels``: (code column, column prefix, names) whose shares to compute;
+    ``events``: (code, name) of the event columns; ``other``: add ``event:(other)``, the
+    share of the remaining behaviour rows; ``pairs``: (code, code, column name) bigrams;
+    ``outcomes``: (column name, codes) flags "the user did one of these";
     ``stages``: the code column of stages (reached flags and furthest stage);
     ``user_table``: join ``users(code, name)`` for a ``user_id`` column, else keep ``u``.
+    A user with a single event has no gap: the gap columns are NULL, not 0.
     """
     d = dialect_of(ev)
 
@@ -40,6 +88,9 @@ def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], eve
         return quote(name, d)
 
     end = "(SELECT max(t) FROM ev)"
+    keep, keep_next = _keep("e", excluded), _keep("e2", excluded)
+    rows = f"greatest(count(*) FILTER (WHERE {keep}), 1)"
+    steps = f"greatest(count(*) FILTER (WHERE e2 >= 0 AND {keep} AND {keep_next}), 1)"
     # rows are in time order within a user: a new day is a day unlike the previous row's (no DISTINCT)
     days = f"sum(CASE WHEN head = 1 OR div(t, {_DAY_US}) <> div(t - gp, {_DAY_US}) THEN 1 ELSE 0 END)"
     # Every feature is a DOUBLE; divisions cast first (a decimal literal makes Spark divide in DECIMAL).
@@ -50,22 +101,25 @@ def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], eve
              f"CAST(max(t) - min(t) AS DOUBLE) / {_DAY_US} AS tenure_days",
              f"CAST({end} - max(t) AS DOUBLE) / {_DAY_US} AS recency_days",
              f"CAST(count(*) AS DOUBLE) / {days} AS events_per_active_day",
-             "CAST(coalesce(median(gp) FILTER (WHERE head = 0), 0) AS DOUBLE) / 1000000 AS median_gap_s",
-             "CAST(coalesce(avg(gp) FILTER (WHERE head = 0), 0) AS DOUBLE) / 1000000 AS mean_gap_s"]
+             "CAST(median(gp) FILTER (WHERE head = 0) AS DOUBLE) / 1000000 AS median_gap_s",
+             "CAST(avg(gp) FILTER (WHERE head = 0) AS DOUBLE) / 1000000 AS mean_gap_s"]
     for code, prefix, names in levels:
-        cols += [f"CAST(count(*) FILTER (WHERE {code} = {k}) AS DOUBLE) / count(*) AS {col(f'{prefix}:{n}')}"
+        cols += [f"CAST(count(*) FILTER (WHERE {code} = {k} AND {keep}) AS DOUBLE) / {rows} AS {col(f'{prefix}:{n}')}"
                  for k, n in enumerate(names)]
     if stages is not None:
         code, names = stages
         cols += [f"CAST(count(*) FILTER (WHERE {code} = {k}) > 0 AS DOUBLE) AS {col(f'stage:{n}')}"
                  for k, n in enumerate(names)]
         cols.append(f"CAST(coalesce(max({code}) FILTER (WHERE {code} >= 0) + 1, 0) AS DOUBLE) AS stage_max")
-    cols += [f"CAST(count(*) FILTER (WHERE e = {k}) AS DOUBLE) AS {col(f'event:{n}')}" for k, n in enumerate(events)]
-    cols += [f"CAST(count(*) FILTER (WHERE e = {a} AND e2 = {b}) AS DOUBLE) / greatest(count(*) - 1, 1) "
-             f"AS {col(f'bigram:{events[a]}>{events[b]}')}" for a, b in pairs]
-    if goal is not None:
-        codes = ", ".join(str(int(c)) for c in goal) or "-1"
-        cols.append(f"CAST(count(*) FILTER (WHERE e IN ({codes})) > 0 AS DOUBLE) AS converted")
+    cols += [f"CAST(count(*) FILTER (WHERE e = {k}) AS DOUBLE) / {rows} AS {col(f'event:{n}')}" for k, n in events]
+    if other:
+        shown = _keep("e", [k for k, _ in events])
+        cols.append(f"CAST(count(*) FILTER (WHERE {keep} AND {shown}) AS DOUBLE) / {rows} AS {col('event:(other)')}")
+    cols += [f"CAST(count(*) FILTER (WHERE e = {a} AND e2 = {b}) AS DOUBLE) / {steps} AS {col(f'bigram:{name}')}"
+             for a, b, name in pairs]
+    for name, codes in outcomes:
+        listed = ", ".join(str(int(c)) for c in codes) or "-1"
+        cols.append(f"CAST(count(*) FILTER (WHERE e IN ({listed})) > 0 AS DOUBLE) AS {col(name)}")
     body = f"SELECT u, {', '.join(cols)} FROM ev GROUP BY u"
     if not user_table:
         return body + " ORDER BY u"
@@ -77,3 +131,137 @@ def user_feature_table(ev: Table, sql: str, users: Table | None = None):
     if users is None:
         return query(sql, {"ev": ev})
     return frame(sql, {"ev": ev, "users": users})
+
+
+# -- journey counts for the sequence model -------------------------------------------------------
+# ``st(e, s)`` maps an event code to its state (rare events share one); events without a
+# state (the outcome events) are dropped before the window pass, so the step over them joins
+# their neighbours: a > purchase > b counts as a > b.
+STATES_SQL = "SELECT ev.i, ev.g, ev.u, ev.t, st.s AS e FROM ev JOIN st ON ev.e = st.e"
+FIRST_SQL = "SELECT u, e AS a, count(*) AS n FROM ev WHERE head = 1 GROUP BY u, e"
+STEPS_SQL = "SELECT u, e AS a, CASE WHEN e2 < 0 THEN {end} ELSE e2 END AS b, count(*) AS n FROM ev GROUP BY 1, 2, 3"
+EMIT_SQL = """
+SELECT ev.u, ev.{code} AS c, count(*) AS n FROM ev JOIN st ON ev.e = st.e WHERE ev.{code} >= 0 GROUP BY 1, 2
+"""
+# a code that is a property of the journey (the device of a session, say) is evidence once per journey
+EMIT_ONCE_SQL = """
+SELECT u, c, count(*) AS n FROM (SELECT DISTINCT ev.u, {journey} AS j, ev.{code} AS c
+                                 FROM ev JOIN st ON ev.e = st.e WHERE ev.{code} >= 0) d GROUP BY 1, 2
+"""
+# the share of journeys with at least two coded rows whose rows all carry the same code
+CONSTANT_SQL = """
+SELECT CAST(count(*) FILTER (WHERE k = 1) AS DOUBLE) / greatest(count(*), 1) AS constant, count(*) AS journeys
+FROM (SELECT ev.u, {journey} AS j, count(DISTINCT ev.{code}) AS k FROM ev JOIN st ON ev.e = st.e
+      WHERE ev.{code} >= 0 GROUP BY 1, 2 HAVING count(*) >= 2) d
+"""
+#: a code constant along at least this share of journeys is counted once per journey, not per event
+CONSTANT_SHARE = 0.9
+
+
+def journey_counts(journeys: Table, rows: Table, states: np.ndarray, n_states: int, emissions: Sequence[str],
+                   per: str, once: Sequence[str] | None = None) -> dict[str, Any]:
+    """Sparse per-user counts of a first-order chain over ``states`` (state of each event code, -1 = dropped).
+
+    ``journeys``: ``ev(i, g, e, u, t)`` without the window pass (``g`` the journey, ``i``
+    the log position); ``rows``: ``ev(i, u, c_session, e, c_*)`` in log order, carrying the
+    ``emissions`` code columns; ``per``: ``"user"`` or ``"session"``, the journey unit.
+    Returns ``first`` (u, a, n: journeys starting in state ``a``), ``steps`` (u, a, b, n:
+    steps ``a → b``, ``b = n_states`` for the end of a journey) and, per emission column,
+    (u, c, n) counts of its codes on rows that have a state: per row, or once per journey
+    for the columns in ``once``. With ``once=None`` a column is counted once per journey
+    when it is constant along at least :data:`CONSTANT_SHARE` of the journeys with two
+    coded rows or more (a device, say), and per event otherwise (a channel that changes);
+    ``out["once"]`` lists the columns counted once. A (u, code) pair may come in several
+    rows: their counts add up.
+
+    Held tables run the group-bys in their engine; in-memory tables are counted with
+    numpy and scipy.sparse (a row per event, summed by the sparse constructor).
+    """
+    if not is_held(journeys):
+        return _journey_counts_in_memory(journeys, rows, states, n_states, emissions, once)
+    codes = np.flatnonzero(states >= 0)
+    st = {"e": codes.astype(np.int64), "s": states[codes].astype(np.int64)}
+    ev = neighbours(frame(STATES_SQL, {"ev": journeys, "st": st}))
+    out: dict = {"first": run(FIRST_SQL, {"ev": ev}), "steps": run(STEPS_SQL.format(end=int(n_states)), {"ev": ev})}
+    journey = "ev.u" if per == "user" else "ev.c_session"
+    if once is None:
+        once = [code for code in emissions if float(run(CONSTANT_SQL.format(code=code, journey=journey),
+                                                        {"ev": rows, "st": st})["constant"][0]) >= CONSTANT_SHARE]
+    for code in emissions:
+        sql = EMIT_ONCE_SQL if code in once else EMIT_SQL
+        out[code] = run(sql.format(code=code, journey=journey), {"ev": rows, "st": st})
+    out["once"] = [code for code in emissions if code in once]
+    return out
+
+
+def _journey_counts_in_memory(journeys: dict, rows: dict, states: np.ndarray, n_states: int,
+                              emissions: Sequence[str], once: Sequence[str] | None) -> dict[str, Any]:
+    from scipy import sparse
+
+    ev = neighbours(_in_states({c: np.asarray(journeys[c]) for c in ("i", "g", "u", "t", "e")}, states))
+    u, g, e = ev["u"], ev["g"], ev["e"]
+    head = ev["head"] == 1
+    one = np.ones(len(e), dtype=np.int8)
+    out: dict = {"first": {"u": u[head], "a": e[head], "n": one[head]},
+                 "steps": {"u": u, "a": e, "b": np.where(ev["e2"] < 0, n_states, ev["e2"]), "n": one}}
+    n_journeys = int(g.max()) + 1 if len(g) else 0
+    user_of = np.zeros(n_journeys, dtype=np.int64)
+    user_of[g] = u
+    chosen = []
+    for code in emissions:
+        c = np.asarray(rows[code])[ev["i"]]
+        kept = c >= 0
+        per_journey = sparse.csr_matrix((one[kept], (g[kept], c[kept])), shape=(n_journeys, int(c.max(initial=-1)) + 1),
+                                        dtype=np.int64)  # journeys × codes, summed
+        if once is None:
+            many = np.asarray(per_journey.sum(axis=1)).ravel() >= 2
+            if many.any() and np.mean(np.diff(per_journey.indptr)[many] == 1) >= CONSTANT_SHARE:
+                chosen.append(code)
+        elif code in once:
+            chosen.append(code)
+        journey = np.repeat(np.arange(n_journeys), np.diff(per_journey.indptr))
+        n = np.ones_like(per_journey.data) if code in chosen else per_journey.data
+        out[code] = {"u": user_of[journey], "c": per_journey.indices, "n": n}
+    out["once"] = chosen
+    return out
+
+
+def _in_states(ev: dict[str, np.ndarray], states: np.ndarray) -> dict[str, np.ndarray]:
+    """In-memory journeys with events mapped to states (stateless rows dropped), each journey's
+    rows contiguous and in log order, as the in-memory window pass needs."""
+    state = np.asarray(states, dtype=np.int64)[ev["e"]]
+    keep = state >= 0
+    out = {c: v[keep] for c, v in ev.items()}
+    out["e"] = state[keep]
+    g = out["g"]
+    runs = int(np.count_nonzero(g[1:] != g[:-1])) + 1 if len(g) else 0
+    if runs != int(np.count_nonzero(np.bincount(g))):  # a journey in several runs: sessions interleave
+        order = np.argsort(g, kind="stable")
+        out = {c: v[order] for c, v in out.items()}
+    return out
+
+
+# -- journey vectors for typical paths ------------------------------------------------------------
+EVENT_COUNTS_SQL = "SELECT u, e, count(*) AS n FROM ev GROUP BY u, e"
+PAIR_COUNTS_SQL = "SELECT u, e AS a, e2 AS b, count(*) AS n FROM ev WHERE e2 >= 0 GROUP BY u, e, e2"
+FIRST_EVENTS_SQL = "SELECT u, e FROM ev WHERE head = 1"
+JOURNEY_SQL = "SELECT u, {seq_e} AS v FROM ev WHERE u IN ({users}) GROUP BY u ORDER BY u"
+
+
+def journey_vectors(ev: Table) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per user of the window pass ``ev(u, e, e2)``: counts of each event (u, e, n) and of each
+    directly-follows pair (u, a, b, n)."""
+    return run(EVENT_COUNTS_SQL, {"ev": ev}), run(PAIR_COUNTS_SQL, {"ev": ev})
+
+
+def first_events(ev: Table) -> dict[str, np.ndarray]:
+    """The first event ``e`` of each journey (with its user ``u``) of the window pass ``ev``."""
+    return run(FIRST_EVENTS_SQL, {"ev": ev})
+
+
+def user_journeys(ev: Table, users: Sequence[int]) -> dict[int, list[int]]:
+    """The event codes of the journeys of ``users`` (codes), in order."""
+    if not len(users):
+        return {}
+    out = query(JOURNEY_SQL.replace("{users}", ", ".join(str(int(u)) for u in users)), {"ev": ev})  # {seq_e} stays a hook
+    return dict(zip(out.column("u").to_pylist(), out.column("v").to_pylist()))

@@ -1,168 +1,411 @@
-"""PersonaModel: data-driven personas as a scikit-learn clustering estimator.
+"""PersonaModel: data-driven personas as a scikit-learn style clustering estimator, two methods.
 
-Pipeline: per-user features (:func:`user_features`) → count-like columns
-``log1p`` → standard scaling → k-means (mini-batch k-means above
-``minibatch_above`` users) or HDBSCAN.
+``method="markov"`` (the default): a mixture of first-order Markov chains over the
+users' journeys (:mod:`journeylens.personas.markov`), with channel and device
+emissions when the log has them. Each persona is a way of moving through the
+touchpoints: where journeys start, what follows what, where they stop.
 
-Choosing k (``k="auto"``), the stated criterion: **prediction strength**
-(Tibshirani & Walther, 2005). ``n_repeats`` times, draw two disjoint random
-halves of ``sample_size / 2`` users each (all users split in two when there are
-fewer; seeded) and cluster each half with k-means. For every cluster of one
-half's own clustering with at least two members, take the share of its pairs of
-members that the other half's centres also put in one cluster. The prediction
-strength of k is the smallest of these shares (each half judged by the other),
-averaged over the repeats. A k that splits a real group is not reproduced by an
-independent half, so its weakest cluster scores low.
+``method="features"``: k-means (mini-batch above ``minibatch_above`` users) or
+HDBSCAN on the per-user feature table (:func:`~journeylens.personas.features.user_features`).
 
-Coarser clusterings are reproducible too (one cluster always is: a split that
-merges personas can score as high as the real structure), so, as in Tibshirani
-& Walther's rule of the largest k whose prediction strength is high enough, the
-chosen k is the **largest k whose prediction strength is within**
-:data:`PS_TOLERANCE` (0.02) **of the best**. "High enough" is relative to the
-best k rather than their fixed 0.8–0.9, which admits extra splits of behavioural
-data (around 0.93 on the generator's personas, where the real k scores 0.96–0.98
-and a merging k = 2 up to 0.97).
+Why the sequence model is the default (measured in ``tests/test_personas_markov.py``
+and ``benchmarks/bench_personas.py``): on planted mixtures of Markov chains with
+short journeys (3–6 events) and shared channels, its adjusted Rand index is within
+0.05 of the Bayes-optimal assignment, with the right k, where the feature table
+(event and bigram shares of a handful of events) loses most of the order that
+tells the personas apart; it needs no choice of columns, and its parameters are a
+description in themselves (first touchpoints, transitions, exits).
 
-``scores_`` has one row per k tried: ``k``, ``prediction_strength``,
-``silhouette`` (of each half's own clustering, averaged; shown for information,
-not used to choose) and ``chosen``. Only the halves are clustered while
-scanning, so choosing k costs the same for a thousand or a million users.
+**Choosing k, markov** (``k="auto"``): on a seeded sample of up to
+``sample_size`` users (20,000 by default), every k of ``k_range`` is fitted
+(``n_init`` restarts, the best log-likelihood kept), and the sample is also cut
+into two random halves, each fitted on its own. ``scores_`` has, per k:
+``loglik``; ``bic`` = −2·loglik + p·ln(n) with p the free parameters on the
+observed support (first states seen − 1, outcomes seen per source state − 1,
+codes seen per emission − 1, per persona, plus k − 1 weights); ``icl`` = BIC +
+2·entropy of the responsibilities (shown, not used); ``heldout_loglik``: mean
+log-likelihood per user of each half under the other half's fit; ``stability``:
+adjusted Rand index between the two halves' partitions of the whole sample. The
+chosen k is the **lowest BIC among the stable ks** (stability ≥
+:data:`~journeylens.personas.markov.STABILITY`, 0.5); when no k is stable, the
+lowest BIC. The final model is then refined by EM on all users from the sample's
+fit.
 
-Personas are numbered by size, largest first, so labels do not depend on the
-clustering library's internal order.
+**Choosing k, features** (``k="auto"``): prediction strength (Tibshirani & Walther,
+2005) on halves of ``sample_size`` users (3,000 by default): the largest k whose
+prediction strength is within :data:`PS_TOLERANCE` of the best (see
+:func:`prediction_strength`). ``scores_``: ``k, prediction_strength, silhouette, chosen``.
+
+**Small personas** (both methods): a persona with fewer than ``min_size`` users (a
+fraction of all users, 1% by default, or a count) is dissolved: its users go to
+their next most likely persona (the mixture is refitted by EM without it; k-means
+reassigns to the nearest remaining centre), until every persona is large enough.
+``merged_`` says how many were dissolved.
+
+**Features method input**: the default columns are the shares (``channel:``,
+``device:``, ``stage:``, ``event:``, ``bigram:``), one volume feature
+(``n_events``) and ``median_gap_s``, the latter two log1p-compressed; outcome
+events are not among them (``include_goal=False``). A missing value (no gap for a
+single-event user) is imputed with the column's median over the users fitted, so
+it marks nobody as a persona of its own.
+
+Personas are numbered by size, largest first. A fitted model keeps no log and no
+feature table: describe the personas with ``jl.profile(log, model.personas(), goal=...)``.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import HDBSCAN, KMeans, MiniBatchKMeans
-from sklearn.metrics import pairwise_distances_argmin, silhouette_score
-from sklearn.metrics.cluster import contingency_matrix
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
-from ..core.eventlog import EventLog
 from ..core.protocol import JourneyLog
-from ..errors import JourneyLensError, ValidationError
-from .features import user_features
-from .profiles import Profiles, profile
+from ..core.params import choice, fraction, positive_int
+from ..errors import ParameterError
+from . import markov
+from .features import TOP_EVENTS, check_per, excluded_codes, outcome_events, user_features
 
+#: methods of :class:`PersonaModel`
+METHODS = ("markov", "features")
 #: column prefixes of count-like features, compressed with log1p before scaling
 _COUNTS = ("n_events", "n_sessions", "active_days", "tenure_days", "recency_days",
-           "events_per_active_day", "median_gap_s", "mean_gap_s", "event:")
+           "events_per_active_day", "median_gap_s", "mean_gap_s")
 #: k-means restarts per fit while scanning k, and for the sample that starts the final fit
 _SCAN_INIT = 4
 _FINAL_INIT = 10
 #: ks whose prediction strength is this close to the best count as reproducible; the largest is chosen
 PS_TOLERANCE = 0.02
-#: default feature groups (prefixes); ``converted`` and recency are outcomes/timing, not behaviour
-DEFAULT_FEATURES = ("n_events", "n_sessions", "active_days", "tenure_days", "events_per_active_day",
-                    "median_gap_s", "channel:", "device:", "stage:", "event:", "bigram:")
+#: default feature columns (prefixes) of the features method: shares, one volume feature and the tempo
+DEFAULT_FEATURES = ("n_events", "median_gap_s", "channel:", "device:", "stage:", "event:", "bigram:")
+#: users that choose k, by method, when ``sample_size`` is None
+SAMPLE_SIZE = {"markov": 20_000, "features": 3_000}
 
 
-class PersonaModel(ClusterMixin, BaseEstimator):
-    """Derive personas from behaviour (see the module docstring for the method and the choice of k).
+class PersonaModel:
+    """Derive personas from behaviour (see the module docstring for the methods and the choice of k).
 
-    ``fit`` takes an :class:`EventLog` (features are computed with ``goal``) or a
-    feature table indexed by user id (:func:`user_features`). After fitting:
-    ``labels_`` (persona per user, 0 = largest, -1 = HDBSCAN noise), ``users_``
-    (their ids), ``k_``, ``scores_`` (with ``k="auto"``, else None),
-    ``centers_`` (in scaled feature space), ``features_`` (the table used),
-    ``feature_names_in_`` and ``profiles_``: the :class:`Profiles` of the
-    personas, computed with ``goal`` on first access and cached. ``profiles_``
-    needs the log, so the model keeps a reference to the log it was fitted on;
-    after fitting on a feature table it is None (call :func:`profile` with the log).
+    ``fit`` takes a log (in memory or held by an engine) for both methods;
+    ``method="features"`` also takes a per-user feature table indexed by user id
+    (:func:`user_features`). After fitting: ``labels_`` (persona per user, 0 =
+    largest; -1 = HDBSCAN noise), ``users_`` (their ids: the users with at least
+    one behaviour event), ``k_``, ``scores_`` (with ``k="auto"``, else None),
+    ``merged_``; markov: ``weights_``, ``states_``, ``loglik_``, ``n_iter_``,
+    ``converged_`` and :meth:`transitions`; features: ``feature_names_in_``,
+    ``centers_`` (in scaled feature space), ``estimator_``.
 
-    ``predict`` assigns each user to the nearest persona centre (HDBSCAN noise
-    is never predicted). HDBSCAN clusters every user at once: keep it below
-    about 100,000 users; k-means scales to millions.
+    ``predict`` gives the persona of each user of a log (markov: most likely
+    persona; features: nearest centre), ``predict_proba`` the mixture's
+    probabilities (markov), :meth:`personas` the labels by user id for ``by=``.
 
     >>> import journeylens as jl
     >>> log = jl.datasets.make_event_log(n_customers=2000, seed=0)
-    >>> model = jl.PersonaModel(k="auto", goal="order_placed", random_state=0).fit(log)
-    >>> model.k_, model.scores_.columns.tolist()
-    (4, ['k', 'prediction_strength', 'silhouette', 'chosen'])
-    >>> len(model.personas()), len(model.profiles_.to_frame())
-    (2000, 4)
+    >>> model = jl.PersonaModel(k=4, goal="order_placed", random_state=0).fit(log)
+    >>> model.k_, len(model.personas()), model.states_[:3]
+    (4, 2000, ('account_created', 'app_install', 'cart'))
+    >>> profiles = jl.profile(log, model.personas(), goal="order_placed")
+    >>> int(profiles.to_frame()["users"].sum())
+    2000
     """
+
+    _estimator_type = "clusterer"
 
     def __init__(
         self,
         k: int | str = "auto",
-        algorithm: str = "kmeans",
-        features: Sequence[str] | None = None,
+        *,
+        method: str = "markov",
         goal: str | Sequence[str] | None = None,
+        lost: str | Sequence[str] | None = None,
+        include_goal: bool = False,
         k_range: tuple[int, int] = (2, 8),
-        sample_size: int = 3000,
+        min_size: float | int = 0.01,
+        sample_size: int | None = None,
+        per: str = "user",
+        emissions: Sequence[str] = markov.EMISSIONS,
+        top_events: int = TOP_EVENTS,
+        smoothing: float = 0.5,
+        n_init: int = 4,
+        tol: float = 1e-5,
+        max_iter: int = 300,
+        features: Sequence[str] | None = None,
+        algorithm: str = "kmeans",
         n_repeats: int = 4,
         minibatch_above: int = 100_000,
         random_state: int | None = 0,
     ) -> None:
         self.k = k
-        self.algorithm = algorithm
-        self.features = features
+        self.method = method
         self.goal = goal
+        self.lost = lost
+        self.include_goal = include_goal
         self.k_range = k_range
+        self.min_size = min_size
         self.sample_size = sample_size
+        self.per = per
+        self.emissions = emissions
+        self.top_events = top_events
+        self.smoothing = smoothing
+        self.n_init = n_init
+        self.tol = tol
+        self.max_iter = max_iter
+        self.features = features
+        self.algorithm = algorithm
         self.n_repeats = n_repeats
         self.minibatch_above = minibatch_above
         self.random_state = random_state
 
-    # -- data ------------------------------------------------------------------
+    # -- the scikit-learn contract ---------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters (scikit-learn's contract: ``clone`` rebuilds the model from them)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "PersonaModel":
+        """Set constructor parameters; an unknown name is a :class:`ParameterError`."""
+        for name, value in params.items():
+            if name not in self._param_names():
+                raise ParameterError(f"PersonaModel has no parameter {name!r} "
+                                     f"(parameters: {', '.join(self._param_names())})", name)
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        default = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        shown = [f"{n}={v!r}" for n, v in self.get_params().items() if not _same(v, default[n])]
+        return f"PersonaModel({', '.join(shown)})"
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "labels_")
+
+    def _fitted(self) -> None:
+        if not hasattr(self, "labels_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("this PersonaModel is not fitted yet: call fit(log) first")
+
+    def _check(self) -> tuple[int | None, float]:
+        """Every parameter checked before any work; the fixed k (None for "auto") and the sample size."""
+        choice(self.method, "method", METHODS)
+        k = None if isinstance(self.k, str) and self.k == "auto" else positive_int(self.k, "k")
+        bad_range = not (isinstance(self.k_range, (tuple, list)) and len(self.k_range) == 2
+                         and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in self.k_range)
+                         and (1 if self.method == "markov" else 2) <= self.k_range[0] <= self.k_range[1])
+        if bad_range:
+            low = 1 if self.method == "markov" else 2
+            raise ParameterError(f"k_range must be (low, high) with {low} ≤ low ≤ high, not {self.k_range!r}",
+                                 "k_range")
+        if isinstance(self.min_size, (float, np.floating)):
+            fraction(self.min_size, "min_size", high=0.5)
+        else:
+            positive_int(self.min_size, "min_size", minimum=0)
+        positive_int(self.sample_size, "sample_size", minimum=4, allow_none=True)
+        choice(self.per, "per", ("user", "session"))
+        if isinstance(self.emissions, str) or not set(self.emissions) <= set(markov.EMISSIONS):
+            raise ParameterError(f"emissions must be a list out of {list(markov.EMISSIONS)}, not {self.emissions!r}",
+                                 "emissions")
+        positive_int(self.top_events, "top_events")
+        for name in ("smoothing", "tol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
+                raise ParameterError(f"{name} must be a positive number, not {value!r}", name)
+        positive_int(self.n_init, "n_init")
+        positive_int(self.max_iter, "max_iter")
+        choice(self.algorithm, "algorithm", ("kmeans", "minibatch_kmeans", "hdbscan"))
+        positive_int(self.n_repeats, "n_repeats")
+        positive_int(self.minibatch_above, "minibatch_above")
+        if not isinstance(self.include_goal, (bool, np.bool_)):
+            raise ParameterError(f"include_goal must be True or False, not {self.include_goal!r}", "include_goal")
+        return k, self.sample_size or SAMPLE_SIZE[self.method]
+
+    def _min_users(self, n: int) -> int:
+        """Users a persona needs (at least one: an empty persona is always dissolved)."""
+        size = np.ceil(self.min_size * n) if isinstance(self.min_size, (float, np.floating)) else self.min_size
+        return max(1, int(size))
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> "PersonaModel":
+        """Find the personas of the users of ``X`` (a log; or a feature table with ``method="features"``)."""
+        k, sample_size = self._check()
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
+            delattr(self, name)  # a refit never keeps attributes of an earlier fit
+        if self.method == "markov":
+            self._fit_markov(X, k, sample_size)
+        else:
+            self._fit_features(X, k, sample_size)
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit and return ``labels_``."""
+        return self.fit(X).labels_
+
+    def _log(self, X: Any) -> JourneyLog:
+        if not isinstance(X, JourneyLog):
+            raise ParameterError("method='markov' fits journeys: pass the log (any engine), "
+                                 f"not a {type(X).__name__}", "X")
+        return X
+
+    def _fit_markov(self, X: Any, k: int | None, sample_size: int) -> None:
+        log = self._log(X)
+        check_per(self.per, log)
+        goals, losts = outcome_events(log, self.goal, self.lost)
+        excluded = excluded_codes(log, goals, losts, self.include_goal)
+        counts = markov.counts(log, int(self.top_events), excluded, self.per, self.emissions)
+        if counts.n < 2:
+            raise ParameterError(f"need at least 2 users with behaviour events to find personas, got {counts.n}", "X")
+        rng = np.random.default_rng(self.random_state)
+        sample = counts if counts.n <= sample_size else counts.rows(np.sort(rng.choice(counts.n, sample_size,
+                                                                                        replace=False)))
+        options = (float(self.smoothing), float(self.tol), int(self.max_iter))
+        if k is None:
+            lo, hi = self.k_range
+            ks = range(lo, min(hi, sample.n // 2) + 1)
+            if not len(ks):
+                raise ParameterError(f"too few users ({counts.n}) to choose k in {self.k_range}: give k", "k")
+            k, scores, fits = markov.choose_k(sample, ks, rng, int(self.n_init), *options)
+            fit = fits[k]
+        else:
+            if k > counts.n:
+                raise ParameterError(f"k={k} is more than the {counts.n} users", "k")
+            scores, fit = None, markov.fit_mixture(sample, k, rng, int(self.n_init), *options)
+        if sample is not counts:
+            fit = markov.em(counts, fit.mixture, *options)
+        fit, merged = markov.dissolve_small(counts, fit, self._min_users(counts.n), *options)
+        order = _by_size(fit.labels)
+        self.mixture_ = fit.mixture.keep(order)
+        self.labels_ = np.argsort(order)[fit.labels]
+        self.users_ = pd.Index(log.users[counts.users].astype(str), name="user_id")
+        self.k_, self.scores_, self.merged_ = len(order), scores, merged
+        self.weights_ = np.exp(self.mixture_.log_w)
+        self.states_ = counts.states
+        self.loglik_, self.n_iter_, self.converged_ = fit.loglik, fit.n_iter, fit.converged
+        self._vocab, self._once = counts.vocab, counts.once
+
+    def _markov_counts(self, X: Any) -> tuple[markov.Counts, JourneyLog]:
+        log = self._log(X)
+        check_per(self.per, log)
+        goals, losts = outcome_events(log, self.goal, self.lost)
+        excluded = excluded_codes(log, goals, losts, self.include_goal)
+        return markov.counts(log, self.states_, excluded, self.per, list(self._vocab), self._vocab, self._once), log
+
+    def transitions(self) -> pd.DataFrame:
+        """Each persona's transition probabilities: ``persona, source, target, probability`` (target
+        ``(end)``: the journey stops), persona labels as :meth:`personas` names them."""
+        self._fitted()
+        table = markov.transitions(self.mixture_, self.states_)
+        table["persona"] = "persona " + (table["persona"] + 1).astype(str)
+        return table
+
+    # -- the features method ------------------------------------------------------------------------
     def _table(self, X: Any) -> pd.DataFrame:
-        if isinstance(X, JourneyLog):  # a held log's features are computed by its engine
-            return user_features(X, goal=self.goal)
+        if isinstance(X, JourneyLog):
+            return user_features(X, goal=self.goal, lost=self.lost, include_goal=self.include_goal,
+                                 top_events=self.top_events)
         if isinstance(X, pd.DataFrame):
             return X
-        raise JourneyLensError("PersonaModel takes an EventLog, a TableLog or a per-user feature DataFrame")
+        raise ParameterError("PersonaModel(method='features') takes a log or a per-user feature DataFrame, "
+                             f"not a {type(X).__name__}", "X")
 
     def _select(self, table: pd.DataFrame) -> list[str]:
         prefixes = tuple(self.features) if self.features is not None else DEFAULT_FEATURES
         cols = [c for c in table.columns if c.startswith(prefixes) and pd.api.types.is_numeric_dtype(table[c])]
         if not cols:
-            raise ValidationError(f"no feature columns match {list(prefixes)} (columns: {list(table.columns)[:10]})")
+            raise ParameterError(f"no feature columns match {list(prefixes)} (columns: {list(table.columns)[:10]})",
+                                 "features")
         return cols
 
     def _matrix(self, table: pd.DataFrame) -> np.ndarray:
         """A new float matrix of the fitted feature columns (0 where the table lacks one), count-like
-        ones log1p-compressed. Filled column by column (a loop over features, not users): no copy of
-        the whole table on the way, and later in-place steps never touch the caller's table."""
+        ones log1p-compressed, missing values still NaN. Filled column by column (a loop over features,
+        not users): no copy of the whole table on the way, and the caller's table is never touched."""
         values = np.zeros((len(table), len(self.feature_names_in_)))
         for j, name in enumerate(self.feature_names_in_):
             if name in table.columns:
-                column = np.nan_to_num(table[name].to_numpy(dtype=np.float64))
+                column = table[name].to_numpy(dtype=np.float64)
                 values[:, j] = np.log1p(np.maximum(column, 0)) if name.startswith(_COUNTS) else column
         return values
 
-    # -- clustering ---------------------------------------------------------------
+    def _scaled(self, table: pd.DataFrame) -> np.ndarray:
+        """The fitted columns of ``table``, missing values imputed, standardised as at fit time."""
+        Z = self._matrix(table)
+        missing = np.isnan(Z)
+        if missing.any():
+            Z[missing] = np.broadcast_to(self.impute_, Z.shape)[missing]
+        Z -= self.mean_
+        Z /= self.scale_
+        return Z
+
+    def _fit_features(self, X: Any, k: int | None, sample_size: int) -> None:
+        table = self._table(X)
+        self.feature_names_in_ = np.asarray(self._select(table), dtype=object)
+        if len(table) < 2:
+            raise ParameterError(f"need at least 2 users to find personas, got {len(table)}", "X")
+        Z = self._matrix(table)  # standardised in place below: one users × features matrix in memory
+        missing = np.isnan(Z)
+        with np.errstate(all="ignore"):
+            self.impute_ = np.nan_to_num(np.nanmedian(Z, axis=0)) if missing.any() else np.zeros(Z.shape[1])
+        Z[missing] = np.broadcast_to(self.impute_, Z.shape)[missing]
+        del missing
+        self.mean_ = Z.mean(axis=0)
+        sd = Z.std(axis=0)
+        self.scale_ = np.where(sd > 0, sd, 1.0)
+        Z -= self.mean_
+        Z /= self.scale_
+        rng = np.random.default_rng(self.random_state)
+        if self.algorithm == "hdbscan":
+            k, scores = None, None
+        elif k is None:
+            k, scores = self._choose_k(Z, rng, sample_size)
+        else:
+            if k > len(Z):
+                raise ParameterError(f"k={k} is more than the {len(Z)} users", "k")
+            scores = None
+        self.estimator_ = self._cluster(Z, rng, k, sample_size)
+        raw_labels = np.asarray(self.estimator_.labels_)
+        if not (raw_labels >= 0).any():
+            raise ParameterError("HDBSCAN put every user in noise: use k-means or more users", "algorithm")
+        centers = np.vstack([Z[raw_labels == j].mean(axis=0) for j in np.unique(raw_labels[raw_labels >= 0])])
+        labels = np.where(raw_labels >= 0, np.searchsorted(np.unique(raw_labels[raw_labels >= 0]), raw_labels), -1)
+        labels, centers, merged = _dissolve_centres(Z, labels, centers, self._min_users(len(Z)))
+        order = _by_size(labels)
+        rank = np.argsort(order)
+        self.labels_ = np.where(labels >= 0, rank[np.maximum(labels, 0)], -1)
+        self.centers_ = centers[order]
+        self.k_, self.scores_, self.merged_ = len(order), scores, merged
+        self.users_ = pd.Index(table.index.astype(str), name="user_id")
+
     def _estimator(self, k: int, n: int, seed: int, n_init: int, init: Any = "k-means++"):
+        from sklearn.cluster import KMeans, MiniBatchKMeans
+
         if self.algorithm == "minibatch_kmeans" or n > self.minibatch_above:
             return MiniBatchKMeans(n_clusters=k, init=init, batch_size=4096, n_init=min(n_init, 3), random_state=seed)
         return KMeans(n_clusters=k, init=init, n_init=n_init, random_state=seed)
 
-    def _cluster(self, Z: np.ndarray, rng: np.random.Generator):
-        """The fitted clustering of every user. k-means starts from the centres of a k-means with
-        10 restarts on a sample: one refinement pass over millions of users, not 10 restarts, and
-        mini-batch k-means cannot drift into a poor optimum from a poor start."""
+    def _cluster(self, Z: np.ndarray, rng: np.random.Generator, k: int | None, sample_size: int):
+        """The clustering of every user. k-means starts from the centres of a k-means with 10 restarts
+        on a sample: one refinement pass over millions of users, not 10 restarts, and mini-batch k-means
+        cannot drift into a poor optimum from a poor start."""
+        from sklearn.cluster import HDBSCAN, KMeans
+        from threadpoolctl import threadpool_limits
+
         if self.algorithm == "hdbscan":
             return HDBSCAN(min_cluster_size=max(5, len(Z) // 100), copy=False).fit(Z)  # euclidean: Z untouched
-        sample = Z[rng.choice(len(Z), size=min(len(Z), max(self.sample_size, self.k_)), replace=False)]
+        sample = Z[rng.choice(len(Z), size=min(len(Z), max(sample_size, k)), replace=False)]
         with threadpool_limits(1):
-            start = KMeans(self.k_, n_init=_FINAL_INIT, random_state=int(rng.integers(2**31))).fit(sample)
-        return self._estimator(self.k_, len(Z), int(rng.integers(2**31)), 1, start.cluster_centers_).fit(Z)
+            start = KMeans(k, n_init=_FINAL_INIT, random_state=int(rng.integers(2**31))).fit(sample)
+        return self._estimator(k, len(Z), int(rng.integers(2**31)), 1, start.cluster_centers_).fit(Z)
 
-    def _choose_k(self, Z: np.ndarray, rng: np.random.Generator) -> tuple[int, pd.DataFrame]:
+    def _choose_k(self, Z: np.ndarray, rng: np.random.Generator, sample_size: int) -> tuple[int, pd.DataFrame]:
         """k by prediction strength (module docstring), and the scores of every k tried."""
+        from sklearn.metrics import silhouette_score
+        from threadpoolctl import threadpool_limits
+
         lo, hi = self.k_range
-        if not 2 <= lo <= hi:
-            raise ValidationError(f"k_range must be (low, high) with 2 ≤ low ≤ high, not {self.k_range!r}")
-        if self.n_repeats < 1:
-            raise ValidationError(f"n_repeats must be at least 1, not {self.n_repeats!r}")
-        half = min(len(Z), self.sample_size) // 2
+        half = min(len(Z), sample_size) // 2
         # the same halves for every k, so that ks are compared on equal terms
         splits = [rng.choice(len(Z), size=2 * half, replace=False) for _ in range(self.n_repeats)]
         rows = []
@@ -179,82 +422,48 @@ class PersonaModel(ClusterMixin, BaseEstimator):
                 rows.append({"k": k, "prediction_strength": float(np.mean(strength)),
                              "silhouette": float(np.mean(silhouette))})
         if not rows:
-            raise ValidationError(f"too few users ({len(Z)}) to choose k in {self.k_range}: "
-                                  f"need at least {4 * lo} or give k")
+            raise ParameterError(f"too few users ({len(Z)}) to choose k in {self.k_range}: "
+                                 f"need at least {4 * lo} or give k", "k")
         scores = pd.DataFrame(rows)
         close = scores["prediction_strength"] >= scores["prediction_strength"].max() - PS_TOLERANCE
         chosen = int(scores.loc[close, "k"].max())
         scores["chosen"] = scores["k"] == chosen
         return chosen, scores
 
-    def fit(self, X: Any, y: Any = None) -> "PersonaModel":
-        """Compute features (for a log), choose k if asked, cluster all users."""
-        if self.algorithm not in ("kmeans", "minibatch_kmeans", "hdbscan"):
-            raise ValidationError(f"algorithm must be 'kmeans', 'minibatch_kmeans' or 'hdbscan', not {self.algorithm!r}")
-        table = self._table(X)
-        self.feature_names_in_ = np.asarray(self._select(table), dtype=object)
-        Z = self._matrix(table)
-        if len(Z) < 2:
-            raise ValidationError(f"need at least 2 users to find personas, got {len(Z)}")
-        self.scaler_ = StandardScaler(copy=False).fit(Z)  # in place: the matrix can be millions of rows
-        Z = self.scaler_.transform(Z)
-        rng = np.random.default_rng(self.random_state)
-        if self.algorithm == "hdbscan":
-            self.k_, self.scores_ = None, None
-        elif self.k == "auto":
-            self.k_, self.scores_ = self._choose_k(Z, rng)
-        elif isinstance(self.k, (int, np.integer)) and 1 <= self.k <= len(Z):
-            self.k_, self.scores_ = int(self.k), None
-        else:
-            raise ValidationError(f"k must be 'auto' or an integer between 1 and the number of users, not {self.k!r}")
-        self.estimator_ = self._cluster(Z, rng)
-        raw = np.asarray(self.estimator_.labels_)
-        order = _by_size(raw)
-        if not len(order):
-            raise ValidationError("HDBSCAN put every user in noise: use k-means or more users")
-        rank = np.full(int(raw.max()) + 1, -1, dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        self.labels_ = np.where(raw >= 0, rank[np.maximum(raw, 0)], -1)
-        self.k_ = len(order)
-        if self.algorithm == "hdbscan":  # predict by nearest persona centre; noise (-1) stays -1
-            self.centers_ = np.vstack([Z[self.labels_ == j].mean(axis=0) for j in range(self.k_)])
-        else:
-            self.centers_ = self.estimator_.cluster_centers_[order]
-        self.users_ = pd.Index(table.index.astype(str), name="user_id")
-        self.features_ = table
-        self._log = X if isinstance(X, EventLog) else None
-        self._profiles: Profiles | None = None
-        return self
-
-    @property
-    def profiles_(self) -> Profiles | None:
-        """Profiles of the fitted personas (computed once, with ``goal``); None after fitting on a feature table."""
-        if not hasattr(self, "labels_"):
-            raise AttributeError("this PersonaModel is not fitted yet: call fit(log) first")
-        if self._log is not None and self._profiles is None:
-            self._profiles = profile(self._log, self.personas(), goal=self.goal, features=self.features_)
-        return self._profiles
-
+    # -- predicting ------------------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:
-        """Persona of each user of ``X`` (a log or a feature table): the nearest persona centre."""
-        if not hasattr(self, "centers_"):
-            raise JourneyLensError("this PersonaModel is not fitted yet: call fit(log) first")
-        Z = self.scaler_.transform(self._matrix(self._table(X)))
-        return pairwise_distances_argmin(Z, self.centers_)  # works through Z in memory-bounded chunks
+        """Persona of each user of ``X`` (markov: a log, users with behaviour events in user order, the
+        most likely persona; features: a log or feature table, the nearest persona centre)."""
+        self._fitted()
+        if self.method == "markov":
+            return self.predict_proba(X).argmax(axis=1)
+        from sklearn.metrics import pairwise_distances_argmin
 
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
-        """Fit and return ``labels_``."""
-        return self.fit(X).labels_
+        return pairwise_distances_argmin(self._scaled(self._table(X)), self.centers_)  # memory-bounded chunks
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each persona for each user of the log ``X`` (markov; users as :meth:`predict`)."""
+        self._fitted()
+        if self.method != "markov":
+            raise ParameterError("predict_proba needs the mixture: PersonaModel(method='markov')", "method")
+        counts, _ = self._markov_counts(X)
+        return markov.posterior(self.mixture_, counts)[0]
 
     def personas(self, X: Any = None, name: str = "persona") -> pd.Series:
         """Persona label per user id (``"persona 1"`` … by size), ready for ``by=`` everywhere.
 
-        Without ``X``: the fitted users; with a log or feature table: predicted.
+        Without ``X``: the fitted users; with a log (or a feature table, features method): predicted.
         """
+        self._fitted()
         if X is None:
             labels, users = self.labels_, self.users_
+        elif self.method == "markov":
+            counts, log = self._markov_counts(X)
+            labels = markov.posterior(self.mixture_, counts)[0].argmax(axis=1)
+            users = pd.Index(log.users[counts.users].astype(str), name="user_id")
         else:
-            labels, users = self.predict(X), pd.Index(self._table(X).index.astype(str), name="user_id")
+            table = self._table(X)
+            labels, users = self.predict(table), pd.Index(table.index.astype(str), name="user_id")
         text = np.where(labels >= 0, np.char.add("persona ", (labels + 1).astype(str)), "noise")
         return pd.Series(text, index=users, name=name)
 
@@ -266,13 +475,42 @@ def prediction_strength(own: np.ndarray, predicted: np.ndarray) -> float:
     >>> prediction_strength(np.array([0, 0, 0, 1, 1]), np.array([5, 5, 7, 7, 7]))  # 1 of 3 pairs; 1 of 1
     0.3333333333333333
     """
+    from sklearn.metrics.cluster import contingency_matrix
+
     C = contingency_matrix(own, predicted)  # own clusters × predicted clusters
     size = C.sum(axis=1)
     big = size >= 2
     return float(((C * (C - 1)).sum(axis=1)[big] / (size[big] * (size[big] - 1))).min())
 
 
+def _dissolve_centres(Z: np.ndarray, labels: np.ndarray, centers: np.ndarray,
+                      min_users: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """While the smallest cluster has fewer than ``min_users``, drop its centre, move every clustered
+    user to the nearest remaining centre and recompute the centres; how many were dropped."""
+    from sklearn.metrics import pairwise_distances_argmin
+
+    dropped, clustered = 0, labels >= 0
+    while len(centers) > 1:
+        sizes = np.bincount(labels[clustered], minlength=len(centers))
+        if sizes.min() >= min_users:
+            break
+        centers = np.delete(centers, int(np.argmin(sizes)), axis=0)
+        labels = np.where(clustered, -1, labels)
+        labels[clustered] = pairwise_distances_argmin(Z[clustered], centers)
+        centers = np.vstack([Z[labels == j].mean(axis=0) if (labels == j).any() else centers[j]
+                             for j in range(len(centers))])
+        dropped += 1
+    return labels, centers, dropped
+
+
 def _by_size(labels: np.ndarray) -> np.ndarray:
-    """Raw cluster ids (noise -1 left out) from largest to smallest; ties by the first user in the cluster."""
+    """Cluster ids (noise -1 left out) from largest to smallest; ties by the first user in the cluster."""
     ids, first, counts = np.unique(labels[labels >= 0], return_index=True, return_counts=True)
     return ids[np.lexsort((first, -counts))]
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) if not isinstance(a, np.ndarray) else False
+    except (TypeError, ValueError):
+        return False

@@ -1,44 +1,71 @@
 """Persona profiles in numbers and words, and statistical comparison of segments.
 
-Every user counts once: rates and tests are over users, not rows.
+Every user counts once: rates, effect sizes and tests are over users, not rows.
+
+* **Effect sizes** (``Profiles.effects``): per persona and feature of the per-user
+  table, the mean inside and outside the persona and Cohen's d with the pooled
+  standard deviation (missing values, such as the gap of a single-event user, left
+  out). d is finite by construction: a feature that does not vary within either
+  group gets ``±D_CAP`` when the means differ (0 when they do not), every d is
+  capped at ``±D_CAP`` (10: beyond it the groups do not overlap at all), a group
+  of fewer than two users with a value gets 0, and ``only_in_persona`` flags a
+  feature that no user outside the persona has (mean 0 outside, above 0 inside).
+* **Typical path**: the medoid of the persona's journeys under the cosine distance
+  between their vectors of event and directly-follows counts. The medoid minimises
+  the summed distance to all the persona's journeys, each journey counted once per
+  user (so frequent journeys weigh by their frequency); for unit vectors that is
+  the journey closest to the sum of the persona's vectors, one sparse product over
+  all journeys, whatever the number of distinct ones, and unaffected by the order
+  of event names or codes.
+* **Description**: size, outcome against everyone, where the persona's journeys
+  start and what it does more than the others (event shares with their ratio to
+  the others'), its channels and devices, where it leaves (the drop-off point, a
+  ``lost`` event never counts as one), and its main loop.
 """
 
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..core.eventlog import EventLog
-from ..core.segments import By, add_segment
-from ..errors import JourneyLensError
-from .features import user_features
+from ..core.protocol import By, JourneyLog
+from ..engine.features import first_events, journey_vectors, user_journeys
+from ..errors import ParameterError
+from .features import outcome_events, user_features, window_rows
 
-#: the typical path is the medoid of this many most frequent variants of a persona
-MEDOID_OF = 50
+#: the largest |Cohen's d| reported: beyond it two groups do not overlap at all
+D_CAP = 10.0
 #: steps of the typical path shown before it is cut short
 _SHOWN_STEPS = 8
+#: columns that are outcomes, reported on their own rather than as distinguishing behaviour
+_OUTCOMES = ("converted", "lost")
+#: a share feature must reach this mean inside a persona to be named as something it does more
+_NOTABLE_SHARE = 0.02
 
 
 @dataclass(frozen=True)
 class Profiles:
-    """One row per persona (``table``) and the mean standardised features (``z``) behind the heatmap."""
+    """One row per persona (``table``), the effect sizes behind it (``effects``) and the mean
+    standardised features (``z``) behind the heatmap."""
 
     table: pd.DataFrame
+    effects: pd.DataFrame
     z: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
-        """``persona, users, share, conversion_rate, top_channels, top_devices, distinguishing,
-        typical_path, main_dropoff, main_loop, description``.
+        """``persona, users, share, conversion_rate, lost_rate, top_channels, top_devices, distinguishing,
+        does_more, typical_path, main_dropoff, main_loop, description``.
 
         ``distinguishing``: the features whose mean differs most from the other users',
-        with Cohen's d; ``typical_path``: the medoid variant (:func:`medoid_variant`);
-        ``main_dropoff``: the touchpoint most drop-offs leave after (with a goal);
-        ``main_loop``: the loop most of the persona's users make, self loops aside.
+        with Cohen's d (see the module docstring); ``does_more``: the event shares most
+        above the others'; ``typical_path``: the medoid journey; ``main_dropoff``: the
+        touchpoint most drop-offs leave after (with a goal); ``main_loop``: the loop
+        most of the persona's users make, self loops aside (in-memory logs).
         """
         return self.table.copy()
 
@@ -56,132 +83,188 @@ class Profiles:
         return f"<div><strong>{len(self.table)} personas</strong><ul>{items}</ul>{self.table.to_html(index=False, escape=True)}</div>"
 
 
-def _cohens_d(x: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Standardised mean difference of every column, inside vs the rest (pooled SD)."""
+def effect_sizes(x: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``x`` (users × features, NaN = no value): mean inside and outside the group
+    ``inside``, finite Cohen's d (module docstring) and whether only the group has the feature.
+
+    >>> x = np.array([[1.0, 0.0], [1.0, 2.0], [0.0, 0.0], [0.0, 0.0], [0.0, np.nan]])
+    >>> [a.tolist() for a in effect_sizes(x, np.array([True, True, False, False, False]))]
+    [[1.0, 1.0], [0.0, 0.0], [10.0, 1.0], [True, True]]
+    """
     a, b = x[inside], x[~inside]
-    if len(a) < 2 or len(b) < 2:
-        return np.zeros(x.shape[1])
-    pooled = np.sqrt(((len(a) - 1) * a.var(axis=0, ddof=1) + (len(b) - 1) * b.var(axis=0, ddof=1)) / (len(a) + len(b) - 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = (a.mean(axis=0) - b.mean(axis=0)) / pooled
-    return np.nan_to_num(d)
+    na, nb = (~np.isnan(a)).sum(axis=0), (~np.isnan(b)).sum(axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # empty or single-value columns: handled below
+        ma, mb = np.nanmean(a, axis=0), np.nanmean(b, axis=0)
+        va, vb = np.nanvar(a, axis=0, ddof=1), np.nanvar(b, axis=0, ddof=1)
+        pooled = np.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
+        diff = ma - mb
+        d = np.where(pooled > 0, diff / pooled, np.sign(diff) * D_CAP)
+    comparable = (na >= 2) & (nb >= 2) & np.isfinite(diff)
+    d = np.where(comparable, np.clip(np.nan_to_num(d), -D_CAP, D_CAP), 0.0)
+    only = comparable & (mb == 0) & (ma > 0)
+    return ma, mb, d, only
 
 
 def profile(
-    log: EventLog,
+    log: JourneyLog,
     personas: pd.Series,
+    *,
     goal: str | Sequence[str] | None = None,
+    lost: str | Sequence[str] | None = None,
     features: pd.DataFrame | None = None,
     top_features: int = 3,
 ) -> Profiles:
-    """Describe each persona: size, conversion, channels, distinguishing features, typical path, loss point.
+    """Describe each persona: size, outcomes, channels, distinguishing features, typical path, exit and loop.
 
-    ``personas``: label per user id (``PersonaModel.personas()``). ``features``:
-    the per-user table to compare on (computed when omitted).
+    ``personas``: label per user id (``PersonaModel.personas()``); users without a
+    label are left out. ``features``: the per-user table to compare on
+    (:func:`user_features` with ``goal`` and ``lost`` when omitted). The log is
+    read through the window pass of its journeys and the results of
+    :func:`~journeylens.dropoffs` (with a goal); the main loop needs an in-memory log.
 
-    >>> import journeylens as jl
-    >>> log = jl.datasets.make_event_log(n_customers=300, seed=0)       # doctest: +SKIP
-    >>> model = jl.PersonaModel(k=4).fit(log)                            # doctest: +SKIP
-    >>> jl.profile(log, model.personas(), goal="order_placed").to_frame()  # doctest: +SKIP
+    >>> import pandas as pd, journeylens as jl
+    >>> log = jl.from_pandas(pd.DataFrame({"user": list("aabbcc"), "time": pd.date_range("2024-01-01", periods=6,
+    ...     freq="h"), "event": ["home", "buy", "home", "buy", "home", "faq"]}))
+    >>> p = jl.profile(log, pd.Series({"a": "p1", "b": "p1", "c": "p2"}), goal="buy")
+    >>> p.to_frame()[["persona", "users", "conversion_rate", "typical_path"]].values.tolist()
+    [['p1', 2, 1.0, 'home › buy'], ['p2', 1, 0.0, 'home › faq']]
     """
-    from ..mining.loops import loops
-    from ..mining.variants import variants
-    from ..outcomes.dropoffs import dropoffs
-
-    table = features if features is not None else user_features(log, goal=goal)
-    labels = personas.reindex(table.index.astype(str))
+    goals, losts = outcome_events(log, goal, lost)
+    if not isinstance(personas, pd.Series):
+        raise ParameterError("personas must be a pandas Series of labels indexed by user id", "personas")
+    top_features = int(top_features)
+    table = features if features is not None else user_features(log, goal=goals or None, lost=losts or None)
+    labels = personas[~personas.index.duplicated(keep="last")]
+    labels.index = labels.index.astype(str)
+    labels = labels.reindex(table.index.astype(str))
     if labels.isna().all():
-        raise JourneyLensError("the persona labels share no user id with the log")
+        raise ParameterError("the persona labels share no user id with the log", "personas")
     numeric = table.select_dtypes("number")
     x = numeric.to_numpy(dtype=np.float64)
-    sd = x.std(axis=0)
-    z_all = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1)
-    tagged = add_segment(log, labels.dropna(), "persona")
-    losses = (dropoffs(tagged, goal, by="persona").table.query("rank == 1").set_index("persona")["event"]
-              if goal is not None else pd.Series(dtype=object))
-    outcome = (numeric.columns == "converted")
-    overall = float(numeric["converted"].mean()) if "converted" in numeric else float("nan")
-    rows, zs = [], {}
-    for name in sorted(labels.dropna().unique(), key=_natural):
+    outcome = np.isin(numeric.columns, _OUTCOMES)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sd = np.nanstd(x, axis=0)
+        z_all = (x - np.nanmean(x, axis=0)) / np.where(sd > 0, sd, 1)
+    names = sorted(labels.dropna().unique(), key=_natural)
+    ev, events = window_rows(log)
+    persona = pd.Index(names).get_indexer(labels.reindex(np.asarray(log.users.astype(str))).to_numpy())
+    paths, firsts = _typical_paths(ev, events, persona, names)
+    loops = _main_loops(log, labels, names)
+    losses = _main_dropoffs(log, labels, goals, losts)
+    overall = {c: float(numeric[c].mean()) for c in _OUTCOMES if c in numeric}
+    rows, zs, effects = [], {}, []
+    for name in names:
         inside = (labels == name).to_numpy()
-        d = _cohens_d(x, inside)
-        zs[name] = z_all[inside].mean(axis=0)
-        d[outcome] = 0.0  # conversion is reported on its own, not as a "distinguishing" behaviour
-        best = np.argsort(-np.abs(d), kind="stable")[:top_features]
-        members = tagged._frame["persona"].to_numpy() == name
-        sub = tagged._derive(tagged._frame.loc[members])
-        path = medoid_variant(variants(sub, top=MEDOID_OF).table)
-        loop = loops(sub).table if len(sub) else pd.DataFrame()
-        loop = loop[loop["kind"] != "self"]["loop"] if "kind" in loop else pd.Series(dtype=object)
+        ma, mb, d, only = effect_sizes(x, inside)
+        effects.append(pd.DataFrame({"persona": name, "feature": numeric.columns, "mean": ma, "mean_others": mb,
+                                     "cohens_d": d, "only_in_persona": only})[~outcome])
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value in the persona: 0
+            zs[name] = np.nan_to_num(np.nanmean(z_all[inside], axis=0))
+        ranked = np.where(outcome, -1.0, np.abs(d))
+        best = [j for j in np.argsort(-ranked, kind="stable")[:top_features] if ranked[j] > 0]
         row = {
             "persona": name,
             "users": int(inside.sum()),
             "share": float(inside.mean()),
             "conversion_rate": float(numeric.loc[inside, "converted"].mean()) if "converted" in numeric else np.nan,
+            "lost_rate": float(numeric.loc[inside, "lost"].mean()) if "lost" in numeric else np.nan,
             "top_channels": _top_shares(numeric[inside], "channel:"),
             "top_devices": _top_shares(numeric[inside], "device:"),
-            "distinguishing": "; ".join(f"{numeric.columns[j]} (d={d[j]:+.2f})" for j in best),
-            "typical_path": _show(path),
+            "distinguishing": "; ".join(_effect_text(numeric.columns[j], d[j], only[j]) for j in best),
+            "does_more": _does_more(numeric.columns, ma, mb),
+            "typical_path": _show(paths.get(name, ())),
+            "starts_at": firsts.get(name),
             "main_dropoff": losses.get(name),
-            "main_loop": loop.iloc[0] if len(loop) else None,
+            "main_loop": loops.get(name),
         }
         row["description"] = _describe(row, overall)
         rows.append(row)
     z = pd.DataFrame(zs, index=numeric.columns).T
-    return Profiles(table=pd.DataFrame(rows), z=z)
+    return Profiles(table=pd.DataFrame(rows), effects=pd.concat(effects, ignore_index=True), z=z)
 
 
-def levenshtein(sequences: Sequence[Sequence[int]]) -> np.ndarray:
-    """Edit distances (unit insertions, deletions, substitutions) between every pair of integer sequences.
+def _typical_paths(ev: Any, events: list[str], persona: np.ndarray, names: list) -> tuple[dict, dict]:
+    """The medoid journey of each persona (module docstring) as event names, and the event most of
+    the persona's journeys start with. ``persona``: the persona index of each user code, -1 for none."""
+    from scipy import sparse
 
-    Every pair is computed at once, one row of the dynamic programme per position
-    of the first sequence; within a row the chain of insertions is a running
-    minimum, ``D[i, j] = j + min over l ≤ j of (T[l] - l)``, with ``T`` the best of
-    deleting and substituting.
+    counts, pairs = journey_vectors(ev)
+    n, E = len(persona), len(events)
+    key = pairs["a"].astype(np.int64) * E + pairs["b"].astype(np.int64)
+    pair, column = np.unique(key, return_inverse=True)
+    rows = np.concatenate([counts["u"], pairs["u"]]).astype(np.int64)
+    cols = np.concatenate([counts["e"].astype(np.int64), E + column])
+    X = sparse.csr_matrix((np.concatenate([counts["n"], pairs["n"]]).astype(np.float64), (rows, cols)),
+                          shape=(n, E + len(pair)))
+    norm = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    X = sparse.diags(np.where(norm > 0, 1 / np.where(norm > 0, norm, 1), 0)) @ X
+    member = persona >= 0
+    indicator = sparse.csr_matrix((np.ones(member.sum()), (persona[member], np.flatnonzero(member))),
+                                  shape=(len(names), n))
+    closeness = np.asarray((X @ (indicator @ X).T).todense()) if len(names) else np.zeros((n, 0))
+    score = np.where(member, closeness[np.arange(n), np.maximum(persona, 0)], -np.inf)
+    medoid = {}
+    for j in range(len(names)):  # one argmax per persona, not per user
+        inside = np.flatnonzero(persona == j)
+        if len(inside):
+            medoid[j] = int(inside[np.argmax(score[inside])])
+    journeys = user_journeys(ev, list(medoid.values()))
+    paths = {names[j]: tuple(events[e] for e in journeys.get(u, [])) for j, u in medoid.items()}
+    return paths, _first_events(ev, persona, names, events)
 
-    >>> levenshtein([[1, 2, 3], [1, 3], []]).tolist()
-    [[0, 1, 3], [1, 0, 2], [3, 2, 0]]
-    """
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    n, width = len(lengths), int(lengths.max(initial=0))
-    padded = np.full((n, width), -1, dtype=np.int64)  # padding is never compared within the lengths
-    padded[np.arange(width) < lengths[:, None]] = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]
-                                                                 + [np.zeros(0, dtype=np.int64)])
-    a, b = np.triu_indices(n, k=1)
-    first, second = padded[a], padded[b]
-    cols = np.arange(width + 1)
-    row = np.broadcast_to(cols, (len(a), width + 1))  # D[0, j] = j
-    dist = lengths[b].copy()  # right when the first sequence is empty; set below otherwise
-    for i in range(1, width + 1):
-        best = np.empty_like(row)
-        best[:, 0] = i
-        best[:, 1:] = np.minimum(row[:, 1:] + 1, row[:, :-1] + (first[:, i - 1, None] != second))
-        row = np.minimum.accumulate(best - cols, axis=1) + cols
-        done = lengths[a] == i
-        dist[done] = row[done, lengths[b][done]]
-    out = np.zeros((n, n), dtype=np.int64)
-    out[a, b] = out[b, a] = dist
+
+def _first_events(ev: Any, persona: np.ndarray, names: list, events: list[str]) -> dict:
+    """The event most of each persona's journeys start with."""
+    first = first_events(ev)
+    p = persona[first["u"].astype(np.int64)]
+    keep = p >= 0
+    if not keep.any():
+        return {}
+    table = pd.crosstab(p[keep], first["e"][keep].astype(np.int64))
+    return {names[j]: events[int(table.loc[j].idxmax())] for j in table.index}
+
+
+def _main_loops(log: JourneyLog, labels: pd.Series, names: list) -> dict:
+    """The loop (two to four steps, self loops aside) most of each persona's users make."""
+    from ..mining.loops import loops
+
+    by = labels.dropna().rename("persona")
+    out = {}
+    for name in names:  # one loop search per persona, on the log's engine
+        found = loops(log.filter(by=by, segments=[name]), max_length=4).to_frame()
+        found = found[found["kind"] != "self"]
+        if len(found):
+            out[name] = found["loop"].iloc[0]
     return out
 
 
-def medoid_variant(table: pd.DataFrame) -> tuple:
-    """Among the variants of ``table`` (``variant``, ``count``), the one with the smallest
-    count-weighted sum of edit distances to the others; ties go to the earlier row.
+def _main_dropoffs(log: JourneyLog, labels: pd.Series, goals: Sequence[str], losts: Sequence[str]) -> dict:
+    """Each persona's most frequent last touchpoint before dropping off (:func:`~journeylens.dropoffs`,
+    ``lost`` journeys apart)."""
+    if not goals:
+        return {}
+    from ..outcomes.dropoffs import dropoffs
 
-    The most frequent variant is often a short fragment; the medoid is the path
-    the persona's journeys are closest to as a whole.
+    by = labels.dropna().rename("persona")
+    table = dropoffs(log, list(goals), lost=list(losts) or None, by=by).table
+    return table.sort_values("rank").groupby("persona", sort=False)["event"].first().to_dict()
 
-    >>> t = pd.DataFrame({"variant": [("x", "y", "z"), ("a", "b", "c"), ("a", "b")], "count": [4, 3, 2]})
-    >>> medoid_variant(t)
-    ('a', 'b', 'c')
-    """
-    if not len(table):
-        return ()
-    paths = list(table["variant"])
-    codes, _ = pd.factorize(np.concatenate([np.asarray(p, dtype=object) for p in paths]))
-    cuts = np.cumsum([len(p) for p in paths])[:-1]
-    cost = levenshtein(np.split(codes, cuts)) @ table["count"].to_numpy(dtype=np.float64)
-    return tuple(paths[int(np.argmin(cost))])
+
+def _effect_text(name: str, d: float, only: bool) -> str:
+    return f"{name} (only in this persona)" if only else f"{name} (d={d:+.2f})"
+
+
+def _does_more(columns: pd.Index, inside: np.ndarray, others: np.ndarray, n: int = 2) -> str:
+    """The event shares most above the others' (ratio), among those of at least 2% inside."""
+    share = np.asarray([c.startswith("event:") and c != "event:(other)" for c in columns])
+    with np.errstate(all="ignore"):
+        ratio = np.where(share & (inside >= _NOTABLE_SHARE) & (inside > others), inside / others, 0.0)
+    ratio = np.nan_to_num(ratio, posinf=np.inf)
+    best = [j for j in np.argsort(-ratio, kind="stable")[:n] if ratio[j] > 1.2]
+    return ", ".join(f"{columns[j][6:]} ({inside[j]:.0%} of events vs {others[j]:.0%})" for j in best)
 
 
 def _show(path: tuple) -> str:
@@ -203,23 +286,34 @@ def _top_shares(block: pd.DataFrame, prefix: str, n: int = 2) -> str:
     return ", ".join(f"{c[len(prefix):]} {v:.0%}" for c, v in mean.items() if v > 0)
 
 
-def _describe(row: dict, overall: float) -> str:
-    parts = [f"{row['persona']}: {row['share']:.0%} of customers"]
-    if row["top_channels"]:
-        parts.append(f"mostly on {row['top_channels']}")
+def _describe(row: dict, overall: dict) -> str:
+    """The persona in sentences a marketer can act on: who, how they behave, where to reach and fix."""
+    parts = [f"{row['persona']}: {row['users']:,} customers ({row['share']:.0%})"]
     if not np.isnan(row["conversion_rate"]):
-        parts.append(f"converts {row['conversion_rate']:.0%} (all customers: {overall:.0%})")
-    parts.append(f"stands out by {row['distinguishing']}")
+        gap = 100 * (row["conversion_rate"] - overall["converted"])
+        parts.append(f"convert {row['conversion_rate']:.0%} against {overall['converted']:.0%} overall "
+                     f"({gap:+.0f} points)")
+    if not np.isnan(row["lost_rate"]):
+        parts.append(f"lost {row['lost_rate']:.0%} against {overall['lost']:.0%}")
+    if row["starts_at"]:
+        parts.append(f"usually start at {row['starts_at']}")
+    if row["does_more"]:
+        parts.append(f"do more {row['does_more']}")
+    elif row["distinguishing"]:
+        parts.append(f"stand out by {row['distinguishing']}")
+    reach = " and ".join(r for r in (row["top_channels"], row["top_devices"]) if r)
+    if reach:
+        parts.append(f"reach them on {reach}")
     if row["typical_path"]:
-        parts.append(f"typical path {row['typical_path']}")
+        parts.append(f"typical journey {row['typical_path']}")
     if row["main_loop"]:
-        parts.append(f"loops {row['main_loop']}")
+        parts.append(f"they go round {row['main_loop']}")
     if row["main_dropoff"]:
-        parts.append(f"most often leaves after {row['main_dropoff']}")
+        parts.append(f"those who leave mostly leave after {row['main_dropoff']}: the place to act")
     return "; ".join(parts) + "."
 
 
-def compare_segments(log: EventLog, by: By, goal: str | Sequence[str] | None = None) -> pd.DataFrame:
+def compare_segments(log: JourneyLog, by: By, goal: str | Sequence[str] | None = None) -> pd.DataFrame:
     """Per-segment metrics with tests of each segment against the rest, one observation per user.
 
     Columns: ``users``, ``conversion_rate`` with ``conversion_p`` (chi-square on the
@@ -232,6 +326,8 @@ def compare_segments(log: EventLog, by: By, goal: str | Sequence[str] | None = N
     >>> jl.compare_segments(log, "tier", goal="buy")["users"].tolist()
     [1, 2]
     """
+    from scipy import stats
+
     features = user_features(log, goal=goal, bigrams=0)
     seg_of_user, labels, name = log.segments(by)
     present = log.users.astype(str).get_indexer(features.index)
