@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -17,6 +16,10 @@ from ..errors import ParameterError
 
 Level = Literal["event", "stage", "channel"]
 Per = Literal["user", "session"]
+if TYPE_CHECKING:  # networkx is imported when a graph is asked for
+    import networkx as nx
+
+
 EDGE_COLUMNS = ["source", "target", "count", "users", "mean_s", "median_s", "p90_s"]
 
 
@@ -46,8 +49,10 @@ class DFG:
         return (self.edges if self.segment_edges is None else self.segment_edges).copy()
 
     @property
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> "nx.DiGraph":
         """A ``networkx.DiGraph``: edges carry the table's columns; nodes carry ``starts``/``ends``."""
+        import networkx as nx
+
         g = nx.DiGraph(level=self.level, per=self.per)
         nodes = pd.Index(self.edges["source"]).append(pd.Index(self.edges["target"]))
         for node in nodes.append(self.starts.index).append(self.ends.index).unique():

@@ -11,9 +11,8 @@ from __future__ import annotations
 import html
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -21,9 +20,12 @@ from ..core.eventlog import EventLog
 from ..core.params import choice, fraction, positive_int
 from ..core.protocol import JourneyLog, check_per
 from ..errors import MissingDependencyError
-from .dfg import Per
-from .dfg import dfg
+from .dfg import Per, dfg
 from .variants import variants
+
+if TYPE_CHECKING:  # networkx is imported when a graph is asked for
+    import networkx as nx
+
 
 XES_NAMES = {"user_id": "case:concept:name", "event": "concept:name", "timestamp": "time:timestamp"}
 
@@ -52,8 +54,10 @@ class ProcessModel:
         return pd.DataFrame([self.summary])
 
     @property
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> "nx.DiGraph":
         """The Petri net as a bipartite ``DiGraph`` (nodes have ``kind`` place/transition and ``label``)."""
+        import networkx as nx
+
         g = nx.DiGraph()
         for p in self.net.places:
             g.add_node(f"p:{p.name}", kind="place", label=None)

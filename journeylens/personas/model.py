@@ -55,7 +55,6 @@ feature table: describe the personas with ``jl.profile(log, model.personas(), go
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Sequence
 
 import numpy as np
@@ -64,6 +63,7 @@ import pandas as pd
 from ..core.protocol import JourneyLog
 from ..core.params import choice, fraction, positive_int
 from ..errors import ParameterError
+from ..estimator import Estimator
 from . import markov
 from .features import TOP_EVENTS, check_per, excluded_codes, outcome_events, user_features
 
@@ -83,7 +83,7 @@ DEFAULT_FEATURES = ("n_events", "median_gap_s", "channel:", "device:", "stage:",
 SAMPLE_SIZE = {"markov": 20_000, "features": 3_000}
 
 
-class PersonaModel:
+class PersonaModel(Estimator):
     """Derive personas from behaviour (see the module docstring for the methods and the choice of k).
 
     ``fit`` takes a log (in memory or held by an engine) for both methods;
@@ -108,6 +108,8 @@ class PersonaModel:
     >>> int(profiles.to_frame()["users"].sum())
     2000
     """
+
+    _fitted_attribute = "labels_"
 
     _estimator_type = "clusterer"
 
@@ -156,37 +158,8 @@ class PersonaModel:
         self.minibatch_above = minibatch_above
         self.random_state = random_state
 
-    # -- the scikit-learn contract ---------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters (scikit-learn's contract: ``clone`` rebuilds the model from them)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> "PersonaModel":
-        """Set constructor parameters; an unknown name is a :class:`ParameterError`."""
-        for name, value in params.items():
-            if name not in self._param_names():
-                raise ParameterError(f"PersonaModel has no parameter {name!r} "
-                                     f"(parameters: {', '.join(self._param_names())})", name)
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        default = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
-        shown = [f"{n}={v!r}" for n, v in self.get_params().items() if not _same(v, default[n])]
-        return f"PersonaModel({', '.join(shown)})"
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "labels_")
-
     def _fitted(self) -> None:
-        if not hasattr(self, "labels_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this PersonaModel is not fitted yet: call fit(log) first")
+        self._check_fitted()
 
     def _check(self) -> tuple[int | None, float]:
         """Every parameter checked before any work; the fixed k (None for "auto") and the sample size."""
@@ -509,8 +482,3 @@ def _by_size(labels: np.ndarray) -> np.ndarray:
     return ids[np.lexsort((first, -counts))]
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) if not isinstance(a, np.ndarray) else False
-    except (TypeError, ValueError):
-        return False

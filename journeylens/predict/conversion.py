@@ -25,9 +25,9 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 
 from ..core.params import event_codes, event_names, micros, positive_int
+from ..estimator import Estimator
 from ..errors import JourneyLensError
 from . import boosting
 from .prefixes import MAX_COUNTED, Coded, Events, FeatureSpec, Vocabulary, read_events
@@ -41,7 +41,7 @@ OBSERVATIONAL = ("Observational, not causal: the rise is how the model's convers
 CHUNK = 100_000
 
 
-class ConversionModel(BaseEstimator):
+class ConversionModel(Estimator):
     """The probability that a journey reaches ``goal`` within ``within`` of its last event (see the
     module docstring).
 
@@ -68,6 +68,8 @@ class ConversionModel(BaseEstimator):
     >>> model.next_best(test, top=1).to_frame().columns.tolist()
     ['user_id', 'rank', 'touchpoint', 'probability_now', 'probability_after', 'observational_rise']
     """
+
+    _fitted_attribute = "estimator_"
 
     def __init__(self, *, goal: str | Sequence[str] | None = None, within: Any = None, order: int = 4,
                  max_classes: int = 100, max_prefixes: int = 50_000, validation: float = 0.2, max_iter: int = 200,
@@ -155,9 +157,7 @@ class ConversionModel(BaseEstimator):
     # -- prediction --------------------------------------------------------------
     def _active(self, X: Any) -> tuple[Coded, np.ndarray]:
         """The coded log and the last row of each user whose current journey has not converted."""
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "estimator_")
+        self._check_fitted()
         log, goal = self._read(X)
         last = log.last_of_users()
         return log, last[~goal[last]]
@@ -171,9 +171,7 @@ class ConversionModel(BaseEstimator):
     def evaluate(self, X: Any, bins: int = 10) -> "ConversionReport":
         """AUC, Brier score and a reliability table (``bins`` equal-width bins of the predicted
         probability) over every labelled prefix of log ``X``."""
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "estimator_")
+        self._check_fitted()
         bins = positive_int(bins, "bins")
         log, goal = self._read(X)
         rows, label = self._labels(log, goal, micros(self.within, "within"))

@@ -38,9 +38,9 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 
 from ..core.params import choice, positive_int
+from ..estimator import Estimator
 from ..errors import JourneyLensError, ParameterError
 from . import boosting
 from .ngram import BackoffNgram
@@ -52,7 +52,7 @@ MODELS = ("ngram", "booster", "booster_calendar")
 CHUNK = 100_000
 
 
-class NextStepModel(BaseEstimator):
+class NextStepModel(Estimator):
     """Predict each journey's next event (or its end) from the events so far (see the module docstring).
 
     ``fit(log)`` learns from every prefix of every journey (``per="user"``: a user's whole
@@ -83,6 +83,8 @@ class NextStepModel(BaseEstimator):
     >>> model.predict_next(test, top=2).to_frame().columns.tolist()
     ['user_id', 'rank', 'next_event', 'probability']
     """
+
+    _fitted_attribute = "estimator_"
 
     def __init__(self, *, models: Sequence[str] = MODELS, order: int = 4, min_count: int = 5, per: str = "user",
                  max_classes: int = 100, max_prefixes: int = 50_000, validation: float = 0.2,
@@ -198,9 +200,7 @@ class NextStepModel(BaseEstimator):
 
     def _current(self, X: Any) -> tuple[Coded, np.ndarray]:
         """Log ``X`` coded, and the row of each user's last event (their current journey's state)."""
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "estimator_")
+        self._check_fitted()
         log = self._read(X)
         return log, log.last_of_users()
 
@@ -234,9 +234,7 @@ class NextStepModel(BaseEstimator):
     def _scored(self, X: Any) -> tuple[Coded, pd.Index, np.ndarray, np.ndarray, np.ndarray]:
         """Every prefix of log ``X``: the names outputs are indices into, actual and predicted outputs and the
         predicted one's probability."""
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "estimator_")
+        self._check_fitted()
         log = self._read(X)
         rows = np.arange(len(log.events))
         unknown = log.events.events.difference(pd.Index(self.classes_), sort=False)

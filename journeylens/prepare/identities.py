@@ -13,8 +13,6 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ..core.protocol import JourneyLog
 from ..engine.sql import run
@@ -65,6 +63,9 @@ def stitch(
     ids, ids_index = pd.factorize(pd.concat([log_ids, a, b], ignore_index=True), sort=True)
     n_nodes, n_log, n_links = len(ids_index), len(log_ids), len(a)
     la, lb = ids[n_log : n_log + n_links], ids[n_log + n_links :]
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(n_links, dtype=np.int8), (la, lb)), shape=(n_nodes, n_nodes))
     n_comp, label = connected_components(graph, directed=False)
 

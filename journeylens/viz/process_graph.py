@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from .text import plain
 
@@ -14,8 +12,10 @@ if TYPE_CHECKING:
 _START = "\x00start"
 
 
-def _layers(graph: nx.DiGraph, starts: dict) -> dict:
+def _layers(graph: Any, starts: dict) -> dict:
     """Column of each node: hops from the journeys' start along the most frequent ways in."""
+    import networkx as nx
+
     g = nx.DiGraph()
     g.add_edges_from((_START, n, {"w": 1.0}) for n in starts)
     total = max((d["count"] for _, _, d in graph.edges(data=True)), default=1)
@@ -27,6 +27,7 @@ def _layers(graph: nx.DiGraph, starts: dict) -> dict:
 
 def process_graph_figure(result: "DFG", top: int | None = 40):
     """Nodes sized by volume, edges by count; backward and loop edges highlighted; names shown as plain text."""
+    import networkx as nx
     import plotly.graph_objects as go
 
     edges = result.edges.sort_values(["count", "source", "target"], ascending=[False, True, True])
