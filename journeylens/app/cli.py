@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 bad input or request (one-line reason on stderr);
 2 command-line usage error (one line too); 3 unexpected internal error (set
-``JOURNEYLENS_DEBUG=1`` for the traceback); 4 ``compare --fail-below`` not met.
+``JOURNEYLENS_DEBUG=1`` for the traceback); 4 ``compare --fail-below`` not met;
+130 interrupted.
 
 Errors name the flags (``--gap``) where the library names its keywords
 (``gap=``): a :class:`~journeylens.errors.ParameterError` carries the keyword
@@ -291,18 +292,25 @@ def analyze(
                  map=journey_map and str(journey_map), goal=goal, funnel=funnel, gap=gap, inactivity=inactivity,
                  personas=personas, seed=seed, tz=tz, sep=sep, encoding=encoding, strict=strict,
                  out=out and str(out), format=fmt, report=report, quiet=quiet or None)
-    with _errors_as_exit_codes(ctx, quiet):
+    with _errors_as_exit_codes(ctx):
         from ..core.journey_map import as_journey_map
-        from .pipeline import run_analysis
-        from .report import render
 
         s = _settings(config, given)
         source = events or (Path(s["events"]) if s.get("events") else None)
         if source is None:
             raise InputError("no event file: give EVENTS or 'events:' in the config file")
-        out_dir = _output_folder(Path(s["out"]))
         jmap = as_journey_map(s["map"]) if s["map"] else None
-        steps = _Steps(total=8, quiet=bool(s["quiet"]))
+        out_dir = _output_folder(Path(s["out"]))
+        _analyze(Path(source), s, jmap, out_dir)
+
+
+def _analyze(source: Path, s: dict[str, Any], jmap: Any, out_dir: Path) -> None:
+    """The analysis itself, once every setting has been checked."""
+    from .pipeline import run_analysis
+    from .report import render
+
+    with _library_warnings(s["quiet"]):
+        steps = _Steps(total=8, quiet=s["quiet"])
         with steps.step("load"):
             log = _load(Path(source), s)
         analysis = run_analysis(
@@ -343,7 +351,7 @@ def compare_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output and no library warnings."),
 ) -> None:
     """Designed vs observed: conformance.csv, unexpected.csv, missing.csv and more, without the full analysis."""
-    with _errors_as_exit_codes(ctx, quiet):
+    with _errors_as_exit_codes(ctx), _library_warnings(quiet):
         from ..compare.conformance import compare
         from ..io.writers import write_table
 
@@ -377,7 +385,7 @@ def drift_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output and no library warnings."),
 ) -> None:
     """What changed between two periods: drift_edges.csv, drift_variants.csv, drift_outcomes.csv."""
-    with _errors_as_exit_codes(ctx, quiet):
+    with _errors_as_exit_codes(ctx), _library_warnings(quiet):
         from ..compare.drift import drift
         from ..io.writers import write_table
 
@@ -412,11 +420,10 @@ def _flag(command: Any, name: str) -> Optional[str]:
 
 
 @contextmanager
-def _errors_as_exit_codes(ctx: typer.Context, quiet: bool) -> Iterator[None]:
-    """User mistakes → one line and exit 1; library warnings one line each (none when quiet); bugs → exit 3."""
+def _errors_as_exit_codes(ctx: typer.Context) -> Iterator[None]:
+    """User mistakes → one line and exit 1, naming the command's flags; bugs → one line and exit 3."""
     try:
-        with _library_warnings(quiet):
-            yield
+        yield
     except ParameterError as exc:
         typer.echo(f"journeylens: error: {_renamed(exc, lambda name: _flag(ctx.command, name))}", err=True)
         raise typer.Exit(1) from None
@@ -452,6 +459,7 @@ def _library_warnings(quiet: bool) -> Iterator[None]:
             seen.add(text)
             typer.echo(text, err=True)
 
+    disabled = logging.root.manager.disable
     with warnings.catch_warnings():
         if quiet:
             warnings.simplefilter("ignore")
@@ -461,8 +469,7 @@ def _library_warnings(quiet: bool) -> Iterator[None]:
         try:
             yield
         finally:
-            if quiet:
-                logging.disable(logging.NOTSET)
+            logging.disable(disabled)
 
 
 def main() -> None:
@@ -470,9 +477,9 @@ def main() -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(prog_name="journeylens", standalone_mode=False)
-    except typer.Abort:
-        typer.echo("journeylens: aborted", err=True)
-        sys.exit(1)
+    except typer.Abort:  # Ctrl-C
+        typer.echo("journeylens: interrupted", err=True)
+        sys.exit(130)
     except Exception as exc:  # click's usage errors; the commands turn everything else into exit codes
         message = getattr(exc, "format_message", None)
         if message is None:
