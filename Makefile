@@ -49,6 +49,7 @@ $(MIN_STAMP): pyproject.toml ci/constraints-min.txt
 	touch $(MIN_STAMP)
 
 test-min: $(MIN_STAMP)
+	@echo "minimum-versions lane: $$($(MIN_PY) --version), $$(grep -c '==' ci/constraints-min.txt) floors pinned"
 	JOURNEYLENS_MIN_LANE=1 $(MIN_PY) -m pytest -m "not slow" $(MIN_TESTS)
 
 bench: install

@@ -250,11 +250,15 @@ def test_bad_config_files_are_one_line(run, events, tmp_path, content, said):
     assert not (tmp_path / "o").exists()
 
 
-def test_config_that_is_a_folder_missing_or_too_large(run, events, tmp_path):
+def test_config_that_is_a_folder_missing_a_fifo_or_too_large(run, events, tmp_path):
     line = refused(run("analyze", events, "--config", tmp_path))
     assert line == f"journeylens: error: {tmp_path}: a folder, not a config file"
     line = refused(run("analyze", events, "--config", tmp_path / "none.yaml"))
     assert line == f"journeylens: error: {tmp_path / 'none.yaml'}: no such config file"
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    line = refused(run("analyze", events, "--config", fifo))
+    assert line == f"journeylens: error: {fifo}: not a regular file, not a config file"
     big = tmp_path / "big.yaml"
     big.write_text("# " + "x" * cli.CONFIG_MAX_BYTES + "\n")
     line = refused(run("analyze", events, "--config", big))

@@ -188,8 +188,9 @@ def _read_config(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        if not path.is_file():
-            raise InputError(f"{path}: {'a folder, not a' if path.is_dir() else 'no such'} config file")
+        if not path.is_file():  # a folder, a FIFO, a device: nothing to read, or nothing that ends
+            what = "a folder, not a" if path.is_dir() else "not a regular file, not a" if path.exists() else "no such"
+            raise InputError(f"{path}: {what} config file")
         with open(path, "rb") as handle:
             raw = handle.read(CONFIG_MAX_BYTES + 1)
     except OSError as exc:
