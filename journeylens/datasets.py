@@ -217,7 +217,20 @@ SAMPLE_MAPPING: dict[str, str] = {"user": "Customer Ref", "time": "When", "event
 _SAMPLE_COLUMNS = {"user_id": "Customer Ref", "timestamp": "When", "event": "Touchpoint", "channel": "Medium",
                    "device": "Device Type", "campaign": "Campaign"}
 _CAMPAIGNS = ("spring_sale", "new_arrivals", "loyalty_club")
-_SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def _sample_folder() -> Path:
+    """The bundled sample's folder: inside the installed package (a wheel), else the checkout's ``data/samples``.
+
+    The files live once, in the checkout's ``data/samples/``; the wheel carries
+    them as ``journeylens/_samples/`` (see ``pyproject.toml``).
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "_samples"
+    return packaged if packaged.is_dir() else here.parent / "data" / "samples"
+
+
+_SAMPLES = _sample_folder()
 
 
 def _weights(persona: str) -> np.ndarray:
@@ -494,13 +507,13 @@ def _map_yaml(jmap: dict[str, Any]) -> str:
 def _bundled(name: str) -> Path:
     path = _SAMPLES / name
     if not path.exists():
-        raise InputError(f"{path}: the bundled sample file is missing (the package is not run from a source "
-                         f"checkout; write it with journeylens.datasets.write_sample(folder))")
+        raise InputError(f"{path}: the bundled sample file is missing (this installation lacks the sample; "
+                         f"write it with journeylens.datasets.write_sample(folder))")
     return path
 
 
 def sample_path() -> Path:
-    """Path of the bundled sample CSV, ``data/samples/retail_journeys.csv``.
+    """Path of the bundled sample CSV: ``data/samples/retail_journeys.csv`` (``journeylens/_samples/`` when installed).
 
     >>> sample_path().name
     'retail_journeys.csv'
@@ -509,7 +522,7 @@ def sample_path() -> Path:
 
 
 def sample_map_path() -> Path:
-    """Path of the bundled sample's designed journey map, ``data/samples/retail_map.yaml``.
+    """Path of the bundled sample's designed journey map, ``retail_map.yaml`` beside :func:`sample_path`.
 
     >>> sample_map_path().suffix
     '.yaml'

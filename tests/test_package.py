@@ -1,4 +1,4 @@
-"""Package hygiene: a quiet, light import and the declared licence/extras."""
+"""Package hygiene: a quiet, light import, the declared licence/extras/version, the sample's one home."""
 
 from __future__ import annotations
 
@@ -36,7 +36,27 @@ def test_required_top_level_layout():
     for name in ("journeylens", "notebooks", "data/samples", "tests", "pyproject.toml", "README.md", "Makefile"):
         assert (ROOT / name).exists(), name
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in ci
+    assert "make test\n" in ci and "make test-min\n" in ci  # the suite, then the minimum-versions lane
     readme = (ROOT / "README.md").read_text()
     quick = readme.index("make demo")
     assert quick < readme.index("make test") < quick + 400
+
+
+def test_version_is_written_once():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["hatch"]["version"]["path"] == "journeylens/__init__.py"
+
+
+def test_sample_has_one_home_and_the_wheel_maps_it_into_the_package():
+    import journeylens as jl
+
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["sources"] == {"data/samples": "journeylens/_samples"} and "data/samples" in wheel["only-include"]
+    assert not (ROOT / "journeylens" / "_samples").exists()  # no second copy in the checkout
+    assert jl.datasets.sample_path() == ROOT / "data" / "samples" / "retail_journeys.csv"
+
+
+def test_dev_extra_can_build_the_wheel_test_needs():
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert any(dep.startswith("build") for dep in dev)  # tests/test_wheel.py skips without it

@@ -1,25 +1,36 @@
 """The ``journeylens`` command for scheduled jobs.
 
 Exit codes: 0 success; 1 bad input or request (one-line reason on stderr);
-2 command-line usage error; 3 unexpected internal error (set
-``JOURNEYLENS_DEBUG=1`` for the traceback).
+2 command-line usage error (one line too); 3 unexpected internal error (set
+``JOURNEYLENS_DEBUG=1`` for the traceback); 4 ``compare --fail-below`` not met;
+130 interrupted.
+
+Errors name the flags (``--gap``) where the library names its keywords
+(``gap=``): a :class:`~journeylens.errors.ParameterError` carries the keyword
+and is translated here, for every flag alike. Every setting is checked before
+any work, whether it came from a flag or from the ``--config`` file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
+import reprlib
 import sys
+import tempfile
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 from tqdm import tqdm
 
-from ..errors import InputError, JourneyLensError
+from ..core import params
+from ..errors import InputError, JourneyLensError, ParameterError
 
 app = typer.Typer(
     add_completion=False,
@@ -29,16 +40,28 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"journeylens {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
     """Journey mining from multichannel event logs."""
 
 
 class _Steps:
-    """Named steps with timings, shown as a progress bar on stderr unless quiet."""
+    """Named steps with timings, shown as a progress bar when stderr is a terminal and not quiet."""
 
     def __init__(self, total: int, quiet: bool) -> None:
-        self.bar = tqdm(total=total, disable=quiet, file=sys.stderr, unit="step", leave=False)
+        self.bar = tqdm(total=total, disable=quiet or not sys.stderr.isatty(), file=sys.stderr, unit="step",
+                        leave=False)
         self.seconds: dict[str, float] = {}
         self._current: tuple[str, float] | None = None
 
@@ -84,38 +107,136 @@ DEFAULTS: dict[str, Any] = {
     "gap": "30min", "inactivity": "7d", "personas": "auto", "seed": 0, "out": "out", "format": "csv",
     "report": True, "quiet": False,
 }
+#: library keywords that the command line spells differently (the flag is ``--`` + the setting)
+_SETTING_OF = {"journey_map": "map", "random_state": "seed", "k": "personas", "steps": "funnel"}
+_TEXT = ("user", "time", "event", "channel", "session", "device", "tz", "sep", "encoding", "map", "out", "events")
+_SWITCHES = ("strict", "report", "quiet")
+_DURATIONS = ("gap", "inactivity")
+_FORMATS = ("csv", "parquet")
+_OFF = ("0", "none", "off")
+#: a config file is a handful of options; anything larger is not one
+CONFIG_MAX_BYTES = 1 << 20
+_preview = reprlib.Repr()
+_preview.maxstring = _preview.maxother = 60
+
+
+def _checked(key: str, value: Any) -> Any:
+    """One setting in the form the analysis takes; a ParameterError naming it otherwise.
+
+    Only the kind of a wrong value is shown when it is not a scalar: a config
+    file may hold a structure too large to print.
+    """
+    if key in _TEXT:
+        if not isinstance(value, str) or not value.strip():
+            raise ParameterError(f"{key} must be non-empty text, not {_kind(value)}", key)
+        return value
+    if key in _SWITCHES:
+        if not isinstance(value, bool):
+            raise ParameterError(f"{key} must be true or false, not {_kind(value)}", key)
+        return value
+    if key in _DURATIONS:
+        params.duration(value, key)  # refuses unitless numbers; the analysis takes the text as given
+        return value
+    if key == "seed":
+        return params.positive_int(value, key, minimum=0)
+    if key == "format":
+        return params.choice(value, key, _FORMATS)
+    if key == "personas":
+        if value is False or (isinstance(value, str) and value.strip().lower() in _OFF) or value == 0:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            return value
+        raise ParameterError(f"personas must be 'auto', a number of personas or 0 (off), not {_kind(value)}", key)
+    if key == "goal":
+        if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            return value
+        raise ParameterError(f"goal must be an event name or a list of them, not {_kind(value)}", key)
+    if key == "funnel":
+        steps = _parse_funnel(value) if isinstance(value, str) else value
+        if isinstance(steps, list) and steps and all(
+                isinstance(step, str) or (isinstance(step, list) and step and all(isinstance(e, str) for e in step))
+                for step in steps):
+            return steps
+        raise ParameterError(f"funnel must be steps 'a,b|c,d' or a list of event names (or lists of them), "
+                             f"not {_kind(value)}", key)
+    raise ParameterError(f"unknown option {key!r}", key)
+
+
+def _kind(value: Any) -> str:
+    return _preview.repr(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
 
 
 def _settings(config: Optional[Path], given: dict[str, Any]) -> dict[str, Any]:
-    """Defaults, then the config file, then the flags actually given."""
+    """Defaults, then the config file, then the flags actually given; every value checked."""
     settings = dict(DEFAULTS)
     if config is not None:
-        import yaml
-
-        if not config.exists():
-            raise InputError(f"{config}: no such config file")
-        try:
-            loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise InputError(f"{config}: not valid YAML{where}") from None
-        if not isinstance(loaded, dict):
-            raise InputError(f"{config}: a config file is a mapping of option: value")
-        unknown = sorted(set(loaded) - set(DEFAULTS) - {"events"})
-        if unknown:
-            raise InputError(f"{config}: unknown option {unknown[0]!r} (known: {', '.join(sorted(DEFAULTS))})")
-        settings.update(loaded)
-    settings.update({k: v for k, v in given.items() if v is not None})
+        for key, value in _read_config(config).items():
+            if value is None:  # "gap:" left empty: the default
+                continue
+            try:
+                settings[key] = _checked(key, value)
+            except ParameterError as exc:
+                raise InputError(f"{config}: {_renamed(exc, lambda name: f'{name}:')}") from None
+    settings.update({k: _checked(k, v) for k, v in given.items() if v is not None})
     return settings
 
 
-def _parse_funnel(text: Any) -> Optional[list]:
-    """``"a,b|c,d"`` (or a YAML list) → steps; ``|`` joins alternatives within a step."""
-    if text is None or isinstance(text, list):
-        return text
-    steps = [[p.strip() for p in part.split("|") if p.strip()] for part in str(text).split(",")]
+def _read_config(path: Path) -> dict[str, Any]:
+    """The config file's options: a small UTF-8 YAML mapping of option names to values."""
+    import yaml
+
+    try:
+        if not path.is_file():  # a folder, a FIFO, a device: nothing to read, or nothing that ends
+            what = "a folder, not a" if path.is_dir() else "not a regular file, not a" if path.exists() else "no such"
+            raise InputError(f"{path}: {what} config file")
+        with open(path, "rb") as handle:
+            raw = handle.read(CONFIG_MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    if len(raw) > CONFIG_MAX_BYTES:
+        raise InputError(f"{path}: a config file is at most {CONFIG_MAX_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: the config file is not UTF-8 text (byte {exc.start})") from None
+    try:
+        # safe_load shares aliased nodes rather than copying them, and _checked never walks a value
+        # deeper than a list of lists, so an alias bomb costs nothing here.
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}: not valid YAML{where}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise InputError(f"{path}: a config file is a mapping of option: value, not {_kind(loaded)}")
+    known = set(DEFAULTS) | {"events"}
+    for key in loaded:
+        if key not in known:
+            raise InputError(f"{path}: unknown option {_kind(key)} (known: {', '.join(sorted(known))})")
+    return loaded
+
+
+def _parse_funnel(text: str) -> list:
+    """``"a,b|c,d"`` → steps; ``|`` joins alternatives within a step."""
+    steps = [[p.strip() for p in part.split("|") if p.strip()] for part in text.split(",")]
     return [s[0] if len(s) == 1 else s for s in steps if s]
+
+
+def _output_folder(out: Path) -> Path:
+    """``out`` created and writable, before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"out={str(out)!r} is a file, not a folder", "out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ParameterError(f"out={str(out)!r} cannot be written to ({exc.strerror or exc})", "out") from None
+    return out
 
 
 def _load(events: Path, s: dict[str, Any]):
@@ -133,16 +254,6 @@ def _load(events: Path, s: dict[str, Any]):
     return log
 
 
-def _personas(value: Any) -> Any:
-    if value in (None, False, 0, "0", "none", "off"):
-        return None
-    if str(value).isdigit():
-        return int(value)
-    if value != "auto":
-        raise InputError(f"--personas must be 'auto', a number or 0 (off), not {value!r}")
-    return "auto"
-
-
 _MAPPING_HELP = {
     "user": "Column with the customer/user id (auto-detected if omitted).",
     "time": "Column with the timestamp.",
@@ -153,6 +264,7 @@ _MAPPING_HELP = {
 
 @app.command()
 def analyze(
+    ctx: typer.Context,
     events: Optional[Path] = typer.Argument(None, help="Event file: CSV(.gz), Parquet (file or folder), JSON lines, XES(.gz)."),
     config: Optional[Path] = typer.Option(None, help="YAML file with any of these options (flags override it)."),
     user: Optional[str] = typer.Option(None, help=_MAPPING_HELP["user"]),
@@ -164,8 +276,8 @@ def analyze(
     journey_map: Optional[Path] = typer.Option(None, "--map", help="Designed journey map (YAML/JSON)."),
     goal: Optional[str] = typer.Option(None, help="Conversion event (default: the map's conversion)."),
     funnel: Optional[str] = typer.Option(None, help="Funnel steps 'a,b|c,d' (| = any of; default: from the map)."),
-    gap: Optional[str] = typer.Option(None, help="Inactivity that ends a session (default 30min)."),
-    inactivity: Optional[str] = typer.Option(None, help="Inactivity after which a non-converter has dropped off (default 7d)."),
+    gap: Optional[str] = typer.Option(None, help="Inactivity that ends a session, with a unit (default 30min)."),
+    inactivity: Optional[str] = typer.Option(None, help="Inactivity after which a non-converter has dropped off, with a unit (default 7d)."),
     personas: Optional[str] = typer.Option(None, help="'auto', a number of personas, or 0 to skip (default auto)."),
     seed: Optional[int] = typer.Option(None, help="Random state for personas (default 0)."),
     tz: Optional[str] = typer.Option(None, help="Time zone of naive timestamps (default UTC)."),
@@ -175,29 +287,37 @@ def analyze(
     out: Optional[Path] = typer.Option(None, help="Output folder (created) (default out)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Table format: csv or parquet (default csv)."),
     report: Optional[bool] = typer.Option(None, "--report/--no-report", help="Write report.html (default yes)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output and no library warnings."),
 ) -> None:
     """Load EVENTS, validate and quarantine, and write every analysis table, summary.json and report.html."""
-    with _errors_as_exit_codes():
-        from .pipeline import run_analysis
-        from .report import render
+    given = dict(user=user, time=time_col, event=event, channel=channel, session=session, device=device,
+                 map=journey_map and str(journey_map), goal=goal, funnel=funnel, gap=gap, inactivity=inactivity,
+                 personas=personas, seed=seed, tz=tz, sep=sep, encoding=encoding, strict=strict,
+                 out=out and str(out), format=fmt, report=report, quiet=quiet or None)
+    with _errors_as_exit_codes(ctx):
+        from ..core.journey_map import as_journey_map
 
-        given = dict(user=user, time=time_col, event=event, channel=channel, session=session, device=device,
-                     map=journey_map, goal=goal, funnel=funnel, gap=gap, inactivity=inactivity, personas=personas,
-                     seed=seed, tz=tz, sep=sep, encoding=encoding, strict=strict, out=out, format=fmt,
-                     report=report, quiet=quiet or None)
         s = _settings(config, given)
         source = events or (Path(s["events"]) if s.get("events") else None)
         if source is None:
             raise InputError("no event file: give EVENTS or 'events:' in the config file")
-        out_dir = Path(s["out"])
-        steps = _Steps(total=8, quiet=bool(s["quiet"]))
+        jmap = as_journey_map(s["map"]) if s["map"] else None
+        out_dir = _output_folder(Path(s["out"]))
+        _analyze(Path(source), s, jmap, out_dir)
+
+
+def _analyze(source: Path, s: dict[str, Any], jmap: Any, out_dir: Path) -> None:
+    """The analysis itself, once every setting has been checked."""
+    from .pipeline import run_analysis
+    from .report import render
+
+    with _library_warnings(s["quiet"]):
+        steps = _Steps(total=8, quiet=s["quiet"])
         with steps.step("load"):
             log = _load(Path(source), s)
         analysis = run_analysis(
-            log, goal=s["goal"], journey_map=s["map"], funnel=_parse_funnel(s["funnel"]),
-            personas=_personas(s["personas"]), gap=s["gap"], inactivity=s["inactivity"],
-            random_state=int(s["seed"]), progress=lambda name: steps.advance(name),
+            log, goal=s["goal"], journey_map=jmap, funnel=s["funnel"], personas=s["personas"], gap=s["gap"],
+            inactivity=s["inactivity"], random_state=s["seed"], progress=lambda name: steps.advance(name),
         )
         with steps.step("write"):
             files = analysis.write(out_dir, format=s["format"])
@@ -220,6 +340,7 @@ def analyze(
 
 @app.command("compare")
 def compare_command(
+    ctx: typer.Context,
     events: Path = typer.Argument(..., help="Event file."),
     journey_map: Path = typer.Option(..., "--map", help="Designed journey map (YAML/JSON)."),
     user: Optional[str] = typer.Option(None, help=_MAPPING_HELP["user"]),
@@ -229,16 +350,16 @@ def compare_command(
     by: Optional[str] = typer.Option(None, help="Segment column to compare per segment."),
     out: Path = typer.Option(Path("out"), help="Output folder."),
     fail_below: Optional[float] = typer.Option(None, help="Exit 4 when mean fitness is below this."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output and no library warnings."),
 ) -> None:
     """Designed vs observed: conformance.csv, unexpected.csv, missing.csv and more, without the full analysis."""
-    with _errors_as_exit_codes():
+    with _errors_as_exit_codes(ctx), _library_warnings(quiet):
         from ..compare.conformance import compare
         from ..io.writers import write_table
 
         s = _settings(None, dict(user=user, time=time_col, event=event, channel=channel))
+        out = _output_folder(out)
         result = compare(_load(events, s), str(journey_map), by=by)
-        out.mkdir(parents=True, exist_ok=True)
         for name in ("conformance", "overall", "unexpected", "missing", "skipped_stages", "stage_order_violations",
                      "targets", "unmapped"):
             table = result.conformance if name == "conformance" else getattr(result, name)
@@ -254,6 +375,7 @@ def compare_command(
 
 @app.command("drift")
 def drift_command(
+    ctx: typer.Context,
     before: Path = typer.Argument(..., help="Event file of the first period (or the whole log with --split-at)."),
     after: Optional[Path] = typer.Argument(None, help="Event file of the second period."),
     split_at: Optional[str] = typer.Option(None, help="Cut one log at this time (users by first event)."),
@@ -262,18 +384,18 @@ def drift_command(
     event: Optional[str] = typer.Option(None, help=_MAPPING_HELP["event"]),
     goal: Optional[str] = typer.Option(None, help="Conversion event, for conversion and drop-off changes."),
     out: Path = typer.Option(Path("out"), help="Output folder."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output and no library warnings."),
 ) -> None:
     """What changed between two periods: drift_edges.csv, drift_variants.csv, drift_outcomes.csv."""
-    with _errors_as_exit_codes():
+    with _errors_as_exit_codes(ctx), _library_warnings(quiet):
         from ..compare.drift import drift
         from ..io.writers import write_table
 
         s = _settings(None, dict(user=user, time=time_col, event=event))
+        out = _output_folder(out)
         first = _load(before, s)
         second = _load(after, s) if after is not None else None
         result = drift(first, second, split_at=split_at, goal=goal)
-        out.mkdir(parents=True, exist_ok=True)
         for name in ("edges", "variants", "outcomes"):
             write_table(getattr(result, name), out / f"drift_{name}.csv")
         if not quiet:
@@ -281,12 +403,38 @@ def drift_command(
             typer.echo(f"{changed} of {len(result.edges)} transitions changed → {out}/", err=True)
 
 
+def _renamed(exc: ParameterError, spelling: Callable[[str], Optional[str]]) -> str:
+    """The message with its leading ``name=`` (or ``name``) in the caller's spelling of the parameter."""
+    text, name = str(exc), exc.parameter
+    shown = spelling(name) if name else None
+    if shown is not None:
+        for sep in ("=", " "):
+            if text.startswith(name + sep):
+                return f"{shown} {text[len(name) + 1:].lstrip()}"
+    return text
+
+
+def _flag(command: Any, name: str) -> Optional[str]:
+    """The command's flag for a library keyword (``gap`` → ``--gap``), or None when it has none."""
+    wanted = "--" + _SETTING_OF.get(name, name).replace("_", "-")
+    flags = {opt for param in getattr(command, "params", ()) for opt in getattr(param, "opts", ())}
+    return wanted if wanted in flags else None
+
+
 @contextmanager
-def _errors_as_exit_codes() -> Iterator[None]:
+def _errors_as_exit_codes(ctx: typer.Context) -> Iterator[None]:
+    """User mistakes → one line and exit 1, naming the command's flags; bugs → one line and exit 3."""
     try:
         yield
+    except ParameterError as exc:
+        typer.echo(f"journeylens: error: {_renamed(exc, lambda name: _flag(ctx.command, name))}", err=True)
+        raise typer.Exit(1) from None
     except JourneyLensError as exc:
         typer.echo(f"journeylens: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # the file system said no: a path or a disk of the user's, not a bug
+        where = f"{_preview.repr(str(exc.filename))}: " if exc.filename else ""
+        typer.echo(f"journeylens: error: {where}{exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
@@ -301,9 +449,51 @@ def _errors_as_exit_codes() -> Iterator[None]:
         raise typer.Exit(3) from None
 
 
+@contextmanager
+def _library_warnings(quiet: bool) -> Iterator[None]:
+    """Warnings of the libraries underneath, each once and on one line of stderr; none at all when quiet."""
+    seen: set[str] = set()
+
+    def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+        first = str(message).strip().splitlines()[0] if str(message).strip() else ""
+        text = f"journeylens: warning: {category.__name__}: {first}"
+        if text not in seen:  # libraries reset the warnings registry, so "once" is kept here
+            seen.add(text)
+            typer.echo(text, err=True)
+
+    disabled = logging.root.manager.disable
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)
+        else:
+            warnings.showwarning = one_line
+        try:
+            yield
+        finally:
+            logging.disable(disabled)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: usage errors are one line too (help is shown as it is)."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="journeylens", standalone_mode=False)
+    except typer.Abort:  # Ctrl-C
+        typer.echo("journeylens: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors; the commands turn everything else into exit codes
+        message = getattr(exc, "format_message", None)
+        if message is None:
+            raise
+        text = message().strip()
+        if "\n" in text:  # "no arguments": click's error is the help page
+            exc.show()
+        elif text:  # (an empty one: typer has shown the help page already)
+            name = getattr(getattr(exc, "ctx", None), "command_path", "journeylens")
+            typer.echo(f"journeylens: error: {text} (see '{name} --help')", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":
