@@ -115,7 +115,7 @@ def test_column_detection_prefers_xes_names_and_reports_ambiguity():
     assert resolve_roles(["case_id", "activity", "timestamp"], {}, "f")["user"] == "case_id"  # case_id ~ caseid
     with pytest.raises(ColumnError, match="is the delimiter right"):
         resolve_roles(["user;time;event"], {}, "f.csv")
-    with pytest.raises(ColumnError, match="'nope' given for user="):
+    with pytest.raises(jl.ParameterError, match="user='nope' is not a column of f.csv"):
         resolve_roles(["a", "b"], {"user": "nope"}, "f.csv")
 
 

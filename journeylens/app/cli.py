@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import platform
-import reprlib
 import sys
 import tempfile
 import time
@@ -30,7 +29,9 @@ import typer
 from tqdm import tqdm
 
 from ..core import params
-from ..errors import InputError, JourneyLensError, ParameterError
+from ..core.safe_yaml import load_yaml
+from ..errors import InputError, JourneyLensError, ParameterError, bounded_repr
+from .pipeline import FORMATS
 
 app = typer.Typer(
     add_completion=False,
@@ -112,12 +113,9 @@ _SETTING_OF = {"journey_map": "map", "random_state": "seed", "k": "personas", "s
 _TEXT = ("user", "time", "event", "channel", "session", "device", "tz", "sep", "encoding", "map", "out", "events")
 _SWITCHES = ("strict", "report", "quiet")
 _DURATIONS = ("gap", "inactivity")
-_FORMATS = ("csv", "parquet")
 _OFF = ("0", "none", "off")
 #: a config file is a handful of options; anything larger is not one
 CONFIG_MAX_BYTES = 1 << 20
-_preview = reprlib.Repr()
-_preview.maxstring = _preview.maxother = 60
 
 
 def _checked(key: str, value: Any) -> Any:
@@ -140,7 +138,7 @@ def _checked(key: str, value: Any) -> Any:
     if key == "seed":
         return params.positive_int(value, key, minimum=0)
     if key == "format":
-        return params.choice(value, key, _FORMATS)
+        return params.choice(value, key, FORMATS)
     if key == "personas":
         if value is False or (isinstance(value, str) and value.strip().lower() in _OFF) or value == 0:
             return None
@@ -165,7 +163,7 @@ def _checked(key: str, value: Any) -> Any:
 
 
 def _kind(value: Any) -> str:
-    return _preview.repr(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
+    return bounded_repr(value, 64) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
 
 
 def _settings(config: Optional[Path], given: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +183,6 @@ def _settings(config: Optional[Path], given: dict[str, Any]) -> dict[str, Any]:
 
 def _read_config(path: Path) -> dict[str, Any]:
     """The config file's options: a small UTF-8 YAML mapping of option names to values."""
-    import yaml
-
     try:
         if not path.is_file():  # a folder, a FIFO, a device: nothing to read, or nothing that ends
             what = "a folder, not a" if path.is_dir() else "not a regular file, not a" if path.exists() else "no such"
@@ -201,14 +197,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: the config file is not UTF-8 text (byte {exc.start})") from None
-    try:
-        # safe_load shares aliased nodes rather than copying them, and _checked never walks a value
-        # deeper than a list of lists, so an alias bomb costs nothing here.
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}: not valid YAML{where}") from None
+    loaded = load_yaml(text, str(path), InputError)  # no aliases, bounded size and depth, no duplicate keys
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
@@ -433,7 +422,7 @@ def _errors_as_exit_codes(ctx: typer.Context) -> Iterator[None]:
         typer.echo(f"journeylens: error: {exc}", err=True)
         raise typer.Exit(1) from None
     except OSError as exc:  # the file system said no: a path or a disk of the user's, not a bug
-        where = f"{_preview.repr(str(exc.filename))}: " if exc.filename else ""
+        where = f"{bounded_repr(str(exc.filename), 64)}: " if exc.filename else ""
         typer.echo(f"journeylens: error: {where}{exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):

@@ -14,13 +14,15 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from ..core.protocol import JourneyLog
 from ..core.journey_map import JourneyMap, as_journey_map
-from ..errors import JourneyLensError
+from ..core.params import choice, event_names
+from ..core.protocol import JourneyLog
 from ..engine.sql import run
 from ..io.writers import write_table
 
 Progress = Callable[[str], None]
+#: the formats :meth:`Analysis.write` writes tables in
+FORMATS = ("csv", "parquet")
 #: users from which personas come from the sequence (Markov mixture) model rather than features
 MARKOV_USERS = 1000
 
@@ -53,8 +55,7 @@ class Analysis:
 
     def write(self, out: str | Path, format: str = "csv") -> list[str]:
         """Write every table as ``<name>.csv`` (formula-safe) or ``.parquet``; returns the file names."""
-        if format not in ("csv", "parquet"):
-            raise JourneyLensError(f"format must be 'csv' or 'parquet', not {format!r}")
+        choice(format, "format", FORMATS)
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         names = []
@@ -119,27 +120,25 @@ def run_analysis(
     >>> a = jl.run_analysis(jl.datasets.load_sample(), journey_map=jl.datasets.sample_map_path())  # doctest: +SKIP
     >>> sorted(a.tables)                                                                           # doctest: +SKIP
     """
-    from ..prepare.sessions import sessionize
-    from ..prepare.stages import assign_stages
     from ..compare.conformance import compare
     from ..core.segments import add_segment
     from ..mining.dfg import dfg
+    from ..mining.flows import journey_flows
     from ..mining.loops import loops
     from ..mining.variants import variants
-    from ..mining.flows import journey_flows
     from ..outcomes.dropoffs import dropoffs
+    from ..outcomes.funnels import funnel as run_funnel
     from ..outcomes.roadblocks import roadblocks
     from ..outcomes.survival import time_to_convert
-    from ..outcomes.funnels import funnel as run_funnel
     from ..personas import PersonaModel, profile, user_features
+    from ..prepare.sessions import sessionize
+    from ..prepare.stages import assign_stages
 
     step = progress or (lambda name: None)
     jmap = as_journey_map(journey_map) if journey_map is not None else None
     goals = (goal,) if isinstance(goal, str) else tuple(goal) if goal else (tuple(jmap.conversion) if jmap else None)
     if goals:
-        missing = [g for g in goals if g not in set(log.event_names.astype(str))]
-        if missing:
-            raise JourneyLensError(f"goal {missing[0]!r} is not an event of the log")
+        goals = event_names(goals, log.event_names, "goal")
     a = Analysis(log=log, goal=goals or None, journey_map=jmap,
                  parameters={"gap": gap, "inactivity": inactivity, "random_state": random_state,
                              "personas": personas})

@@ -13,7 +13,7 @@ import re
 from typing import Iterable, Mapping
 
 from ..core.eventlog import REQUIRED_ROLES, ROLES
-from ..errors import ColumnError, preview
+from ..errors import ColumnError, ParameterError, preview
 
 # Candidate names per role, in tiers: the first tier with a match wins; two
 # matches within one tier are ambiguous. Names compare after normalisation
@@ -69,7 +69,7 @@ def resolve_roles(
         if col is None:
             continue
         if col not in cols:
-            raise ColumnError(f"{source}: column {col!r} given for {role}= is not in the data; {available}")
+            raise ParameterError(f"{role}={col!r} is not a column of {source}; {available}", role)
         roles[role] = col
     taken = set(roles.values())
     by_norm: dict[str, list[str]] = {}

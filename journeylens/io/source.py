@@ -87,8 +87,12 @@ class Input:
     def __init__(self, name: str, max_bytes: int | None = None) -> None:
         self.name = name
         self._raw = open_regular(name)
-        self.compressed = self._raw.read(2) == GZIP_MAGIC
-        self._raw.seek(0)
+        try:
+            self.compressed = self._raw.read(2) == GZIP_MAGIC
+            self._raw.seek(0)
+        except OSError as exc:  # a file that opens but cannot be read (/proc/self/mem, a failing disk)
+            self._raw.close()
+            raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
         self._stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw, mode="rb") if self.compressed else self._raw
         self.limit = limit_for(name, self.compressed, max_bytes)
         self.consumed = 0
