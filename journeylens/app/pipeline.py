@@ -172,6 +172,7 @@ def run_analysis(
         a.tables["dropoff_summary"] = a.results["dropoffs"].summary
         a.results["time_to_convert"] = time_to_convert(log, goals)
         a.tables["time_to_convert"] = a.results["time_to_convert"].to_frame()
+        a.tables["time_to_convert_medians"] = a.results["time_to_convert"].medians
         a.results["roadblocks"] = roadblocks(log, goals, inactivity=inactivity)
         a.tables["roadblocks"] = a.results["roadblocks"].to_frame()
     else:
