@@ -106,12 +106,15 @@ def run_analysis(
     inactivity: str = "7d",
     random_state: int = 0,
     progress: Progress | None = None,
+    lost: str | Sequence[str] | None = None,
 ) -> Analysis:
-    """Stages (with a map), sessions, mining, funnel, drop-offs, personas and conformance in one go.
+    """Stages (with a map), sessions, mining, funnel, drop-offs, personas, attribution, retention, value and
+    conformance in one go, with the per-customer journey table.
 
-    ``goal`` defaults to the map's conversion. ``personas``: ``"auto"``, a number
-    of personas, or ``None``/``0`` to skip. Steps that cannot run on this log
-    (no goal, no map, too few users) are listed in ``Analysis.skipped`` with why.
+    ``goal`` defaults to the map's conversion; ``lost``: failure events (default: the map's ``lost``, if
+    any), for the journey table and the segment comparison. ``personas``: ``"auto"``, a number of personas,
+    or ``None``/``0`` to skip. Steps that cannot run on this log (no goal, no map, too few users, no
+    channels, no value) are listed in ``Analysis.skipped`` with why.
 
     >>> import journeylens as jl
     >>> a = jl.run_analysis(jl.datasets.load_sample(), journey_map=jl.datasets.sample_map_path())  # doctest: +SKIP
@@ -128,6 +131,13 @@ def run_analysis(
     from ..outcomes.dropoffs import dropoffs, roadblocks, time_to_convert
     from ..outcomes.funnels import funnel as run_funnel
     from ..personas import PersonaModel, profile, user_features
+    from ..compare.segments import compare_segments
+    from ..mining.steps import differential_step_matrix, step_matrix
+    from ..mining.transitions import transition_matrix
+    from ..outcomes.attribution import attribution
+    from ..outcomes.retention import retention
+    from ..outcomes.value import value_breakdown
+    from .export import journey_export
 
     step = progress or (lambda name: None)
     jmap = as_journey_map(journey_map) if journey_map is not None else None
@@ -136,6 +146,7 @@ def run_analysis(
         missing = [g for g in goals if g not in set(log.event_names.astype(str))]
         if missing:
             raise JourneyLensError(f"goal {missing[0]!r} is not an event of the log")
+    losts = (lost,) if isinstance(lost, str) else tuple(lost) if lost else tuple(getattr(jmap, "lost", ()) or ())
     a = Analysis(log=log, goal=goals or None, journey_map=jmap,
                  parameters={"gap": gap, "inactivity": inactivity, "random_state": random_state,
                              "personas": personas})
@@ -158,6 +169,10 @@ def run_analysis(
     a.results["loops"] = loops(log)
     a.tables["loops"] = _flat(a.results["loops"].to_frame())
     a.results["flows"] = journey_flows(log)
+    a.results["step_matrix"] = step_matrix(log, depth=10)
+    a.tables["step_matrix"] = a.results["step_matrix"].to_frame().reset_index()
+    a.results["transitions"] = transition_matrix(log, top=15)
+    a.tables["transitions"] = a.results["transitions"].counts
 
     step("funnel and drop-offs")
     steps = list(funnel) if funnel else default_funnel(log, goals, jmap)
@@ -178,6 +193,17 @@ def run_analysis(
     else:
         a.skipped["dropoffs"] = "no goal (give --goal or a map with a conversion)"
 
+    step("attribution, retention and value")
+    if goals and log.has("channel"):
+        a.results["attribution"] = attribution(log, goal=goals, touchpoint="channel",
+                                               value="value" if log.has("value") else None)
+        a.tables["attribution"] = a.results["attribution"].to_frame()
+    else:
+        a.skipped["attribution"] = "no goal" if not goals else "the log has no channel (give --channel)"
+    lo, hi = log.time_range()
+    a.results["retention"] = retention(log, period="week" if hi - lo <= 26 * 7 * 86_400_000_000 else "month")
+    a.tables["retention"] = a.results["retention"].to_frame()
+
     step("personas")
     n_users = int(log.summary()["users"])
     if personas and n_users >= 20:
@@ -194,6 +220,15 @@ def run_analysis(
         if goals:
             by_persona = dropoffs(a.log, goals, by="persona", inactivity=inactivity)
             a.tables["dropoffs_by_persona"] = by_persona.to_frame()
+        largest = labels.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[:2]
+        if len(largest) == 2:  # the two largest personas side by side
+            pair = [str(p) for p in largest]
+            seg = compare_segments(a.log, "persona", segments=pair, goal=goals, lost=losts or None)
+            a.results["segments"] = seg
+            a.tables["segments"] = seg.to_frame()
+            a.tables["segment_events"] = seg.events
+            a.results["step_matrix_difference"] = differential_step_matrix(a.log, by="persona", segments=pair)
+            a.tables["step_matrix_difference"] = a.results["step_matrix_difference"].to_frame().reset_index()
     else:
         a.skipped["personas"] = "turned off" if not personas else f"too few users ({n_users}) for personas"
 
@@ -210,6 +245,15 @@ def run_analysis(
         a.tables["targets"] = result.targets
     else:
         a.skipped["conformance"] = "no journey map (give --map)"
+    if log.has("value"):
+        a.results["value"] = value_breakdown(a.log, by="persona" if "personas" in a.results else None)
+        a.tables["value"] = a.results["value"].to_frame()
+    else:
+        a.skipped["value"] = "the log has no value (give --value)"
+    export = journey_export(a.log, goal=goals, lost=losts or None,
+                            by="persona" if "personas" in a.results else None)
+    a.results["journeys"] = export
+    a.tables["journeys"] = export.to_frame()
     a.tables["quarantine"] = log.quarantine_frame()
     return a
 

@@ -54,7 +54,8 @@ padding:10px 20px;margin:16px 0}
 .table-wrap{max-width:100%;overflow-x:auto;margin:6px 0 16px;border:1px solid #e2e2e2;background:#fff}
 table{border-collapse:collapse;font-size:.84em}
 td,th{border:1px solid #e2e2e2;padding:3px 8px;text-align:right;vertical-align:top}
-td.text,th.text{text-align:left;max-width:34em;overflow-wrap:anywhere}
+td.text,th.text{text-align:left;white-space:nowrap}
+td.wrap,th.wrap{white-space:normal;min-width:14em;max-width:34em;overflow-wrap:break-word}
 th{background:#f0f3f6;position:sticky;top:0}
 .kpis{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
 .kpi{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px}
@@ -73,7 +74,7 @@ page-break-inside:avoid}
   h2,h3{break-after:avoid;page-break-after:avoid}
   .figure,.js-plotly-plot,.kpis,.findings,tr{break-inside:avoid;page-break-inside:avoid}
   .table-wrap{overflow:visible;border:none}
-  td.text,th.text{max-width:24em}
+  td.wrap,th.wrap{max-width:24em}
   th{position:static}
 }
 """
@@ -134,6 +135,8 @@ class _Page:
         layout["autosize"] = True
         if height is not None:
             layout["height"] = height
+        elif "height" not in layout:  # a figure that fills its box would take the box's empty height
+            layout["height"] = 450
         layout.setdefault("margin", {"l": 60, "r": 30, "t": 60, "b": 50})
         spec["config"] = {"displaylogo": False, "responsive": True}
         self.figures[div_id] = spec
@@ -141,14 +144,20 @@ class _Page:
 
 
 def _table(name: str, frame: pd.DataFrame, rows: int = ROWS, reasons: Mapping[str, str] | None = None,
-           file: bool = True) -> str:
-    """``frame`` formatted for reading, in its own scrolling box, labelled with the file that holds it."""
+           file: bool = True, rows_by: str | None = None, headers: Mapping[str, str] | None = None) -> str:
+    """``frame`` formatted for reading, in its own scrolling box, labelled with the file that holds it
+    (``headers``: shown names of columns)."""
     shown = frame.head(rows)
-    text = fmt.display_frame(shown.reset_index(drop=True), reasons)
-    numeric = {c for c in shown.columns if fmt.formatter(c, shown[c]) is not None}
-    head = "".join(f'<th class="{"num" if c in numeric else "text"}">{html.escape(str(c))}</th>' for c in text.columns)
-    body = "".join("<tr>" + "".join(f'<td class="{"num" if c in numeric else "text"}">{html.escape(v)}</td>'
-                                    for c, v in zip(text.columns, row)) + "</tr>"
+    text = fmt.display_frame(shown.reset_index(drop=True), reasons, rows_by=rows_by)
+    numeric = {c for c in shown.columns if c != rows_by and fmt.formatter(c, shown[c]) is not None}
+    names = dict(headers or {})
+
+    def cell(tag: str, column: Any, value: str) -> str:
+        kind = "num" if column in numeric else ("text wrap" if len(value) > 40 else "text")
+        return f'<{tag} class="{kind}">{html.escape(value)}</{tag}>'
+
+    head = "".join(cell("th", c, names.get(c, str(c))) for c in text.columns)
+    body = "".join("<tr>" + "".join(cell("td", c, v) for c, v in zip(text.columns, row)) + "</tr>"
                    for row in text.itertuples(index=False))
     more = f" — first {rows} of {fmt.count(len(frame))} rows" if len(frame) > rows else ""
     label = f'<p class="file">{html.escape(name)}.csv{html.escape(more)}</p>' if file else ""
@@ -393,8 +402,10 @@ def _funnels(a: Any, page: _Page) -> str:
     body = ""
     if "funnel" in r:
         body += page.figure(r["funnel"].plot(), "fig-funnel", 380)
-        body += _table("funnel", t["funnel"], reasons={"conversion_from_previous": "no journeys at the step before",
-                                                       "median_time_from_previous_s": "nobody reached the step"})
+        table = t["funnel"]
+        first = table["step_index"] == table["step_index"].min()
+        table = table.assign(median_time_from_previous_s_note=np.where(first, "first step", "nobody reached the step"))
+        body += _table("funnel", table, reasons={"conversion_from_previous": "no journeys at the step before"})
     if "dropoffs" in r:
         body += ("<h3>Drop-off points</h3>" + _p(
             "A journey has dropped off when it never reached the goal and was inactive for the inactivity period "
@@ -436,7 +447,8 @@ def _personas(a: Any, page: _Page) -> str:
         body += (f"<h3>{html.escape(str(seg.a))} vs {html.escape(str(seg.b))}</h3>"
                  + _p("The two largest personas compared user by user: each customer counts once; p-values from "
                       "Fisher's exact test (shares) and the Mann–Whitney U test (distributions).", "note")
-                 + _table("segments", t["segments"]) + page.figure(seg.plot(), "fig-segments")
+                 + _table("segments", t["segments"], rows_by="metric", headers={"a": str(seg.a), "b": str(seg.b)})
+                 + page.figure(seg.plot(), "fig-segments")
                  + _table("segment_events", t["segment_events"], 10))
     if "step_matrix_difference" in r:
         body += ("<h3>Differential step matrix</h3>"

@@ -29,8 +29,8 @@ _DAY_US = 86_400e6
 @dataclass(frozen=True)
 class SegmentComparison:
     """``table``: one row per metric (``metric, a, b, difference, test, p_value``); ``events``: per event, the
-    share of each segment's users who did it (``event, users_a, users_b, share_a, share_b, difference, p_value,
-    q_value``), largest differences first; ``a``/``b``: the labels, ``segment``: the segment's name."""
+    share of each segment's users who did it (``event, users_a, users_b, share_a, share_b, share_difference,
+    p_value, q_value``), largest differences first; ``a``/``b``: the labels, ``segment``: the segment's name."""
 
     table: pd.DataFrame
     events: pd.DataFrame
@@ -178,10 +178,10 @@ def compare_segments(log: JourneyLog, by: By, *, segments: Sequence[Any] | None 
                            "users_b": grid[code_b].to_numpy(dtype=np.int64)})
     events["share_a"] = events["users_a"] / n if n else np.nan
     events["share_b"] = events["users_b"] / m if m else np.nan
-    events["difference"] = events["share_a"] - events["share_b"]
+    events["share_difference"] = events["share_a"] - events["share_b"]
     events["p_value"] = [_fisher(x, n, y, m) for x, y in zip(events["users_a"], events["users_b"])]
     events["q_value"] = _bh(events["p_value"].to_numpy(dtype=np.float64))
-    events = events.assign(_size=events["difference"].abs()).sort_values(["_size", "event"], ascending=[False, True],
+    events = events.assign(_size=events["share_difference"].abs()).sort_values(["_size", "event"], ascending=[False, True],
                                                                           kind="stable")
     return SegmentComparison(table=table, events=events.drop(columns="_size").reset_index(drop=True), segment=name,
                              a=a, b=b)

@@ -76,7 +76,7 @@ class StepMatrixDifference:
         return self.matrix.copy()
 
     def plot(self):
-        """A diverging heatmap of the difference (red: more of segment a, blue: more of segment b)."""
+        """A diverging heatmap of the difference (blue: more of segment a, red: more of segment b)."""
         from ..viz.heatmap import matrix_figure
 
         return matrix_figure(self.matrix, title=f"Differential step matrix: {self.segment} {self.a} − {self.b}",

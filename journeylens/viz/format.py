@@ -4,7 +4,7 @@ The report shows every table through :func:`display_frame`, which picks a format
 for each column from its name, the convention of every journeylens table:
 
 * ``*_s`` (``median_s``, ``dwell_median_s``, ``time_s``) are seconds → :func:`duration`;
-* ``*_days`` are days → :func:`duration` too;
+* ``*_days`` and ``days_*`` are days → :func:`duration` too;
 * rates and shares (``*_rate``, ``*share*``, ``cumulative_*``, ``conversion_from_*``,
   ``fitness``, ``probability``) → :func:`percent`;
 * ``*_lift`` → ``1.8×``; p-values (``*_p``, ``p_value``, ``q_value``) → :func:`p_value`;
@@ -164,7 +164,7 @@ def formatter(column: str, values: pd.Series) -> Callable[[Any, str], str] | Non
         return p_value
     if name.endswith("_s"):
         return duration
-    if name.endswith("_days") or name.startswith("days_"):
+    if re.search(r"(^|_)days($|_)", name):
         return days
     if name.endswith("_lift"):
         return lift
@@ -181,9 +181,16 @@ def formatter(column: str, values: pd.Series) -> Callable[[Any, str], str] | Non
     return number
 
 
-def display_frame(frame: pd.DataFrame, reasons: Mapping[str, str] | None = None) -> pd.DataFrame:
+def display_frame(frame: pd.DataFrame, reasons: Mapping[str, str] | None = None,
+                  rows_by: str | None = None) -> pd.DataFrame:
     """``frame`` as text for reading: each column formatted by :func:`formatter`, missing values replaced by
-    their reason (the row's ``<column>_note`` or ``note``, else ``reasons[column]``, else ``n/a``).
+    their reason (the row's ``<column>_note`` or ``note``, else ``reasons[column]``, else ``n/a``). The
+    ``<column>_note`` columns themselves are not shown. ``rows_by``: a column naming what each row measures
+    (``metric``, ``target``): the numbers of a row are then formatted by that name, not by their column's.
+
+    >>> m = pd.DataFrame({"metric": ["users", "conversion_rate", "median_days"], "a": [618.0, 0.494, 1.15]})
+    >>> display_frame(m, rows_by="metric")["a"].tolist()
+    ['618', '49%', '27 h 36 min']
 
     >>> t = pd.DataFrame({"step": ["a", "b"], "users": [2000, 0], "conversion_rate": [0.42, float("nan")],
     ...                   "median_s": [11_520.0, float("nan")], "note": ["", "no users reached b"]})
@@ -193,9 +200,18 @@ def display_frame(frame: pd.DataFrame, reasons: Mapping[str, str] | None = None)
     reasons = dict(reasons or {})
     out = pd.DataFrame(index=frame.index)
     general = frame["note"] if "note" in frame.columns else None
+    notes = {f"{c}_note" for c in frame.columns} & set(map(str, frame.columns))
     for col in frame.columns:
+        if col in notes:  # a column's reasons are shown in its own cells
+            continue
         values = frame[col]
         fmt = formatter(col, values)
+        if rows_by is not None and col != rows_by and fmt in (number, count):
+            per_row = [formatter(name, values.iloc[[k]]) for k, name in enumerate(frame[rows_by].astype(str))]
+            cells = [fallback_cell if _missing(v) else (f or number)(v)
+                     for v, f, fallback_cell in zip(values.tolist(), per_row, [reasons.get(str(col), UNKNOWN)] * len(values))]
+            out[col] = cells
+            continue
         own = frame[f"{col}_note"] if f"{col}_note" in frame.columns else None
         fallback = reasons.get(str(col), UNKNOWN)
         cells = []
