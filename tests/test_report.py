@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 import journeylens as jl
-from journeylens.app.report import Finding, key_findings, plain_figure
+from journeylens.app.report import Finding, key_findings
+from journeylens.viz.figures import plain_figure
 from conftest import shared_file
 
 SCRIPT = "<script>alert(1)</script>"
@@ -290,3 +291,21 @@ def test_plain_figure_keeps_plotly_tags_and_neutralises_the_rest():
                                       "&lt;span style=\"background:url(https://evil.example/a.png)\">y&lt;/span>",
                                       "a<br>b", "<extra></extra>", "x &lt; y"]
     assert out["layout"]["title"] == "<b>t</b>"
+
+
+def test_static_images_of_figures(tmp_path):
+    """With kaleido (optional, from PyPI) every figure is written as PNG, SVG or PDF through the installed
+    Chromium; names from the data stay text in the SVG."""
+    pytest.importorskip("kaleido", reason="static images need the optional kaleido package")
+    from journeylens.mining.steps import step_matrix
+    from journeylens.viz.figures import write_images
+
+    log = jl.from_pandas(pd.DataFrame({"user": ["a", "a", "b"], "time": pd.date_range("2024-01-01", periods=3),
+                                       "event": [LINK, "y", "y"]}))
+    figures = {"steps": step_matrix(log, depth=2).plot(), "dfg": jl.dfg(log).plot()}
+    for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<svg"), ("pdf", b"%PDF")):
+        paths = write_images(figures, tmp_path / fmt, format=fmt)
+        assert [p.name for p in paths] == [f"steps.{fmt}", f"dfg.{fmt}"]
+        assert all(p.read_bytes().startswith(magic) for p in paths)
+    svg = (tmp_path / "svg" / "steps.svg").read_text()
+    assert "<a " not in svg and "&#60;a href" in svg  # the name, as escaped text: no link element

@@ -49,6 +49,17 @@ class Analysis:
             s["conformance"] = json.loads(self.results["conformance"].overall.to_json(orient="records"))
         return s
 
+    def figures(self) -> dict[str, Any]:
+        """Every result's figure (its ``plot()``), by the result's name."""
+        return {name: result.plot() for name, result in self.results.items() if callable(getattr(result, "plot", None))}
+
+    def write_images(self, out: str | Path, format: str = "png") -> list[str]:
+        """Write every figure as ``<name>.<format>`` (png, svg, pdf …; needs kaleido, see
+        :func:`journeylens.viz.figures.write_images`); returns the file names."""
+        from ..viz.figures import write_images
+
+        return [p.name for p in write_images(self.figures(), out, format=format)]
+
     def write(self, out: str | Path, format: str = "csv") -> list[str]:
         """Write every table as ``<name>.csv`` (formula-safe) or ``.parquet``; returns the file names."""
         if format not in ("csv", "parquet"):

@@ -10,7 +10,7 @@ scrolls sideways on its own, so the page is never wider than the window.
 Safety: a Content-Security-Policy forbids every network fetch; names from the
 data are HTML-escaped in the markup (tables through pandas, prose through
 :func:`html.escape`), and every text of every figure reaches plotly with its
-markup neutralised (:func:`plain_figure`), so a name like
+markup neutralised (:func:`journeylens.viz.figures.plain_figure`), so a name like
 ``<a href="https://…">`` is drawn as those characters, never as a link.
 
 Size: plotly.js and the figures travel packed (:mod:`journeylens.viz.embed`)
@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..viz import format as fmt
 from ..viz.embed import UNPACK_JS, pack, packed_plotly, payload_element
+from ..viz.figures import figure_spec
 
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; connect-src 'none'")
@@ -95,31 +96,8 @@ BOOT_JS = """
 })();
 """
 
-#: plotly's own markup that figure texts may keep (tags without attributes cannot link or style)
-_PLOTLY_TAGS = re.compile(r"<(?!(?:/?(?:b|i|em|sup|sub|extra)|br\s*/?)>)", re.IGNORECASE)
-
 #: at most this many rows of a table are shown; the file beside the report has them all
 ROWS = 15
-
-
-def plain_figure(figure: Mapping[str, Any]) -> Any:
-    """A figure's JSON (``data``/``layout`` as plain Python) with every ``<`` that is not one of plotly's bare
-    tags (``<br>``, ``<b>``, ``<i>``, ``<em>``, ``<sup>``, ``<sub>``, ``<extra>``) written as ``&lt;``.
-
-    Texts already made plain (:func:`journeylens.viz.text.plain`) have no ``<`` left and stay as they are;
-    a name that reached a figure raw cannot become a link, an image or a style, whatever figure drew it.
-
-    >>> plain_figure({"data": [{"y": ['<a href="https://x.example/">x</a>', "a<b>b</b>"]}],
-    ...               "layout": {"title": {"text": "Drop-offs<br>per step"}}})
-    {'data': [{'y': ['&lt;a href="https://x.example/">x&lt;/a>', 'a<b>b</b>']}], 'layout': {'title': {'text': 'Drop-offs<br>per step'}}}
-    """
-    if isinstance(figure, str):
-        return _PLOTLY_TAGS.sub("&lt;", figure)
-    if isinstance(figure, Mapping):
-        return {k: plain_figure(v) for k, v in figure.items()}
-    if isinstance(figure, list):
-        return [plain_figure(v) for v in figure]
-    return figure
 
 
 @dataclass
@@ -129,7 +107,7 @@ class _Page:
     figures: dict[str, Any]
 
     def figure(self, fig: Any, div_id: str, height: int | None = None) -> str:
-        spec = plain_figure(json.loads(fig.to_json()))
+        spec = figure_spec(fig)
         layout = spec.setdefault("layout", {})
         layout.pop("width", None)
         layout["autosize"] = True
