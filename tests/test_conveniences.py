@@ -46,9 +46,25 @@ def small() -> jl.EventLog:
     return jl.from_pandas(frame, channel="channel", value="amount")
 
 
-@pytest.fixture(scope="module", params=["memory", "duckdb"])
+# pyspark 4.x warns that it does not fully support pandas 3 when converting frames
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning:pyspark", "ignore::DeprecationWarning:pyspark",
+                                        "ignore:The copy keyword is deprecated")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    session = jl.spark_session()
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module", params=["memory", "duckdb", pytest.param("spark", marks=pytest.mark.slow)])
 def log(request, small):
-    return small if request.param == "memory" else small.hold("duckdb")
+    """The small log in memory, held by DuckDB on disk, and held by Spark (local mode)."""
+    if request.param == "spark":
+        request.getfixturevalue("spark")
+    return small if request.param == "memory" else small.hold(request.param)
 
 
 def test_step_matrix_by_hand(log):
