@@ -45,7 +45,7 @@ header p{margin:4px 0 0;opacity:.85;font-size:.9em}
 nav{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:6px 24px;z-index:9;
 display:flex;flex-wrap:wrap;gap:4px 16px}
 nav a{color:#1f3b57;text-decoration:none;font-weight:600;font-size:.92em}
-main{max-width:1100px;margin:0 auto;padding:0 24px}
+main{max-width:1040px;margin:0 auto;padding:0 24px}
 section{padding:8px 0 16px;border-bottom:1px solid #e4e4e4}h2{color:#1f3b57;margin:18px 0 8px}
 h3{margin:18px 0 6px;font-size:1.05em}
 .findings{background:#fff;border:1px solid #c9d6e3;border-left:6px solid #1f3b57;border-radius:6px;
@@ -118,7 +118,9 @@ class _Page:
         layout.setdefault("margin", {"l": 60, "r": 30, "t": 60, "b": 50})
         spec["config"] = {"displaylogo": False, "responsive": True}
         self.figures[div_id] = spec
-        return f'<div class="figure" id="{div_id}"><div class="figure-wait">drawing the figure…</div></div>'
+        # the box holds the figure's height itself, so the page keeps its layout when printed
+        return (f'<div class="figure" id="{div_id}" style="height:{int(layout["height"]) + 2}px">'
+                '<div class="figure-wait">drawing the figure…</div></div>')
 
 
 def _table(name: str, frame: pd.DataFrame, rows: int = ROWS, reasons: Mapping[str, str] | None = None,
@@ -452,10 +454,10 @@ def _value(a: Any, page: _Page) -> str:
 def _retention(a: Any, page: _Page) -> str:
     r, t = a.results, a.tables
     ret = r["retention"]
-    body = _p(f"Share of each first-touch {ret.period}'s customers active again k {ret.period}s later. Cells not "
-              f"yet observable are left empty.", "note")
+    body = _p(f"Share of each first-touch {ret.period}'s customers active again k {ret.period}s later; \"not yet\": "
+              f"that {ret.period} is after the end of the log.", "note")
     body += page.figure(ret.plot(), "fig-retention", 460)
-    return body + _table("retention", t["retention"], 20, reasons={c: "not observed yet" for c in map(str, t["retention"].columns)})
+    return body + _table("retention", t["retention"], 20, reasons={c: "not yet" for c in map(str, t["retention"].columns)})
 
 
 def _designed(a: Any, page: _Page) -> str:
