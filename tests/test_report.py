@@ -309,3 +309,23 @@ def test_static_images_of_figures(tmp_path):
         assert all(p.read_bytes().startswith(magic) for p in paths)
     svg = (tmp_path / "svg" / "steps.svg").read_text()
     assert "<a " not in svg and "&#60;a href" in svg  # the name, as escaped text: no link element
+
+
+def test_value_section_when_the_log_has_value(tmp_path):
+    """A log read with value= gets the value section: per customer, path, persona and channel."""
+    from journeylens.app.report import render
+
+    frame = pd.read_csv(jl.datasets.sample_path())
+    frame["revenue"] = np.where(frame["Touchpoint"] == "order_placed", 40.0 + (np.arange(len(frame)) % 7), np.nan)
+    path = tmp_path / "sample_with_revenue.csv"
+    frame.to_csv(path, index=False)
+    log = jl.read(path, **jl.datasets.SAMPLE_MAPPING, value="revenue")
+    analysis = jl.run_analysis(log, journey_map=jl.datasets.sample_map_path())
+    value = analysis.tables["value"]
+    assert set(value["dimension"]) == {"all", "path", "persona", "channel"}
+    total = value[(value["dimension"] == "all") & (value["key"] == "all customers")]["value"].iloc[0]
+    assert total == pytest.approx(log.to_pandas()["value"].sum())
+    per_persona = value[value["dimension"] == "persona"]
+    assert per_persona["value"].sum() == pytest.approx(total) and per_persona["users"].sum() == 2000
+    html = render(analysis)
+    assert '<section id="value">' in html and 'id="fig-value"' in html and "value.csv" in html

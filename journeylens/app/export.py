@@ -8,7 +8,6 @@ the first goal event, for those who converted.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence

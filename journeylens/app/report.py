@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -370,7 +369,8 @@ def _journeys(a: Any, page: _Page) -> str:
         body += "<h3>Lifecycle stages</h3>" + _p("Backward transitions (a later stage back to an earlier one) are "
                                                 "flagged.", "note")
         body += page.figure(r["stage_graph"].plot(), "fig-stage-graph", 420) + _table("stage_graph", t["stage_graph"])
-    body += "<h3>Variants</h3>" + page.figure(r["variants"].plot(), "fig-variants") + _table("variants", t["variants"], 10)
+    body += "<h3>Variants</h3>" + page.figure(r["variants"].plot(), "fig-variants")
+    body += _table("variants", t["variants"], 10)
     body += "<h3>Loops</h3>"
     body += (page.figure(r["loops"].plot(), "fig-loops") + _table("loops", t["loops"], 10)) if len(t["loops"]) else \
         _p("No loops above the support threshold.")
@@ -457,13 +457,15 @@ def _retention(a: Any, page: _Page) -> str:
     body = _p(f"Share of each first-touch {ret.period}'s customers active again k {ret.period}s later; \"not yet\": "
               f"that {ret.period} is after the end of the log.", "note")
     body += page.figure(ret.plot(), "fig-retention", 460)
-    return body + _table("retention", t["retention"], 20, reasons={c: "not yet" for c in map(str, t["retention"].columns)})
+    not_yet = {c: "not yet" for c in map(str, t["retention"].columns)}
+    return body + _table("retention", t["retention"], 20, reasons=not_yet)
 
 
 def _designed(a: Any, page: _Page) -> str:
     r, t = a.results, a.tables
     c = r["conformance"]
-    body = _table("conformance_overall", t["conformance_overall"]) + page.figure(c.plot(), "fig-designed-vs-observed", 620)
+    body = _table("conformance_overall", t["conformance_overall"])
+    body += page.figure(c.plot(), "fig-designed-vs-observed", 620)
     body += "<h3>Unexpected transitions</h3>" + _table("unexpected", t["unexpected"])
     body += "<h3>Designed transitions never or rarely taken</h3>" + _table("missing", t["missing"])
     body += "<h3>Stage order violations</h3>" + _table("stage_order_violations", t["stage_order_violations"])

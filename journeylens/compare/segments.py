@@ -181,7 +181,7 @@ def compare_segments(log: JourneyLog, by: By, *, segments: Sequence[Any] | None 
     events["share_difference"] = events["share_a"] - events["share_b"]
     events["p_value"] = [_fisher(x, n, y, m) for x, y in zip(events["users_a"], events["users_b"])]
     events["q_value"] = _bh(events["p_value"].to_numpy(dtype=np.float64))
-    events = events.assign(_size=events["share_difference"].abs()).sort_values(["_size", "event"], ascending=[False, True],
-                                                                          kind="stable")
+    events = events.assign(_size=events["share_difference"].abs())
+    events = events.sort_values(["_size", "event"], ascending=[False, True], kind="stable")
     return SegmentComparison(table=table, events=events.drop(columns="_size").reset_index(drop=True), segment=name,
                              a=a, b=b)

@@ -9,7 +9,6 @@ on the events of each channel, with the customers behind it.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +50,8 @@ class ValueBreakdown:
             t = self.table[self.table["dimension"] == d].head(10).iloc[::-1]
             fig.add_trace(go.Bar(x=t["value_per_user"], y=[plain(v) for v in t["key"]], orientation="h",
                                  customdata=t["users"], name=plain(d),
-                                 hovertemplate="%{y}: %{x:,.2f} per customer (%{customdata:,} customers)<extra></extra>"),
+                                 hovertemplate="%{y}: %{x:,.2f} per customer (%{customdata:,} customers)"
+                                               "<extra></extra>"),
                           row=1, col=k)
         total = self.table[(self.table["dimension"] == "all") & (self.table["key"] == "all customers")]
         head = f"{float(total['value'].iloc[0]):,.2f}" if len(total) else "0"

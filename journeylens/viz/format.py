@@ -207,10 +207,9 @@ def display_frame(frame: pd.DataFrame, reasons: Mapping[str, str] | None = None,
         values = frame[col]
         fmt = formatter(col, values)
         if rows_by is not None and col != rows_by and fmt in (number, count):
-            per_row = [formatter(name, values.iloc[[k]]) for k, name in enumerate(frame[rows_by].astype(str))]
-            cells = [fallback_cell if _missing(v) else (f or number)(v)
-                     for v, f, fallback_cell in zip(values.tolist(), per_row, [reasons.get(str(col), UNKNOWN)] * len(values))]
-            out[col] = cells
+            per_row = [formatter(name, values.iloc[[k]]) or number for k, name in enumerate(frame[rows_by].astype(str))]
+            why = reasons.get(str(col), UNKNOWN)
+            out[col] = [why if _missing(v) else f(v) for v, f in zip(values.tolist(), per_row)]
             continue
         own = frame[f"{col}_note"] if f"{col}_note" in frame.columns else None
         fallback = reasons.get(str(col), UNKNOWN)
