@@ -66,7 +66,8 @@ INSPECT = """() => {
         text: li.innerText, href: li.querySelector('a') && li.querySelector('a').getAttribute('href')})),
     firstHeading: document.querySelector('main h2').innerText,
     scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
-    widest: Math.max(...all.filter(e => !e.closest('.table-wrap')).map(e => e.getBoundingClientRect().right)),
+    widest: Math.max(...all.filter(e => !(e.parentElement && e.parentElement.closest('.table-wrap, .figure')))
+        .map(e => e.getBoundingClientRect().right)),  // tables and figures clip what they hold
     text: document.body.innerText,
     svgText: [...document.querySelectorAll('svg text')].map(t => t.textContent).join(' | '),
     links, styles,
@@ -254,6 +255,14 @@ def test_real_log_report_in_chromium(ecom_report, browser, tmp_path):
     assert any("purchase" in s or "converted" in s for s in (f["text"] for f in facts["findings"]))
 
 
+def test_process_log_report_in_chromium(browser, tmp_path):
+    """A process log without goal, map or channel, with long activity names."""
+    log = jl.read(shared_file("process", "receipt.csv.gz"))
+    report = jl.report(log, tmp_path / "receipt.html", title="receipt")
+    facts = _check_reader_view(browser, report, tmp_path)
+    assert "funnels" in facts["sections"] and "No goal was given." in facts["text"]
+
+
 # -- key findings from tables ---------------------------------------------------------------------------
 
 
@@ -329,3 +338,23 @@ def test_value_section_when_the_log_has_value(tmp_path):
     assert per_persona["value"].sum() == pytest.approx(total) and per_persona["users"].sum() == 2000
     html = render(analysis)
     assert '<section id="value">' in html and 'id="fig-value"' in html and "value.csv" in html
+
+
+def test_drift_has_its_finding_and_section():
+    from journeylens.app.report import render
+
+    log = jl.datasets.load_sample()
+    analysis = jl.run_analysis(log, journey_map=jl.datasets.sample_map_path(), personas=None)
+    change = jl.drift(log, split_at="2025-02-15")
+    found = key_findings(analysis.tables, analysis.summary(), change)
+    edges = change.to_frame()
+    moved = edges[edges["status"] != "stable"]
+    drift = [f for f in found if f.section == "drift"]
+    assert len(drift) == 1 and drift[0].tables == ("drift_edges",)
+    if len(moved):
+        top = moved.loc[(moved["share_after"] - moved["share_before"]).abs().idxmax()]
+        assert f"{top['source']} → {top['target']} changed most" in drift[0].text
+    else:
+        assert drift[0].text.startswith("No step changed significantly")
+    page = render(analysis, drift=change)
+    assert '<section id="drift">' in page and 'href="#drift"' in page

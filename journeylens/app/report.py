@@ -61,7 +61,7 @@ th{background:#f0f3f6;position:sticky;top:0}
 .kpi{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px}
 .kpi b{display:block;font-size:1.3em}
 .note{color:#555;font-size:.9em}.file{font-family:ui-monospace,monospace;color:#555;font-size:.85em;margin:10px 0 0}
-.figure{width:100%;min-height:120px;margin:8px 0;background:#fff;border:1px solid #eee;break-inside:avoid;
+.figure{width:100%;min-height:120px;margin:8px 0;background:#fff;border:1px solid #eee;overflow:hidden;break-inside:avoid;
 page-break-inside:avoid}
 .figure-wait{color:#888;font-size:.85em;padding:8px}
 @media print{
@@ -177,6 +177,10 @@ def _half_time(curve: pd.DataFrame) -> float | None:
         return None
     reached = curve.loc[curve["cumulative_conversion"] >= final / 2 - 1e-12, "time_s"]
     return float(reached.iloc[0]) if len(reached) else None
+
+
+def _many(n: Any, noun: str) -> str:
+    return f"{fmt.count(n)} {noun}{'' if int(n) == 1 else 's'}"
 
 
 def _persona(label: Any) -> str:
@@ -311,8 +315,14 @@ def key_findings(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any],
         top_path = tables.get("variants")
         if top_path is not None and len(top_path):
             v = top_path.iloc[0]
-            out.append(Finding(f"The most common journey, {v['variant']}, is walked by {fmt.count(v['count'])} "
-                               f"journeys ({fmt.percent(v['share'])}).", "journeys", ("variants",)))
+            out.append(Finding(f"The most common journey, {v['variant']}, is walked by {_many(v['count'], 'journey')} "
+                               f"({fmt.percent(v['share'])}).", "journeys", ("variants",)))
+        steps = tables.get("dfg")
+        if steps is not None and len(steps):
+            e = steps.sort_values(["count", "source", "target"], ascending=[False, True, True]).iloc[0]
+            out.append(Finding(f"The most frequent step is {e['source']} → {e['target']}: {_many(e['count'], 'time')} "
+                               f"by {_many(e['users'], 'customer')}, typically {fmt.duration(e['median_s'])} apart.",
+                               "journeys", ("dfg",)))
     return out[:7]
 
 
