@@ -165,7 +165,9 @@ def test_journey_export_by_hand(log, tmp_path):
     assert t.loc["u1", "days_to_convert"] == pytest.approx(20 / 1440) and t["days_to_convert"].isna().sum() == 3
     assert t.loc["u3", "first_touch"] == pd.Timestamp("2024-01-02 08:00", tz="UTC")
     assert t.loc["u3", "last_touch"] == pd.Timestamp("2024-01-16 18:30", tz="UTC")
-    assert journey_export(log, depth=2).to_frame()["path"].tolist()[0] == "home > product"
+    assert journey_export(log, depth=3).to_frame()["path"].tolist() == ["home > product > cart > …",
+                                                                        "home > product > home", "ad > home > product > …",
+                                                                        "home"]
     written = pd.read_csv(e.write(tmp_path / "journeys.csv"))
     assert len(written) == 4 and written["path"].iloc[0] == "home > product > cart > buy"
 

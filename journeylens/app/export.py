@@ -64,8 +64,8 @@ class JourneyExport:
 
 def journey_export(log: JourneyLog, *, goal: str | Sequence[str] | None = None,
                    lost: str | Sequence[str] | None = None, by: By = None, depth: int | None = None) -> JourneyExport:
-    """One row per customer: their path (the first ``depth`` events, all when None, as ``a > b``), the number
-    of events, ``converted``/``lost`` (module docstring), their segment (``by``, e.g. personas), first and
+    """One row per customer: their path (the first ``depth`` events, all when None, as ``a > b``; ``> …`` marks
+    a path cut at ``depth``), the number of events, ``converted``/``lost`` (module docstring), their segment (``by``, e.g. personas), first and
     last touch (UTC) and days to convert. Runs on every engine (one row per customer comes back).
 
     >>> import pandas as pd, journeylens as jl
@@ -94,6 +94,8 @@ def journey_export(log: JourneyLog, *, goal: str | Sequence[str] | None = None,
     names = np.asarray(log.event_names.astype(str), dtype=object)
     paths = pd.Series([" > ".join(names[codes[offsets[k]:offsets[k + 1]]]) for k in range(len(owners))],
                       index=owners).reindex(users)
+    if depth is not None:
+        paths = paths.where(np.asarray(s["events"], dtype=np.int64) <= depth, paths + " > …")
     first_t, last_t = (np.asarray(s[c], dtype=np.int64) for c in ("first_t", "last_t"))
     goal_t = np.asarray(s["goal_t"], dtype=np.float64)
     table = pd.DataFrame({

@@ -21,6 +21,8 @@ from ..engine.sql import run
 from ..io.writers import write_table
 
 Progress = Callable[[str], None]
+#: steps of each customer's path in the journey table (``journeys.csv``); ``events`` has the full count
+EXPORT_DEPTH = 50
 
 
 @dataclass
@@ -261,7 +263,7 @@ def run_analysis(
         a.tables["value"] = a.results["value"].to_frame()
     else:
         a.skipped["value"] = "the log has no value (give --value)"
-    export = journey_export(a.log, goal=goals, lost=losts or None,
+    export = journey_export(a.log, goal=goals, lost=losts or None, depth=EXPORT_DEPTH,
                             by="persona" if "personas" in a.results else None)
     a.results["journeys"] = export
     a.tables["journeys"] = export.to_frame()

@@ -83,8 +83,9 @@ def from_text(text: str, size: int) -> bytes:
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("JOURNEYLENS_CACHE") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "journeylens" if not os.environ.get("JOURNEYLENS_CACHE") else Path(root)
+    if os.environ.get("JOURNEYLENS_CACHE"):
+        return Path(os.environ["JOURNEYLENS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "journeylens"
 
 
 @lru_cache(maxsize=1)
