@@ -204,6 +204,8 @@ def test_hostile_names_neither_run_nor_link_nor_fetch(analysed, browser, tmp_pat
     assert [s for s in facts["styles"] if EVIL in s] == [] and facts["styled"] == 0  # ... style nothing
     assert SCRIPT in facts["text"] and LINK in facts["text"]  # ... and are shown as text, in tables
     assert LINK in facts["svgText"] or STYLED in facts["svgText"]  # ... and in figures
+    narrow = _open(browser, report, 1024, shots=_shots(tmp_path))
+    assert narrow["scrollWidth"] <= 1024 and narrow["widest"] <= 1024 + 1  # long names wrap inside the page
 
 
 # -- the bundled sample and a real log --------------------------------------------------------------------

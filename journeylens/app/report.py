@@ -50,6 +50,7 @@ h3{margin:18px 0 6px;font-size:1.05em}
 .findings{background:#fff;border:1px solid #c9d6e3;border-left:6px solid #1f3b57;border-radius:6px;
 padding:10px 20px;margin:16px 0}
 .findings ol{margin:6px 0;padding-left:1.3em}.findings li{margin:6px 0}
+main p,main li,header p{overflow-wrap:anywhere}
 .findings .src{color:#555;font-size:.85em;white-space:nowrap}
 .table-wrap{max-width:100%;overflow-x:auto;margin:6px 0 16px;border:1px solid #e2e2e2;background:#fff}
 table{border-collapse:collapse;font-size:.84em}
