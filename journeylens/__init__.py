@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from . import compare, datasets
 from .app.pipeline import report, run_analysis
+from .app.export import journey_export
 from .compare.drift import drift
+from .compare.segments import compare_segments
 from .compare.model_fitness import map_fitness, model_fitness
 from .core.eventlog import EventLog
 from .core.journey_map import JourneyMap
@@ -36,13 +38,19 @@ from .mining.flows import journey_flows
 from .mining.loops import loops
 from .mining.models import discover, from_pm4py, to_pm4py
 from .mining.paths import paths
+from .mining.steps import differential_step_matrix, step_matrix
+from .mining.transitions import transition_matrix
 from .mining.variants import variants
 from .outcomes.attribution import attribution, attribution_from_paths
 from .outcomes.dropoffs import dropoffs
 from .outcomes.funnels import funnel
+from .outcomes.retention import retention
 from .outcomes.roadblocks import roadblocks
 from .outcomes.survival import time_to_convert
-from .personas import PersonaModel, compare_segments, profile, user_features
+from .outcomes.value import value_breakdown
+from .personas.features import user_features
+from .personas.model import PersonaModel
+from .personas.profiles import profile
 from .predict.conversion import ConversionModel
 from .predict.next_step import NextStepModel
 from .predict.split import split_by_time
@@ -67,14 +75,15 @@ __all__ = [
     "TableLog",
     "ValidationError",
     "add_segment",
+    "assign_stages",
     "attribution",
     "attribution_from_paths",
-    "assign_stages",
     "compare",
     "compare_segments",
     "datasets",
     "decision_points",
     "dfg",
+    "differential_step_matrix",
     "discover",
     "drift",
     "dropoffs",
@@ -83,6 +92,7 @@ __all__ = [
     "from_spark",
     "funnel",
     "identity_map",
+    "journey_export",
     "journey_flows",
     "loops",
     "map_fitness",
@@ -97,16 +107,20 @@ __all__ = [
     "read_sql",
     "read_xes",
     "report",
+    "retention",
     "roadblocks",
     "run_analysis",
     "sessionize",
     "sessions",
     "spark_session",
     "split_by_time",
+    "step_matrix",
     "stitch",
     "time_to_convert",
     "to_pm4py",
+    "transition_matrix",
     "unmapped_events",
     "user_features",
+    "value_breakdown",
     "variants",
 ]

@@ -59,10 +59,12 @@ def test_dropoffs_match_pandas(log):
 
 def test_report_on_the_sample(log, tmp_path):
     path = tmp_path / "report.html"
-    text = jl.report(log, path, journey_map=jl.datasets.sample_map_path(), title="Sample report")
-    assert path.read_text(encoding="utf-8") == text
+    written = jl.report(log, path, journey_map=jl.datasets.sample_map_path(), title="Sample report")
+    assert written == path
+    text = path.read_text(encoding="utf-8")
     want = ref.counts()
-    assert re.findall(r'<section id="([a-z]+)">', text) == ["overview", "journeys", "funnels", "personas", "designed"]
+    sections = re.findall(r'<section id="([a-z]+)">', text)
+    assert {"overview", "journeys", "funnels", "personas", "designed"} <= set(sections)
     assert f"{want['rows_read']:,} read = {want['rows_accepted']:,} accepted + {want['rows_quarantined']:,}" in text
     for figure in ("fig-process-graph", "fig-funnel", "fig-dropoffs", "fig-designed-vs-observed"):
         assert f'id="{figure}"' in text

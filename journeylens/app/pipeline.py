@@ -25,6 +25,8 @@ Progress = Callable[[str], None]
 FORMATS = ("csv", "parquet")
 #: users from which personas come from the sequence (Markov mixture) model rather than features
 MARKOV_USERS = 1000
+#: steps of each customer's path in the journey table (``journeys.csv``); ``events`` has the full count
+EXPORT_DEPTH = 50
 
 
 @dataclass
@@ -52,6 +54,17 @@ class Analysis:
         if "conformance" in self.results:
             s["conformance"] = json.loads(self.results["conformance"].overall.to_json(orient="records"))
         return s
+
+    def figures(self) -> dict[str, Any]:
+        """Every result's figure (its ``plot()``), by the result's name."""
+        return {name: result.plot() for name, result in self.results.items() if callable(getattr(result, "plot", None))}
+
+    def write_images(self, out: str | Path, format: str = "png") -> list[str]:
+        """Write every figure as ``<name>.<format>`` (png, svg, pdf …; needs kaleido, see
+        :func:`journeylens.viz.figures.write_images`); returns the file names."""
+        from ..viz.figures import write_images
+
+        return [p.name for p in write_images(self.figures(), out, format=format)]
 
     def write(self, out: str | Path, format: str = "csv") -> list[str]:
         """Write every table as ``<name>.csv`` (formula-safe) or ``.parquet``; returns the file names."""
@@ -109,12 +122,15 @@ def run_analysis(
     inactivity: str = "7d",
     random_state: int = 0,
     progress: Progress | None = None,
+    lost: str | Sequence[str] | None = None,
 ) -> Analysis:
-    """Stages (with a map), sessions, mining, funnel, drop-offs, personas and conformance in one go.
+    """Stages (with a map), sessions, mining, funnel, drop-offs, personas, attribution, retention, value and
+    conformance in one go, with the per-customer journey table.
 
-    ``goal`` defaults to the map's conversion. ``personas``: ``"auto"``, a number
-    of personas, or ``None``/``0`` to skip. Steps that cannot run on this log
-    (no goal, no map, too few users) are listed in ``Analysis.skipped`` with why.
+    ``goal`` defaults to the map's conversion; ``lost``: failure events (default: the map's ``lost``, if
+    any), for the journey table and the segment comparison. ``personas``: ``"auto"``, a number of personas,
+    or ``None``/``0`` to skip. Steps that cannot run on this log (no goal, no map, too few users, no
+    channels, no value) are listed in ``Analysis.skipped`` with why.
 
     >>> import journeylens as jl
     >>> a = jl.run_analysis(jl.datasets.load_sample(), journey_map=jl.datasets.sample_map_path())  # doctest: +SKIP
@@ -130,15 +146,28 @@ def run_analysis(
     from ..outcomes.funnels import funnel as run_funnel
     from ..outcomes.roadblocks import roadblocks
     from ..outcomes.survival import time_to_convert
-    from ..personas import PersonaModel, profile, user_features
+    from ..personas.features import user_features
+    from ..personas.model import PersonaModel
+    from ..personas.profiles import profile
     from ..prepare.sessions import sessionize
     from ..prepare.stages import assign_stages
+    from ..compare.segments import compare_segments
+    from ..mining.steps import differential_step_matrix, step_matrix
+    from ..mining.transitions import transition_matrix
+    from ..outcomes.attribution import attribution
+    from ..outcomes.retention import retention
+    from ..outcomes.value import value_breakdown
+    from .export import journey_export
 
     step = progress or (lambda name: None)
     jmap = as_journey_map(journey_map) if journey_map is not None else None
     goals = (goal,) if isinstance(goal, str) else tuple(goal) if goal else (tuple(jmap.conversion) if jmap else None)
     if goals:
         goals = event_names(goals, log.event_names, "goal")
+    present = set(map(str, log.event_names))
+    losts = (event_names(lost, log.event_names, "lost", required=False) if lost is not None  # the map's, if seen
+             else tuple(e for e in (jmap.lost if jmap is not None else ()) if e in present))
+    lost_or_none = list(losts) or None
     a = Analysis(log=log, goal=goals or None, journey_map=jmap,
                  parameters={"gap": gap, "inactivity": inactivity, "random_state": random_state,
                              "personas": personas})
@@ -161,52 +190,77 @@ def run_analysis(
     a.results["loops"] = loops(log)
     a.tables["loops"] = _flat(a.results["loops"].to_frame())
     a.results["flows"] = journey_flows(log)
+    a.results["step_matrix"] = step_matrix(log, depth=10)
+    a.tables["step_matrix"] = a.results["step_matrix"].to_frame().reset_index()
+    a.results["transitions"] = transition_matrix(log, top=15)
+    a.tables["transitions"] = a.results["transitions"].counts
 
     step("funnel and drop-offs")
     steps = list(funnel) if funnel else default_funnel(log, goals, jmap)
     if steps:
-        a.results["funnel"] = run_funnel(log, steps)
+        a.results["funnel"] = run_funnel(log, steps, lost=lost_or_none)
         a.tables["funnel"] = a.results["funnel"].to_frame()
     else:
         a.skipped["funnel"] = "no funnel steps and no goal to build them from"
     if goals:
-        a.results["dropoffs"] = dropoffs(log, goals, inactivity=inactivity)
+        a.results["dropoffs"] = dropoffs(log, goals, lost=lost_or_none, inactivity=inactivity)
         a.tables["dropoffs"] = a.results["dropoffs"].to_frame()
         a.tables["dropoff_summary"] = a.results["dropoffs"].summary
-        a.results["time_to_convert"] = time_to_convert(log, goals)
+        a.results["time_to_convert"] = time_to_convert(log, goals, lost=lost_or_none)
         a.tables["time_to_convert"] = a.results["time_to_convert"].to_frame()
-        a.results["roadblocks"] = roadblocks(log, goals, inactivity=inactivity)
+        a.tables["time_to_convert_medians"] = a.results["time_to_convert"].medians
+        a.results["roadblocks"] = roadblocks(log, goals, lost=lost_or_none, inactivity=inactivity)
         a.tables["roadblocks"] = a.results["roadblocks"].to_frame()
     else:
         a.skipped["dropoffs"] = "no goal (give --goal or a map with a conversion)"
 
+    step("attribution, retention and value")
+    if goals and log.has("channel"):
+        a.results["attribution"] = attribution(log, goal=goals, touchpoint="channel",
+                                               value="value" if log.has("value") else None)
+        a.tables["attribution"] = a.results["attribution"].to_frame()
+    else:
+        a.skipped["attribution"] = "no goal" if not goals else "the log has no channel (give --channel)"
+    lo, hi = log.time_range()
+    a.results["retention"] = retention(log, period="week" if hi - lo <= 26 * 7 * 86_400_000_000 else "month")
+    a.tables["retention"] = a.results["retention"].to_frame()
+
     step("personas")
     n_users = int(log.summary()["users"])
     if personas and n_users >= 20:
-        features = user_features(log, goal=goals)
+        features = user_features(log, goal=goals, lost=lost_or_none)
         # the sequence model needs enough journeys for its BIC to admit real groups; below that, features
         method = "markov" if n_users >= MARKOV_USERS else "features"
-        model = PersonaModel(k=personas, method=method, goal=goals, random_state=random_state)
+        model = PersonaModel(k=personas, method=method, goal=goals, lost=lost_or_none, random_state=random_state)
         model.fit(log if method == "markov" else features)
         a.parameters["persona_method"] = method
         labels = model.personas()
         a.results["personas"] = model
-        a.results["persona_profiles"] = profile(log, labels, goal=goals, features=features)
+        a.results["persona_profiles"] = profile(log, labels, goal=goals, lost=lost_or_none, features=features)
         a.tables["personas"] = labels.rename("persona").reset_index()
         a.tables["persona_profiles"] = a.results["persona_profiles"].to_frame()
         if model.scores_ is not None:
             a.tables["persona_k_scores"] = model.scores_
         a.log = add_segment(log, labels, "persona")
         if goals:
-            by_persona = dropoffs(a.log, goals, by="persona", inactivity=inactivity)
+            by_persona = dropoffs(a.log, goals, lost=lost_or_none, by="persona", inactivity=inactivity)
             a.tables["dropoffs_by_persona"] = by_persona.to_frame()
+        largest = labels.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[:2]
+        if len(largest) == 2:  # the two largest personas side by side
+            pair = [str(p) for p in largest]
+            seg = compare_segments(a.log, "persona", segments=pair, goal=goals, lost=lost_or_none)
+            a.results["segments"] = seg
+            a.tables["segments"] = seg.to_frame()
+            a.tables["segment_events"] = seg.events
+            a.results["step_matrix_difference"] = differential_step_matrix(a.log, by="persona", segments=pair)
+            a.tables["step_matrix_difference"] = a.results["step_matrix_difference"].to_frame().reset_index()
     else:
         a.skipped["personas"] = "turned off" if not personas else f"too few users ({n_users}) for personas"
 
     step("designed vs observed")
     if jmap is not None:
         by = "persona" if "personas" in a.results else None
-        result = compare(a.log, jmap, by=by)
+        result = compare(a.log, jmap, by=by, lost=lost_or_none)
         a.results["conformance"] = result
         a.tables["conformance"] = result.to_frame()
         a.tables["conformance_overall"] = result.overall
@@ -216,6 +270,15 @@ def run_analysis(
         a.tables["targets"] = result.targets
     else:
         a.skipped["conformance"] = "no journey map (give --map)"
+    if log.has("value"):
+        a.results["value"] = value_breakdown(a.log, by="persona" if "personas" in a.results else None)
+        a.tables["value"] = a.results["value"].to_frame()
+    else:
+        a.skipped["value"] = "the log has no value (give --value)"
+    export = journey_export(a.log, goal=goals, lost=lost_or_none, depth=EXPORT_DEPTH,
+                            by="persona" if "personas" in a.results else None)
+    a.results["journeys"] = export
+    a.tables["journeys"] = export.to_frame()
     a.tables["quarantine"] = log.quarantine_frame()
     return a
 

@@ -58,5 +58,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
         path = path.with_suffix(".parquet")
         frame.to_parquet(path, index=False)
     else:
-        neutralise_formulas(frame).to_csv(path, index=False, lineterminator=LINE_END, quoting=csv.QUOTE_MINIMAL)
+        # 15 significant digits: what was computed, without the noise of binary fractions (0.07200000000000001)
+        neutralise_formulas(frame).to_csv(path, index=False, lineterminator=LINE_END, quoting=csv.QUOTE_MINIMAL,
+                                          float_format="%.15g")
     return path

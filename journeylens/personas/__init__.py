@@ -1,7 +1,3 @@
-"""Data-driven personas: per-user features, the PersonaModel estimator, profiles and segment tests."""
-
-from .features import user_features
-from .model import PersonaModel
-from .profiles import Profiles, compare_segments, profile
-
-__all__ = ["PersonaModel", "Profiles", "compare_segments", "profile", "user_features"]
+"""Data-driven personas: ``features`` (per-user features), ``model`` (the PersonaModel estimator),
+``markov`` (the mixture of Markov chains) and ``profiles``. The public names are imported from the
+top-level package (``jl.PersonaModel``, ``jl.profile``, ``jl.user_features``)."""

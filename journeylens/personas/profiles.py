@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..core.protocol import By, JourneyLog
+from ..core.protocol import JourneyLog
 from ..engine.features import first_events, journey_vectors, user_journeys
 from ..errors import ParameterError
 from .features import outcome_events, user_features, window_rows
@@ -311,43 +311,3 @@ def _describe(row: dict, overall: dict) -> str:
     if row["main_dropoff"]:
         parts.append(f"those who leave mostly leave after {row['main_dropoff']}: the place to act")
     return "; ".join(parts) + "."
-
-
-def compare_segments(log: JourneyLog, by: By, goal: str | Sequence[str] | None = None) -> pd.DataFrame:
-    """Per-segment metrics with tests of each segment against the rest, one observation per user.
-
-    Columns: ``users``, ``conversion_rate`` with ``conversion_p`` (chi-square on the
-    2×2 table segment/rest × converted/not), and for ``events_per_user`` and
-    ``journey_days`` the median with a Mann–Whitney U test ``*_p`` vs the rest.
-
-    >>> import pandas as pd, journeylens as jl
-    >>> log = jl.from_pandas(pd.DataFrame({"user": list("aabbc"), "time": ["2024-01-01"] * 5,
-    ...     "event": ["x", "buy", "x", "x", "x"], "tier": list("ggnnn")}))
-    >>> jl.compare_segments(log, "tier", goal="buy")["users"].tolist()
-    [1, 2]
-    """
-    from scipy import stats
-
-    features = user_features(log, goal=goal, bigrams=0)
-    seg_of_user, labels, name = log.segments(by)
-    present = log.users.astype(str).get_indexer(features.index)
-    seg = seg_of_user[present]
-    events = features["n_events"].to_numpy()
-    days = features["tenure_days"].to_numpy()
-    converted = features["converted"].to_numpy() if "converted" in features else None
-    rows = []
-    for s, label in enumerate(labels):
-        inside = seg == s
-        row: dict[str, Any] = {name: label, "users": int(inside.sum())}
-        if converted is not None:
-            row["conversion_rate"] = float(converted[inside].mean()) if inside.any() else np.nan
-            table = np.array([[converted[inside].sum(), (1 - converted[inside]).sum()],
-                              [converted[~inside].sum(), (1 - converted[~inside]).sum()]])
-            row["conversion_p"] = (float(stats.chi2_contingency(table)[1])
-                                   if (table.sum(axis=0) > 0).all() and (table.sum(axis=1) > 0).all() else np.nan)
-        for metric, values in (("events_per_user", events), ("journey_days", days)):
-            row[metric] = float(np.median(values[inside])) if inside.any() else np.nan
-            row[f"{metric}_p"] = (float(stats.mannwhitneyu(values[inside], values[~inside]).pvalue)
-                                  if inside.any() and (~inside).any() else np.nan)
-        rows.append(row)
-    return pd.DataFrame(rows)
