@@ -234,7 +234,7 @@ def test_a_file_without_read_permission(run, events, tmp_path):
     (b"user: [Cust]\n", "user: must be non-empty text, not list"),
     (b"funnel: {a: 1}\n", "funnel: must be steps"),
     (b"format: xlsx\n", "format: must be one of 'csv', 'parquet', not 'xlsx'"),
-    (b"gaps: 30min\n", "unknown option 'gaps' (known: channel, device"),
+    (b"gaps: 30min\n", "unknown option 'gaps' (known: attribution, channel, device"),
     (b"1: x\n", "unknown option 1"),
     (b"- gap\n- 30min\n", "a config file is a mapping of option: value, not list"),
     (b"gap: [30min\n", "invalid YAML at line 2"),
@@ -342,3 +342,69 @@ def test_library_warnings_one_line_each_and_none_when_quiet(run, twins, tmp_path
     assert len(err.splitlines()) == len(warned) + 1  # and the result line
     code, out, err = run("analyze", twins, "--personas", "5", "--goal", "buy", "--out", tmp_path / "q", "--quiet")
     assert (code, out, err) == (0, "", "")
+
+
+# -- the analysis options: engine, given sessions, lost, prediction --------------------------------
+
+def _ecom_parquet(tmp_path):
+    from tests.conftest import shared_file
+
+    path = tmp_path / "ecom.parquet"
+    pd.read_csv(shared_file("clickstream", "ecom.csv.gz")).to_parquet(path)
+    return path
+
+
+def test_every_engine_writes_the_same_tables(run, tmp_path):
+    source = _ecom_parquet(tmp_path)
+    outputs = {}
+    for engine in ("memory", "duckdb"):
+        out = tmp_path / engine
+        code, _, err = run("analyze", source, "--session", "session_id", "--goal", "purchase", "--engine", engine,
+                           "--personas", "0", "--out", out, "--quiet")
+        assert (code, err) == (0, "")
+        outputs[engine] = {p.name: p.read_bytes() for p in out.glob("*.csv")}
+    assert len(outputs["memory"]) >= 10 and outputs["memory"] == outputs["duckdb"]
+
+
+def test_a_given_session_column_is_kept_not_cut_again(run, tmp_path):
+    source = _ecom_parquet(tmp_path)
+    want = pd.read_parquet(source).groupby("user_id")["session_id"].nunique().sum()  # sessions are per user
+    code, _, _ = run("analyze", source, "--session", "session_id", "--goal", "purchase", "--personas", "0",
+                     "--out", tmp_path / "kept", "--quiet")
+    summary = json.loads((tmp_path / "kept" / "summary.json").read_text())
+    assert code == 0 and summary["roles"]["session"] == "session_id" and summary["sessions"] == want
+    assert summary["parameters"]["gap"] == "source sessions"
+    run("analyze", source, "--session", "session_id", "--gap", "1min", "--goal", "purchase", "--personas", "0",
+        "--out", tmp_path / "cut", "--quiet")
+    recut = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert "session" not in recut["roles"] and recut["sessions"] > want  # --gap asks for new sessions
+
+
+def test_lost_events_are_neither_conversions_nor_drop_offs(run, tmp_path):
+    rows = ["user,time,event", "z,2024-01-05 10:00,home"]  # z sets the end of observation, days later
+    rows += [f"u{k},2024-01-01 10:00,home" for k in range(12)]
+    rows += [f"u{k},2024-01-01 11:00,{('buy', 'cancel', 'cart')[k % 3]}" for k in range(12)]
+    source = tmp_path / "shop.csv"
+    source.write_text("\n".join(rows) + "\n")
+    code, _, err = run("analyze", source, "--goal", "buy", "--lost", "cancel", "--inactivity", "1h", "--personas", "0",
+                       "--out", tmp_path / "o", "--quiet")
+    assert (code, err) == (0, "")
+    summary = pd.read_csv(tmp_path / "o" / "dropoff_summary.csv").iloc[0]
+    counts = tuple(int(summary[c]) for c in ("converted", "lost", "dropped_off", "censored"))
+    assert counts == (4, 4, 4, 1)  # by hand: k % 3 picks the outcome; z is still active
+    assert set(pd.read_csv(tmp_path / "o" / "dropoffs.csv")["event"]) == {"cart"}
+    line = refused(run("analyze", source, "--goal", "buy", "--lost", "nope", "--out", tmp_path / "p"))
+    assert line.startswith("journeylens: error: --lost 'nope' is not an event of the log")
+
+
+def test_predict_writes_the_next_steps_of_active_customers(run, tmp_path):
+    source = _ecom_parquet(tmp_path)
+    code, _, err = run("analyze", source, "--goal", "purchase", "--personas", "0", "--predict", "--out",
+                       tmp_path / "o", "--quiet")
+    assert (code, err) == (0, "")
+    steps = pd.read_csv(tmp_path / "o" / "next_steps.csv")
+    assert list(steps.columns[:4]) == ["user_id", "rank", "next_event", "probability"]
+    assert steps["conversion_probability"].between(0, 1).all()
+    assert (steps.groupby("user_id")["rank"].max() <= 3).all()
+    quality = pd.read_csv(tmp_path / "o" / "prediction_quality.csv").set_index("metric")["score"]
+    assert 0 < quality["accuracy"] <= 1 and 0.5 < quality["AUC"] <= 1

@@ -103,15 +103,20 @@ def _versions() -> dict[str, str]:
 
 #: defaults of the analysis options; a --config YAML file may set any of them, flags override it
 DEFAULTS: dict[str, Any] = {
-    "user": None, "time": None, "event": None, "channel": None, "session": None, "device": None,
-    "tz": None, "sep": None, "encoding": None, "strict": False, "map": None, "goal": None, "funnel": None,
-    "gap": "30min", "inactivity": "7d", "personas": "auto", "seed": 0, "out": "out", "format": "csv",
-    "report": True, "quiet": False,
+    "user": None, "time": None, "event": None, "channel": None, "session": None, "device": None, "value": None,
+    "tz": None, "sep": None, "encoding": None, "lifecycle": None, "strict": False, "engine": "memory",
+    "map": None, "goal": None, "lost": None, "funnel": None, "gap": None, "inactivity": "7d", "per": "user",
+    "personas": "auto", "attribution": True, "predict": False, "seed": 0, "out": "out", "format": "csv",
+    "report": True, "images": None, "quiet": False,
 }
 #: library keywords that the command line spells differently (the flag is ``--`` + the setting)
 _SETTING_OF = {"journey_map": "map", "random_state": "seed", "k": "personas", "steps": "funnel"}
-_TEXT = ("user", "time", "event", "channel", "session", "device", "tz", "sep", "encoding", "map", "out", "events")
-_SWITCHES = ("strict", "report", "quiet")
+_TEXT = ("user", "time", "event", "channel", "session", "device", "value", "tz", "sep", "encoding", "map", "out",
+         "events")
+_SWITCHES = ("strict", "report", "quiet", "attribution", "predict")
+#: settings with a fixed set of values
+_CHOICES = {"engine": ("memory", "duckdb", "spark"), "per": ("user", "session"),
+            "lifecycle": ("complete", "all", "name+lifecycle"), "images": ("png", "svg", "pdf")}
 _DURATIONS = ("gap", "inactivity")
 _OFF = ("0", "none", "off")
 #: a config file is a handful of options; anything larger is not one
@@ -147,10 +152,14 @@ def _checked(key: str, value: Any) -> Any:
         if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             return value
         raise ParameterError(f"personas must be 'auto', a number of personas or 0 (off), not {_kind(value)}", key)
-    if key == "goal":
+    if key in _CHOICES:
+        return params.choice(value, key, _CHOICES[key])
+    if key in ("goal", "lost"):
+        if isinstance(value, str) and key == "lost":
+            value = [v.strip() for v in value.split(",") if v.strip()]  # --lost a,b
         if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
             return value
-        raise ParameterError(f"goal must be an event name or a list of them, not {_kind(value)}", key)
+        raise ParameterError(f"{key} must be an event name or a list of them, not {_kind(value)}", key)
     if key == "funnel":
         steps = _parse_funnel(value) if isinstance(value, str) else value
         if isinstance(steps, list) and steps and all(
@@ -231,13 +240,13 @@ def _output_folder(out: Path) -> Path:
 def _load(events: Path, s: dict[str, Any]):
     from ..io.dispatch import read
 
-    if not events.exists():
+    if not events.exists() and not any(ch in str(events) for ch in "*?["):  # a glob of Parquet files is fine
         raise InputError(f"{events}: no such file or folder")
-    options = {k: s[k] for k in ("user", "time", "event", "channel", "session", "device", "tz", "sep", "encoding")
-               if s.get(k) is not None}
+    options = {k: s[k] for k in ("user", "time", "event", "channel", "session", "device", "value", "tz", "sep",
+                                 "encoding", "lifecycle") if s.get(k) is not None}
     if s.get("strict"):
         options["strict"] = True
-    log = read(events, **options)
+    log = read(events, engine=s.get("engine", "memory"), **options)
     if len(log) == 0:
         raise InputError(f"{events}: no events accepted ({log.rows_quarantined} rows quarantined)")
     return log
@@ -254,35 +263,44 @@ _MAPPING_HELP = {
 @app.command()
 def analyze(
     ctx: typer.Context,
-    events: Optional[Path] = typer.Argument(None, help="Event file: CSV(.gz), Parquet (file or folder), JSON lines, XES(.gz)."),
+    events: Optional[Path] = typer.Argument(None, help="Event file: CSV(.gz), Parquet (file, folder or glob), JSON lines, XES(.gz)."),
     config: Optional[Path] = typer.Option(None, help="YAML file with any of these options (flags override it)."),
     user: Optional[str] = typer.Option(None, help=_MAPPING_HELP["user"]),
     time_col: Optional[str] = typer.Option(None, "--time", help=_MAPPING_HELP["time"]),
     event: Optional[str] = typer.Option(None, help=_MAPPING_HELP["event"]),
     channel: Optional[str] = typer.Option(None, help=_MAPPING_HELP["channel"]),
-    session: Optional[str] = typer.Option(None, help="Column with a source session id."),
+    session: Optional[str] = typer.Option(None, help="Column with a source session id (kept unless --gap is given)."),
     device: Optional[str] = typer.Option(None, help="Column with the device."),
+    value: Optional[str] = typer.Option(None, help="Column with a conversion value (revenue)."),
+    engine: Optional[str] = typer.Option(None, help="Where the log is held: memory, duckdb (on disk) or spark (default memory)."),
     journey_map: Optional[Path] = typer.Option(None, "--map", help="Designed journey map (YAML/JSON)."),
     goal: Optional[str] = typer.Option(None, help="Conversion event (default: the map's conversion)."),
+    lost: Optional[str] = typer.Option(None, help="Events that end a journey in failure, 'a,b' (default: the map's lost)."),
     funnel: Optional[str] = typer.Option(None, help="Funnel steps 'a,b|c,d' (| = any of; default: from the map)."),
-    gap: Optional[str] = typer.Option(None, help="Inactivity that ends a session, with a unit (default 30min)."),
+    gap: Optional[str] = typer.Option(None, help="Inactivity that ends a session, with a unit (default: the source's sessions, else 30min)."),
     inactivity: Optional[str] = typer.Option(None, help="Inactivity after which a non-converter has dropped off, with a unit (default 7d)."),
+    per: Optional[str] = typer.Option(None, help="Journey unit of the analyses: user or session (default user)."),
     personas: Optional[str] = typer.Option(None, help="'auto', a number of personas, or 0 to skip (default auto)."),
-    seed: Optional[int] = typer.Option(None, help="Random state for personas (default 0)."),
+    attribution: Optional[bool] = typer.Option(None, "--attribution/--no-attribution", help="Channel attribution with a goal (default yes)."),
+    predict: Optional[bool] = typer.Option(None, "--predict/--no-predict", help="Next steps and conversion chances of active customers (next_steps.csv; default no)."),
+    seed: Optional[int] = typer.Option(None, help="Random state for personas and prediction (default 0)."),
     tz: Optional[str] = typer.Option(None, help="Time zone of naive timestamps (default UTC)."),
     sep: Optional[str] = typer.Option(None, help="CSV delimiter (sniffed if omitted)."),
-    encoding: Optional[str] = typer.Option(None, help="Text encoding (UTF-8, with a latin-1 fallback)."),
+    encoding: Optional[str] = typer.Option(None, help="Text encoding (decided per file from its bytes if omitted)."),
+    lifecycle: Optional[str] = typer.Option(None, help="XES lifecycle transitions: complete, all or name+lifecycle (default complete)."),
     strict: Optional[bool] = typer.Option(None, "--strict/--no-strict", help="Fail instead of quarantining bad rows."),
     out: Optional[Path] = typer.Option(None, help="Output folder (created) (default out)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Table format: csv or parquet (default csv)."),
     report: Optional[bool] = typer.Option(None, "--report/--no-report", help="Write report.html (default yes)."),
+    images: Optional[str] = typer.Option(None, help="Also write every figure as png, svg or pdf (needs kaleido)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output and no library warnings."),
 ) -> None:
     """Load EVENTS, validate and quarantine, and write every analysis table, summary.json and report.html."""
-    given = dict(user=user, time=time_col, event=event, channel=channel, session=session, device=device,
-                 map=journey_map and str(journey_map), goal=goal, funnel=funnel, gap=gap, inactivity=inactivity,
-                 personas=personas, seed=seed, tz=tz, sep=sep, encoding=encoding, strict=strict,
-                 out=out and str(out), format=fmt, report=report, quiet=quiet or None)
+    given = dict(user=user, time=time_col, event=event, channel=channel, session=session, device=device, value=value,
+                 engine=engine, map=journey_map and str(journey_map), goal=goal, lost=lost, funnel=funnel, gap=gap,
+                 inactivity=inactivity, per=per, personas=personas, attribution=attribution, predict=predict,
+                 seed=seed, tz=tz, sep=sep, encoding=encoding, lifecycle=lifecycle, strict=strict,
+                 out=out and str(out), format=fmt, report=report, images=images, quiet=quiet or None)
     with _errors_as_exit_codes(ctx):
         from ..core.journey_map import as_journey_map
 
@@ -301,12 +319,13 @@ def _analyze(source: Path, s: dict[str, Any], jmap: Any, out_dir: Path) -> None:
     from .report import render
 
     with _library_warnings(s["quiet"]):
-        steps = _Steps(total=8, quiet=s["quiet"])
+        steps = _Steps(total=10, quiet=s["quiet"])
         with steps.step("load"):
             log = _load(Path(source), s)
         analysis = run_analysis(
-            log, goal=s["goal"], journey_map=jmap, funnel=s["funnel"], personas=s["personas"], gap=s["gap"],
-            inactivity=s["inactivity"], random_state=s["seed"], progress=lambda name: steps.advance(name),
+            log, goal=s["goal"], lost=s["lost"], journey_map=jmap, funnel=s["funnel"], personas=s["personas"],
+            gap=s["gap"], inactivity=s["inactivity"], per=s["per"], attribution=s["attribution"],
+            predict=s["predict"], random_state=s["seed"], progress=lambda name: steps.advance(name),
         )
         with steps.step("write"):
             files = analysis.write(out_dir, format=s["format"])
@@ -314,6 +333,8 @@ def _analyze(source: Path, s: dict[str, Any], jmap: Any, out_dir: Path) -> None:
                 (out_dir / "report.html").write_text(render(analysis, title=f"Journey report: {Path(source).name}"),
                                                      encoding="utf-8")
                 files.append("report.html")
+            if s["images"]:
+                files += [f"figures/{name}" for name in analysis.write_images(out_dir / "figures", format=s["images"])]
         steps.close()
         summary = analysis.summary()
         summary.update({"versions": _versions(), "outputs": ["summary.json", *files], "seconds": steps.seconds})
@@ -322,7 +343,7 @@ def _analyze(source: Path, s: dict[str, Any], jmap: Any, out_dir: Path) -> None:
             typer.echo(
                 f"{summary['rows_read']:,} rows read, {summary['rows_accepted']:,} accepted, "
                 f"{summary['rows_quarantined']:,} quarantined; {summary['users']:,} users, "
-                f"{summary['sessions']:,} sessions → {out_dir}/",
+                f"{summary['sessions'] or 0:,} sessions → {out_dir}/",
                 err=True,
             )
 
@@ -337,6 +358,10 @@ def compare_command(
     event: Optional[str] = typer.Option(None, help=_MAPPING_HELP["event"]),
     channel: Optional[str] = typer.Option(None, help=_MAPPING_HELP["channel"]),
     by: Optional[str] = typer.Option(None, help="Segment column to compare per segment."),
+    per: str = typer.Option("user", help="Journey judged: user (whole history) or session."),
+    session: Optional[str] = typer.Option(None, help="Column with a source session id (for --per session)."),
+    gap: Optional[str] = typer.Option(None, help="Cut sessions at this inactivity instead (for --per session)."),
+    lost: Optional[str] = typer.Option(None, help="Events that end a journey in failure, 'a,b' (default: the map's lost)."),
     out: Path = typer.Option(Path("out"), help="Output folder."),
     fail_below: Optional[float] = typer.Option(None, help="Exit 4 when mean fitness is below this."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output and no library warnings."),
@@ -345,10 +370,15 @@ def compare_command(
     with _errors_as_exit_codes(ctx), _library_warnings(quiet):
         from ..compare.conformance import compare
         from ..io.writers import write_table
+        from ..prepare.sessions import sessionize
 
-        s = _settings(None, dict(user=user, time=time_col, event=event, channel=channel))
+        s = _settings(None, dict(user=user, time=time_col, event=event, channel=channel, session=session, gap=gap,
+                                 lost=lost, per=per))
         out = _output_folder(out)
-        result = compare(_load(events, s), str(journey_map), by=by)
+        log = _load(events, s)
+        if s["gap"] is not None:
+            log = sessionize(log, gap=s["gap"])
+        result = compare(log, str(journey_map), by=by, per=s["per"], lost=s["lost"])
         for name in ("conformance", "overall", "unexpected", "missing", "skipped_stages", "stage_order_violations",
                      "targets", "unmapped"):
             table = result.conformance if name == "conformance" else getattr(result, name)
@@ -367,25 +397,30 @@ def drift_command(
     ctx: typer.Context,
     before: Path = typer.Argument(..., help="Event file of the first period (or the whole log with --split-at)."),
     after: Optional[Path] = typer.Argument(None, help="Event file of the second period."),
-    split_at: Optional[str] = typer.Option(None, help="Cut one log at this time (users by first event)."),
+    split_at: Optional[str] = typer.Option(None, help="Cut one log at this time: customers by their first event "
+                                                       "(--mode cohort) or events by their time (--mode calendar)."),
+    mode: str = typer.Option("cohort", help="cohort (customers by first event) or calendar (events by time)."),
+    window: Optional[str] = typer.Option(None, help="Equal exposure: follow each customer for this long, e.g. 14d."),
     user: Optional[str] = typer.Option(None, help=_MAPPING_HELP["user"]),
     time_col: Optional[str] = typer.Option(None, "--time", help=_MAPPING_HELP["time"]),
     event: Optional[str] = typer.Option(None, help=_MAPPING_HELP["event"]),
     goal: Optional[str] = typer.Option(None, help="Conversion event, for conversion and drop-off changes."),
+    lost: Optional[str] = typer.Option(None, help="Events that end a journey in failure, 'a,b'."),
+    by: Optional[str] = typer.Option(None, help="Segment column: outcomes per segment."),
     out: Path = typer.Option(Path("out"), help="Output folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output and no library warnings."),
 ) -> None:
-    """What changed between two periods: drift_edges.csv, drift_variants.csv, drift_outcomes.csv."""
+    """What changed between two periods: drift_edges.csv, drift_variants.csv, drift_outcomes.csv, drift_exposure.csv."""
     with _errors_as_exit_codes(ctx), _library_warnings(quiet):
         from ..compare.drift import drift
         from ..io.writers import write_table
 
-        s = _settings(None, dict(user=user, time=time_col, event=event))
+        s = _settings(None, dict(user=user, time=time_col, event=event, lost=lost))
         out = _output_folder(out)
         first = _load(before, s)
         second = _load(after, s) if after is not None else None
-        result = drift(first, second, split_at=split_at, goal=goal)
-        for name in ("edges", "variants", "outcomes"):
+        result = drift(first, second, split_at=split_at, mode=mode, window=window, goal=goal, lost=s["lost"], by=by)
+        for name in ("edges", "variants", "outcomes", "exposure"):
             write_table(getattr(result, name), out / f"drift_{name}.csv")
         if not quiet:
             changed = int((result.edges["status"] != "stable").sum())

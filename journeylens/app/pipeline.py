@@ -114,23 +114,33 @@ def default_funnel(log: JourneyLog, goal: Sequence[str] | None, jmap: JourneyMap
 
 def run_analysis(
     log: JourneyLog,
+    *,
     goal: str | Sequence[str] | None = None,
+    lost: str | Sequence[str] | None = None,
     journey_map: JourneyMap | dict | str | None = None,
     funnel: Sequence | None = None,
     personas: int | str | None = "auto",
-    gap: str = "30min",
+    gap: str | None = None,
     inactivity: str = "7d",
+    per: str = "user",
+    attribution: bool = True,
+    predict: bool = False,
     random_state: int = 0,
     progress: Progress | None = None,
-    lost: str | Sequence[str] | None = None,
 ) -> Analysis:
-    """Stages (with a map), sessions, mining, funnel, drop-offs, personas, attribution, retention, value and
-    conformance in one go, with the per-customer journey table.
+    """Stages (with a map), sessions, mining, funnel, drop-offs, personas, attribution, retention, value,
+    conformance and (with ``predict``) next steps in one go, with the per-customer journey table.
 
-    ``goal`` defaults to the map's conversion; ``lost``: failure events (default: the map's ``lost``, if
-    any), for the journey table and the segment comparison. ``personas``: ``"auto"``, a number of personas,
-    or ``None``/``0`` to skip. Steps that cannot run on this log (no goal, no map, too few users, no
-    channels, no value) are listed in ``Analysis.skipped`` with why.
+    ``goal`` defaults to the map's conversion and ``lost`` (failure events) to the map's ``lost``.
+    ``gap``: the inactivity that cuts sessions; by default a log that came with its own sessions
+    (``session=``) keeps them, and any other log is cut at 30 minutes. ``per``: the journey unit
+    (``"user"`` or ``"session"``) of the graphs, variants, loops, funnel, drop-offs, roadblocks and
+    conformance. ``personas``: ``"auto"``, a number of personas, or ``None``/``0`` to skip.
+    ``attribution``: channel attribution when the log has channels and a goal. ``predict``: fit the
+    next-step and conversion models on the earlier two thirds of the customers, report their accuracy
+    on the rest, and predict every active customer's next steps (``next_steps``). Steps that cannot run
+    on this log (no goal, no map, too few users, no channels, no value) are listed in
+    ``Analysis.skipped`` with why. Runs on every engine.
 
     >>> import journeylens as jl
     >>> a = jl.run_analysis(jl.datasets.load_sample(), journey_map=jl.datasets.sample_map_path())  # doctest: +SKIP
@@ -154,7 +164,7 @@ def run_analysis(
     from ..compare.segments import compare_segments
     from ..mining.steps import differential_step_matrix, step_matrix
     from ..mining.transitions import transition_matrix
-    from ..outcomes.attribution import attribution
+    from ..outcomes.attribution import attribution as run_attribution
     from ..outcomes.retention import retention
     from ..outcomes.value import value_breakdown
     from .export import journey_export
@@ -168,28 +178,32 @@ def run_analysis(
     losts = (event_names(lost, log.event_names, "lost", required=False) if lost is not None  # the map's, if seen
              else tuple(e for e in (jmap.lost if jmap is not None else ()) if e in present))
     lost_or_none = list(losts) or None
+    choice(per, "per", ("user", "session"))
+    given_sessions = gap is None and "session" in log.roles  # the source's own sessions are kept
     a = Analysis(log=log, goal=goals or None, journey_map=jmap,
-                 parameters={"gap": gap, "inactivity": inactivity, "random_state": random_state,
-                             "personas": personas})
+                 parameters={"gap": "source sessions" if given_sessions else (gap or "30min"),
+                             "inactivity": inactivity, "per": per, "random_state": random_state,
+                             "personas": personas, "lost": list(losts)})
     step("stages and sessions")
     if jmap is not None:
         log = assign_stages(log, jmap)
-    log = sessionize(log, gap=gap)
+    if not given_sessions:
+        log = sessionize(log, gap=gap or "30min")
     a.log = log
 
     step("journeys")
-    a.results["dfg"] = dfg(log)
+    a.results["dfg"] = dfg(log, per=per)
     a.tables["dfg"] = a.results["dfg"].to_frame().sort_values(["count", "source", "target"], ascending=[False, True, True], ignore_index=True)
     if log.has("stage"):
-        a.results["stage_graph"] = dfg(log, level="stage")
+        a.results["stage_graph"] = dfg(log, level="stage", per=per)
         a.tables["stage_graph"] = a.results["stage_graph"].to_frame()
     else:
         a.skipped["stage_graph"] = "the log has no stages (give a journey map)"
-    a.results["variants"] = variants(log, top=100)
+    a.results["variants"] = variants(log, per=per, top=100)
     a.tables["variants"] = _flat(a.results["variants"].to_frame())
-    a.results["loops"] = loops(log)
+    a.results["loops"] = loops(log, per=per)
     a.tables["loops"] = _flat(a.results["loops"].to_frame())
-    a.results["flows"] = journey_flows(log)
+    a.results["flows"] = journey_flows(log, per=per)
     a.results["step_matrix"] = step_matrix(log, depth=10)
     a.tables["step_matrix"] = a.results["step_matrix"].to_frame().reset_index()
     a.results["transitions"] = transition_matrix(log, top=15)
@@ -198,29 +212,30 @@ def run_analysis(
     step("funnel and drop-offs")
     steps = list(funnel) if funnel else default_funnel(log, goals, jmap)
     if steps:
-        a.results["funnel"] = run_funnel(log, steps, lost=lost_or_none)
+        a.results["funnel"] = run_funnel(log, steps, lost=lost_or_none, per=per)
         a.tables["funnel"] = a.results["funnel"].to_frame()
     else:
         a.skipped["funnel"] = "no funnel steps and no goal to build them from"
     if goals:
-        a.results["dropoffs"] = dropoffs(log, goals, lost=lost_or_none, inactivity=inactivity)
+        a.results["dropoffs"] = dropoffs(log, goals, lost=lost_or_none, per=per, inactivity=inactivity)
         a.tables["dropoffs"] = a.results["dropoffs"].to_frame()
         a.tables["dropoff_summary"] = a.results["dropoffs"].summary
         a.results["time_to_convert"] = time_to_convert(log, goals, lost=lost_or_none)
         a.tables["time_to_convert"] = a.results["time_to_convert"].to_frame()
         a.tables["time_to_convert_medians"] = a.results["time_to_convert"].medians
-        a.results["roadblocks"] = roadblocks(log, goals, lost=lost_or_none, inactivity=inactivity)
+        a.results["roadblocks"] = roadblocks(log, goals, lost=lost_or_none, per=per, inactivity=inactivity)
         a.tables["roadblocks"] = a.results["roadblocks"].to_frame()
     else:
         a.skipped["dropoffs"] = "no goal (give --goal or a map with a conversion)"
 
     step("attribution, retention and value")
-    if goals and log.has("channel"):
-        a.results["attribution"] = attribution(log, goal=goals, touchpoint="channel",
-                                               value="value" if log.has("value") else None)
+    if attribution and goals and log.has("channel"):
+        a.results["attribution"] = run_attribution(log, goal=goals, touchpoint="channel",
+                                                   value="value" if log.has("value") else None)
         a.tables["attribution"] = a.results["attribution"].to_frame()
     else:
-        a.skipped["attribution"] = "no goal" if not goals else "the log has no channel (give --channel)"
+        a.skipped["attribution"] = ("turned off" if not attribution else "no goal" if not goals
+                                    else "the log has no channel (give --channel)")
     lo, hi = log.time_range()
     a.results["retention"] = retention(log, period="week" if hi - lo <= 26 * 7 * 86_400_000_000 else "month")
     a.tables["retention"] = a.results["retention"].to_frame()
@@ -260,7 +275,7 @@ def run_analysis(
     step("designed vs observed")
     if jmap is not None:
         by = "persona" if "personas" in a.results else None
-        result = compare(a.log, jmap, by=by, lost=lost_or_none)
+        result = compare(a.log, jmap, by=by, lost=lost_or_none, per=per)
         a.results["conformance"] = result
         a.tables["conformance"] = result.to_frame()
         a.tables["conformance_overall"] = result.overall
@@ -279,8 +294,40 @@ def run_analysis(
                             by="persona" if "personas" in a.results else None)
     a.results["journeys"] = export
     a.tables["journeys"] = export.to_frame()
+    if predict:
+        step("prediction")
+        _predict(a, goals, random_state)
+    else:
+        a.skipped["next_steps"] = "prediction turned off (give --predict)"
     a.tables["quarantine"] = log.quarantine_frame()
     return a
+
+
+def _predict(a: Analysis, goals: Sequence[str] | None, random_state: int) -> None:
+    """Next-step (and, with a goal, conversion) models: quality on the later third of the customers,
+    then every active customer's likely next steps from models fitted on all of them."""
+    from ..predict.conversion import ConversionModel
+    from ..predict.next_step import NextStepModel
+    from ..predict.split import split_by_time
+
+    train, test = split_by_time(a.log)
+    nexts = NextStepModel(random_state=random_state)
+    score = nexts.fit(train).score(test)
+    quality = [{"model": "next step", "chosen": nexts.model_, "metric": "accuracy", "score": score}]
+    table = nexts.fit(a.log).predict_next(a.log, top=3).to_frame()
+    if goals:
+        conversion = ConversionModel(goal=list(goals), within="30d", random_state=random_state)
+        report = conversion.fit(train).evaluate(test)
+        quality.append({"model": "conversion within 30 days", "chosen": None, "metric": "AUC", "score": report.auc})
+        quality.append({"model": "conversion within 30 days", "chosen": None, "metric": "Brier score",
+                        "score": report.brier})
+        chance = conversion.fit(a.log).predict_proba(a.log)
+        # active customers only: those who have not converted or been lost yet
+        chance = chance.rename("conversion_probability").rename_axis("user_id").reset_index()
+        table = table.astype({"user_id": str}).merge(chance.astype({"user_id": str}), on="user_id", how="inner")
+    a.results["next_steps"] = table
+    a.tables["next_steps"] = table
+    a.tables["prediction_quality"] = pd.DataFrame(quality)
 
 
 def report(source: JourneyLog | Analysis, path: str | Path, *, drift: Any = None, title: str = "Journey report",

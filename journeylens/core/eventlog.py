@@ -317,7 +317,8 @@ class EventLog(JourneyLog):
             "users": int(f["user_id"].nunique()),
             "events": int(len(f)),
             "event_types": int(f["event"].nunique()),
-            "sessions": int(f["session_id"].nunique()) if "session_id" in f else None,
+            # sessions are journeys: an id two users share is two sessions
+            "sessions": int(self._journey_codes("session").max(initial=-1)) + 1 if "session_id" in f else None,
             "time_start": ts.min().isoformat() if len(f) else None,
             "time_end": ts.max().isoformat() if len(f) else None,
             "channels": _channel_counts(f["channel"]) if "channel" in f else None,

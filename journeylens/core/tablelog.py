@@ -339,7 +339,7 @@ class TableLog(JourneyLog):
             "users": int(stats["users"][0]),
             "events": int(stats["n"][0]),
             "event_types": int(stats["types"][0]),
-            "sessions": self.parameters.get("sessionize", {}).get("sessions"),
+            "sessions": self._sessions(),
             "time_start": stamp(lo),
             "time_end": stamp(hi),
             "roles": dict(self.roles),
@@ -347,6 +347,15 @@ class TableLog(JourneyLog):
         if self.parameters.get("filters"):
             out["filters"] = list(self.parameters["filters"])
         return out
+
+    def _sessions(self) -> int | None:
+        """Sessions are journeys: distinct (user, session id) pairs, None without sessions."""
+        if "sessionize" in self.parameters:
+            return self.parameters["sessionize"].get("sessions")
+        if "session_id" not in self.frame.columns:
+            return None
+        return self._count("sessions", "SELECT count(*) AS n FROM (SELECT DISTINCT u, session_id FROM log) s",
+                           log=self.frame)
 
     def __repr__(self) -> str:
         return (f"TableLog({len(self):,} events, {len(self.users):,} users, {len(self.event_names)} "

@@ -69,8 +69,12 @@ def fit(X: np.ndarray, y: np.ndarray, categorical: np.ndarray, *, max_iter: int,
 
 
 def best_iterations(booster: Any) -> int:
-    """The number of boosting rounds that scored best on the held-out prefixes (at least 1)."""
-    return max(1, int(np.argmax(booster.validation_score_)))  # index 0: before the first round
+    """The number of boosting rounds that scored best on the held-out prefixes (at least 1); all of
+    them when nothing was held out (early stopping could not run)."""
+    scores = getattr(booster, "validation_score_", ())
+    if not len(scores):
+        return max(1, int(booster.n_iter_))
+    return max(1, int(np.argmax(scores)))  # index 0: before the first round
 
 
 def proba(booster: Any, X: np.ndarray, size: int) -> np.ndarray:
