@@ -96,11 +96,14 @@ class Attribution:
         """Grouped bars: attributed conversions per touchpoint, one bar per model."""
         import plotly.graph_objects as go
 
+        from ..viz.text import plain
+
         fig = go.Figure()
+        names = [plain(n) for n in self.table[self.touchpoint].astype(str)]
         for model in self.models:
-            fig.add_trace(go.Bar(name=model, x=self.table[self.touchpoint].astype(str), y=self.table[model]))
-        fig.update_layout(barmode="group", title=f"Attributed conversions per {self.touchpoint}",
-                          xaxis_title=self.touchpoint, yaxis_title="conversions")
+            fig.add_trace(go.Bar(name=model, x=names, y=self.table[model]))
+        fig.update_layout(barmode="group", title=f"Attributed conversions per {plain(self.touchpoint)}",
+                          xaxis_title=plain(self.touchpoint), yaxis_title="conversions")
         return fig
 
     def _repr_html_(self) -> str:

@@ -47,7 +47,12 @@ class DropOffs:
         import plotly.express as px
 
         unit = "users" if self.per == "user" else "sessions"
-        t = self.table[self.table["rank"] <= top]
+        from ..viz.text import plain
+
+        t = self.table[self.table["rank"] <= top].copy()
+        t["event"] = [plain(e) for e in t["event"]]
+        if self.segment:
+            t[self.segment] = [plain(s) for s in t[self.segment]]
         fig = px.bar(t, x="share_of_dropoffs", y="event", orientation="h", facet_col=self.segment,
                      hover_data=[unit], title="Where journeys are abandoned (last event before leaving)")
         fig.update_yaxes(autorange="reversed")

@@ -63,11 +63,14 @@ class Funnel:
         """A plotly funnel chart, one trace per segment."""
         import plotly.graph_objects as go
 
+        from ..viz.text import plain
+
         unit = "users" if self.per == "user" else "sessions"
         fig = go.Figure()
         groups = self.table.groupby(self.segment, sort=True) if self.segment else [("all", self.table)]
         for name, t in groups:
-            fig.add_trace(go.Funnel(name=str(name), y=t["step"], x=t[unit], textinfo="value+percent initial"))
+            fig.add_trace(go.Funnel(name=plain(name), y=[plain(s) for s in t["step"]], x=t[unit],
+                                    textinfo="value+percent initial"))
         fig.update_layout(title=f"{self.mode.capitalize()} funnel ({unit})")
         return fig
 

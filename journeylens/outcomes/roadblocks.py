@@ -73,7 +73,12 @@ class Roadblocks:
         """Bars of the exit lift of the ``top`` roadblocks per segment (1 = as often as elsewhere)."""
         import plotly.express as px
 
-        t = self.table[self.table["rank"] <= top]
+        from ..viz.text import plain
+
+        t = self.table[self.table["rank"] <= top].copy()
+        t["event"] = [plain(e) for e in t["event"]]
+        if self.segment:
+            t[self.segment] = [plain(s) for s in t[self.segment]]
         fig = px.bar(t, x="exit_lift", y="event", orientation="h", facet_col=self.segment,
                      hover_data=["exit_rate", "baseline_exit_rate", "error_follow_share", "visits"],
                      title="Roadblocks: how much more often journeys end after a touchpoint than after the others")

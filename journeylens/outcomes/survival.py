@@ -54,9 +54,12 @@ class TimeToConvert:
         """Step curves of cumulative conversion (and loss, dotted, when there is any) by days since the first event."""
         import plotly.graph_objects as go
 
+        from ..viz.text import plain
+
         fig = go.Figure()
         groups = self.curve.groupby(self.segment, sort=True) if self.segment else [("all", self.curve)]
-        for name, c in groups:
+        for label, c in groups:
+            name = plain(label)
             days = np.r_[0.0, c["time_s"] / 86_400]
             fig.add_trace(go.Scatter(x=days, y=np.r_[0.0, c["cumulative_conversion"]], mode="lines",
                                      line_shape="hv", name=f"{name}: converted"))

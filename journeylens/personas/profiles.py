@@ -73,9 +73,12 @@ class Profiles:
         """Heatmap: personas × the ``top`` most distinguishing features (mean z-score)."""
         import plotly.express as px
 
+        from ..viz.text import plain
+
         spread = self.z.abs().max(axis=0).sort_values(ascending=False)
         cols = spread.index[:top]
-        return px.imshow(self.z[cols], color_continuous_scale="RdBu_r", zmin=-2, zmax=2, aspect="auto",
+        shown = self.z[cols].set_axis([plain(c) for c in cols], axis=1).set_axis([plain(p) for p in self.z.index])
+        return px.imshow(shown, color_continuous_scale="RdBu_r", zmin=-2, zmax=2, aspect="auto",
                          title="Personas: mean standardised feature (z) vs all customers")
 
     def _repr_html_(self) -> str:

@@ -323,6 +323,9 @@ class NextBest:
         first = self.table[self.table["rank"] == 1]
         t = (first.groupby("touchpoint").agg(users=("user_id", "size"), rise=("observational_rise", "mean"))
              .sort_values("users", ascending=False).head(top).iloc[::-1].reset_index())
+        from ..viz.text import plain
+
+        t["touchpoint"] = [plain(e) for e in t["touchpoint"]]
         fig = px.bar(t, x="users", y="touchpoint", color="rise", orientation="h",
                      labels={"rise": "mean observational rise"})
         fig.update_layout(title="Next touchpoint with the largest observational rise (associations, not effects)",

@@ -282,7 +282,9 @@ class NextSteps:
 
         first = self.table[self.table["rank"] == 1]
         counts = first["next_event"].value_counts().head(top).iloc[::-1]
-        fig = px.bar(x=counts.to_numpy(), y=counts.index.astype(str), orientation="h",
+        from ..viz.text import plain
+
+        fig = px.bar(x=counts.to_numpy(), y=[plain(e) for e in counts.index.astype(str)], orientation="h",
                      labels={"x": "users", "y": "most likely next step"})
         fig.update_layout(title=f"Most likely next step ({self.model})", height=140 + 28 * len(counts))
         return fig
