@@ -233,6 +233,7 @@ def run_analysis(
         a.results["attribution"] = run_attribution(log, goal=goals, touchpoint="channel",
                                                    value="value" if log.has("value") else None)
         a.tables["attribution"] = a.results["attribution"].to_frame()
+        a.tables["attribution_paths"] = a.results["attribution"].paths
     else:
         a.skipped["attribution"] = ("turned off" if not attribution else "no goal" if not goals
                                     else "the log has no channel (give --channel)")
@@ -314,7 +315,8 @@ def _predict(a: Analysis, goals: Sequence[str] | None, random_state: int) -> Non
     nexts = NextStepModel(random_state=random_state)
     score = nexts.fit(train).score(test)
     quality = [{"model": "next step", "chosen": nexts.model_, "metric": "accuracy", "score": score}]
-    table = nexts.fit(a.log).predict_next(a.log, top=3).to_frame()
+    steps = nexts.fit(a.log).predict_next(a.log, top=3)  # refitted on every customer
+    table = steps.to_frame()
     if goals:
         conversion = ConversionModel(goal=list(goals), within="30d", random_state=random_state)
         report = conversion.fit(train).evaluate(test)
@@ -325,7 +327,7 @@ def _predict(a: Analysis, goals: Sequence[str] | None, random_state: int) -> Non
         # active customers only: those who have not converted or been lost yet
         chance = chance.rename("conversion_probability").rename_axis("user_id").reset_index()
         table = table.astype({"user_id": str}).merge(chance.astype({"user_id": str}), on="user_id", how="inner")
-    a.results["next_steps"] = table
+    a.results["next_steps"] = steps
     a.tables["next_steps"] = table
     a.tables["prediction_quality"] = pd.DataFrame(quality)
 

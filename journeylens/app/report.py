@@ -457,6 +457,17 @@ def _attribution(a: Any, page: _Page) -> str:
     return body
 
 
+def _prediction(a: Any, page: _Page) -> str:
+    r, t = a.results, a.tables
+    body = _p("Models fitted on the customers whose journeys started first and scored on the later third "
+              "(whole customers on either side); the next steps below come from models fitted on everyone.", "note")
+    body += _table("prediction_quality", t["prediction_quality"])
+    body += page.figure(r["next_steps"].plot(), "fig-next-steps", 420)
+    body += _p("Each active customer's three most likely next events (<end>: the journey ends) and the chance "
+               "to reach the goal within 30 days. Associations learnt from the past, not effects of acting.", "note")
+    return body + _table("next_steps", t["next_steps"], 15)
+
+
 def _value(a: Any, page: _Page) -> str:
     r, t = a.results, a.tables
     return page.figure(r["value"].plot(), "fig-value", 460) + _table("value", t["value"], 40)
@@ -516,6 +527,8 @@ def render(analysis: Any, drift: Any = None, title: str = "Journey report") -> s
         add("attribution", "Attribution", _attribution, a, page)
     if "value" in r:
         add("value", "Value", _value, a, page)
+    if "next_steps" in r:
+        add("prediction", "Next steps and conversion chances", _prediction, a, page)
     if "retention" in r:
         add("retention", "Retention", _retention, a, page)
     if "conformance" in r:
