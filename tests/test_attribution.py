@@ -440,7 +440,8 @@ def test_display_plot_and_html_are_escaped():
     result = attribution_from_paths(_frame([["tv & <radio", "web"]], [2]), models=("first", "markov"))
     fig = result.plot()
     assert [trace.name for trace in fig.data] == ["first", "markov"]
-    assert list(fig.data[0].x) == ["tv & <radio", "web"] and list(fig.data[0].y) == [2.0, 0.0]
+    # plotly shows the escaped text as "tv & <radio" (viz.text.plain)
+    assert list(fig.data[0].x) == ["tv &amp; &lt;radio", "web"] and list(fig.data[0].y) == [2.0, 0.0]
     assert fig.layout.barmode == "group"
     page = result._repr_html_()
     assert "tv &amp; &lt;radio" in page and "<radio" not in page

@@ -24,7 +24,7 @@ import journeylens as jl
 log = jl.datasets.load_sample()
 s = jl.sessionize(log, gap="30min")
 dfg = jl.dfg(log).to_frame()
-html = jl.report(log, "report.html", journey_map=jl.datasets.sample_map_path())
+html = jl.report(log, "report.html", journey_map=jl.datasets.sample_map_path()).read_text(encoding="utf-8")
 extras = []
 for name in ("pm4py", "pyspark"):
     try:

@@ -54,7 +54,8 @@ def resolve_roles(
     """Map each role to a source column: named ones checked, the rest detected.
 
     Returns ``{role: column}`` for the roles found; raises :class:`ColumnError`
-    when a required role is missing or ambiguous, or a named column is absent.
+    when a required role is missing or ambiguous, and :class:`ParameterError` (naming the
+    role) when a column passed by name is absent.
     """
     cols = [str(c) for c in columns]
     unknown = sorted(set(given) - set(ROLES))
