@@ -90,7 +90,7 @@ def cut_at_first(ev: Table, codes: np.ndarray) -> Table:
     sql = CUT_SQL.format(codes=", ".join(str(int(c)) for c in codes) or "-1")
     if is_held(ev):
         return frame(sql, {"ev": ev})
-    out = run(sql + "ORDER BY g, i", {"ev": ev})
+    out = run(sql + "ORDER BY ev.g, ev.i", {"ev": ev})
     return {k: v.astype(np.int64, copy=False) for k, v in out.items()}
 
 
