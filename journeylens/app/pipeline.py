@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..core.journey_map import JourneyMap, as_journey_map
@@ -25,6 +26,9 @@ Progress = Callable[[str], None]
 FORMATS = ("csv", "parquet")
 #: users from which personas come from the sequence (Markov mixture) model rather than features
 MARKOV_USERS = 1000
+#: customers on whom personas are fitted and profiled (a seeded sample beyond it); every customer is
+#: then labelled by the fitted model, so memory follows this number, not the log's size
+PERSONA_USERS = 500_000
 #: steps of each customer's path in the journey table (``journeys.csv``); ``events`` has the full count
 EXPORT_DEPTH = 50
 
@@ -244,15 +248,25 @@ def run_analysis(
     step("personas")
     n_users = int(log.summary()["users"])
     if personas and n_users >= 20:
-        features = user_features(log, goal=goals, lost=lost_or_none)
+        sample = log
+        if n_users > PERSONA_USERS:
+            chosen = np.random.default_rng(random_state).choice(n_users, PERSONA_USERS, replace=False)
+            sample = log.filter(users=log.users[np.sort(chosen)])
+            a.parameters["persona_sample"] = PERSONA_USERS
+        features = user_features(sample, goal=goals, lost=lost_or_none)
         # the sequence model needs enough journeys for its BIC to admit real groups; below that, features
         method = "markov" if n_users >= MARKOV_USERS else "features"
         model = PersonaModel(k=personas, method=method, goal=goals, lost=lost_or_none, random_state=random_state)
-        model.fit(log if method == "markov" else features)
+        model.fit(sample if method == "markov" else features)
         a.parameters["persona_method"] = method
-        labels = model.personas()
+        if sample is log:
+            labels = model.personas()
+        else:  # every customer labelled, PERSONA_USERS at a time
+            chunks = np.array_split(np.arange(n_users), -(-n_users // PERSONA_USERS))
+            labels = pd.concat([model.personas(log.filter(users=log.users[c])) for c in chunks])
         a.results["personas"] = model
-        a.results["persona_profiles"] = profile(log, labels, goal=goals, lost=lost_or_none, features=features)
+        a.results["persona_profiles"] = profile(sample, model.personas(), goal=goals, lost=lost_or_none,
+                                                features=features)
         a.tables["personas"] = labels.rename("persona").reset_index()
         a.tables["persona_profiles"] = a.results["persona_profiles"].to_frame()
         if model.scores_ is not None:
