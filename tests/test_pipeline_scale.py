@@ -7,6 +7,7 @@ import pytest
 
 import journeylens as jl
 import journeylens.app.pipeline as pipeline
+from journeylens.app.report import render
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def test_personas_are_fitted_on_a_sample_and_label_every_customer(log, monkeypat
     assert labels.index.is_unique and len(labels) > 1200
     # the profiles describe the sample the model was fitted on
     assert a.tables["persona_profiles"]["users"].sum() == len(model.users_)
+    assert "seeded sample of 1,200 customers" in render(a)
     again = _analyse(log, monkeypatch, 1200)
     pd.testing.assert_frame_equal(a.tables["personas"], again.tables["personas"])  # seeded
 
@@ -38,4 +40,5 @@ def test_personas_are_fitted_on_a_sample_and_label_every_customer(log, monkeypat
 def test_below_the_sample_size_every_customer_is_fitted(log, monkeypatch):
     a = _analyse(log, monkeypatch, 5000)
     assert "persona_sample" not in a.parameters
+    assert "seeded sample" not in render(a)
     assert len(a.tables["personas"]) == len(a.results["personas"].users_)

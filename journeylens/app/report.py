@@ -425,6 +425,9 @@ def _personas(a: Any, page: _Page) -> str:
     prof = r["persona_profiles"]
     table = t["persona_profiles"]
     body = "<ul>" + "".join(f"<li>{html.escape(str(d))}</li>" for d in table.get("description", [])) + "</ul>"
+    if "persona_sample" in a.parameters:
+        body += _p(f"Fitted and described on a seeded sample of {a.parameters['persona_sample']:,} customers; "
+                   "every customer is labelled by the fitted model.", "note")
     body += page.figure(prof.plot(), "fig-persona-heatmap", 460)
     body += _table("persona_profiles", table.drop(columns=["description"], errors="ignore"),
                    reasons={"main_dropoff": "none dropped off", "main_loop": "no loop", "conversion_rate": "no goal"})
