@@ -408,3 +408,13 @@ def test_predict_writes_the_next_steps_of_active_customers(run, tmp_path):
     assert (steps.groupby("user_id")["rank"].max() <= 3).all()
     quality = pd.read_csv(tmp_path / "o" / "prediction_quality.csv").set_index("metric")["score"]
     assert 0 < quality["accuracy"] <= 1 and 0.5 < quality["AUC"] <= 1
+
+
+def test_running_out_of_memory_is_one_line_and_exit_5(tmp_path):
+    source = tmp_path / "events.parquet"
+    jl.datasets.make_journeys(300, seed=2).to_parquet(source)
+    env = {**os.environ, "JOURNEYLENS_MEMORY_LIMIT": "2MB"}  # far below what DuckDB needs for the scan
+    done = _run("analyze", str(source), "--engine", "duckdb", "--personas", "0", "--out", str(tmp_path / "o"),
+                "--quiet", env=env)
+    line = one_line_error(done.returncode, done.stderr, 5)
+    assert line.startswith("journeylens: error: out of memory (") and "JOURNEYLENS_MEMORY_LIMIT" in line

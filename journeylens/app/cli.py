@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 bad input or request (one-line reason on stderr);
 2 command-line usage error (one line too); 3 unexpected internal error (set
 ``JOURNEYLENS_DEBUG=1`` for the traceback); 4 ``compare --fail-below`` not met;
-130 interrupted.
+5 out of memory (one line naming ``JOURNEYLENS_MEMORY_LIMIT``); 130 interrupted.
 
 Errors name the flags (``--gap``) where the library names its keywords
 (``gap=``): a :class:`~journeylens.errors.ParameterError` carries the keyword
@@ -445,6 +445,12 @@ def _flag(command: Any, name: str) -> Optional[str]:
     return wanted if wanted in flags else None
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    import duckdb
+
+    return isinstance(exc, (MemoryError, duckdb.OutOfMemoryException))
+
+
 @contextmanager
 def _errors_as_exit_codes(ctx: typer.Context) -> Iterator[None]:
     """User mistakes → one line and exit 1, naming the command's flags; bugs → one line and exit 3."""
@@ -465,6 +471,11 @@ def _errors_as_exit_codes(ctx: typer.Context) -> Iterator[None]:
     except Exception as exc:  # a bug, not bad input: one line unless debugging
         if os.environ.get("JOURNEYLENS_DEBUG"):
             raise
+        if _out_of_memory(exc):  # the machine's limit, not a bug: say which knob there is
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            typer.echo(f"journeylens: error: out of memory ({first[:160]}); logs held by DuckDB "
+                       "use at most JOURNEYLENS_MEMORY_LIMIT (e.g. 8GB) and spill the rest to disk", err=True)
+            raise typer.Exit(5) from None
         first = str(exc).splitlines()[0] if str(exc) else ""
         typer.echo(
             f"journeylens: internal error: {type(exc).__name__}: {first} (set JOURNEYLENS_DEBUG=1 for details)",
