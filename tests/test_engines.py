@@ -5,6 +5,10 @@ multichannel generator's journeys."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -305,3 +309,15 @@ def test_held_epoch_numbers_match_memory_and_bad_units_are_one_line_errors(tmp_p
     np.testing.assert_array_equal(held.codes()["t"].to_numpy(), mem.time_us)
     with pytest.raises(jl.ParameterError, match="time_unit must be one of"):
         jl.read_parquet(path, engine="duckdb", time_unit="weeks")
+
+
+def test_the_held_database_leaves_half_the_memory_to_the_analysis():
+    probe = ("from journeylens.engine.backends.duckdb import held_database; "
+             "print(held_database().con.execute(\"SELECT current_setting('memory_limit')\").fetchone()[0])")
+    env = {k: v for k, v in os.environ.items() if k != "JOURNEYLENS_MEMORY_LIMIT"}
+    default = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    total_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    assert float(default.stdout.split()[0]) == pytest.approx(total_gib / 2, rel=0.02)  # DuckDB's own: 80%
+    given = subprocess.run([sys.executable, "-c", probe], env={**env, "JOURNEYLENS_MEMORY_LIMIT": "1GB"},
+                           capture_output=True, text=True, check=True)
+    assert given.stdout.strip() == "953.6 MiB"  # 1 GB in DuckDB's binary units

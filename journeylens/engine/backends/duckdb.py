@@ -70,6 +70,14 @@ def to_arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
     return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
 
 
+def _half_of_memory() -> str | None:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): DuckDB's default
+        return None
+    return f"{max(total // 2 // 2**20, 256)}MiB"
+
+
 class Database:
     """The held database: a DuckDB file in its own temp folder, one connection, serialised use."""
 
@@ -78,8 +86,10 @@ class Database:
         self.folder = tempfile.mkdtemp(prefix="held-", dir=_temp_root())
         config = {"temp_directory": os.path.join(self.folder, "spill"), "threads": os.cpu_count() or 1,
                   "preserve_insertion_order": True}
-        if os.environ.get("JOURNEYLENS_MEMORY_LIMIT"):
-            config["memory_limit"] = os.environ["JOURNEYLENS_MEMORY_LIMIT"]
+        # DuckDB's own default (80% of RAM) leaves too little for the analysis's arrays beside it
+        limit = os.environ.get("JOURNEYLENS_MEMORY_LIMIT") or _half_of_memory()
+        if limit:
+            config["memory_limit"] = limit
         self.con = _prepare(duckdb.connect(os.path.join(self.folder, "held.duckdb"), config=config))
         self.lock = threading.RLock()
         self._names = itertools.count()
