@@ -54,6 +54,17 @@ class MissingDependencyError(JourneyLensError):
     """An optional extra (pm4py, pyspark) is needed for this feature."""
 
 
+def first_line(value: Any, width: int | None = None) -> str:
+    """The first non-blank line of ``str(value)`` (an exception's message, say), cut to ``width``;
+    ``""`` when there is none.
+
+    >>> first_line(ValueError("bad row\\nat line 3")), first_line(ValueError()), first_line("abcdef", 3)
+    ('bad row', '', 'abc')
+    """
+    text = str(value).strip()
+    return text.splitlines()[0][:width] if text else ""
+
+
 def bounded_repr(value: Any, width: int = 60) -> str:
     """A ``repr`` of ``value`` cut to ``width`` characters, never walking more than a few of its items.
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..core import params
 from ..core.safe_yaml import load_yaml
-from ..errors import InputError, JourneyLensError, ParameterError, bounded_repr
+from ..errors import InputError, JourneyLensError, ParameterError, bounded_repr, first_line
 from .pipeline import FORMATS
 
 app = typer.Typer(
@@ -471,12 +471,11 @@ def _errors_as_exit_codes(ctx: typer.Context) -> Iterator[None]:
     except Exception as exc:  # a bug, not bad input: one line unless debugging
         if os.environ.get("JOURNEYLENS_DEBUG"):
             raise
+        first = first_line(exc)
         if _out_of_memory(exc):  # the machine's limit, not a bug: say which knob there is
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            typer.echo(f"journeylens: error: out of memory ({first[:160]}); logs held by DuckDB "
-                       "use at most JOURNEYLENS_MEMORY_LIMIT (e.g. 8GB) and spill the rest to disk", err=True)
+            typer.echo(f"journeylens: error: out of memory ({first[:160] or type(exc).__name__}); logs held by "
+                       "DuckDB use at most JOURNEYLENS_MEMORY_LIMIT (e.g. 8GB) and spill the rest to disk", err=True)
             raise typer.Exit(5) from None
-        first = str(exc).splitlines()[0] if str(exc) else ""
         typer.echo(
             f"journeylens: internal error: {type(exc).__name__}: {first} (set JOURNEYLENS_DEBUG=1 for details)",
             err=True,
@@ -490,8 +489,7 @@ def _library_warnings(quiet: bool) -> Iterator[None]:
     seen: set[str] = set()
 
     def one_line(message, category, filename, lineno, file=None, line=None) -> None:
-        first = str(message).strip().splitlines()[0] if str(message).strip() else ""
-        text = f"journeylens: warning: {category.__name__}: {first}"
+        text = f"journeylens: warning: {category.__name__}: {first_line(message)}"
         if text not in seen:  # libraries reset the warnings registry, so "once" is kept here
             seen.add(text)
             typer.echo(text, err=True)

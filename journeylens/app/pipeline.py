@@ -259,14 +259,13 @@ def run_analysis(
         model = PersonaModel(k=personas, method=method, goal=goals, lost=lost_or_none, random_state=random_state)
         model.fit(sample if method == "markov" else features)
         a.parameters["persona_method"] = method
-        if sample is log:
-            labels = model.personas()
-        else:  # every customer labelled, PERSONA_USERS at a time
+        fitted = model.personas()
+        labels = fitted
+        if sample is not log:  # every customer labelled, PERSONA_USERS at a time
             chunks = np.array_split(np.arange(n_users), -(-n_users // PERSONA_USERS))
             labels = pd.concat([model.personas(log.filter(users=log.users[c])) for c in chunks])
         a.results["personas"] = model
-        a.results["persona_profiles"] = profile(sample, model.personas(), goal=goals, lost=lost_or_none,
-                                                features=features)
+        a.results["persona_profiles"] = profile(sample, fitted, goal=goals, lost=lost_or_none, features=features)
         a.tables["personas"] = labels.rename("persona").reset_index()
         a.tables["persona_profiles"] = a.results["persona_profiles"].to_frame()
         if model.scores_ is not None:

@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 from ..core.eventlog import EventLog
 from ..core.safe_yaml import MAX_DEPTH, bounded_repr
 from ..core.tablelog import TableLog
-from ..errors import ColumnError, InputError, ParameterError
+from ..errors import ColumnError, InputError, ParameterError, first_line
 from .build import LoadOptions, build_log
 from .held import read_parquet_held
 from .source import BOMB_FLOOR, BOMB_RATIO, read_bytes, regular_file
@@ -276,7 +276,7 @@ def _parse(data: Any, delimiter: str, quote: str | None, width: int, name: str) 
             if "straddling" in message and block < _MAX_BLOCK:
                 block = min(block * 8, _MAX_BLOCK)  # a field longer than a block: read in larger blocks
                 continue
-            raise InputError(f"{name}: cannot parse as delimited text ({message.splitlines()[0][:120]})") from None
+            raise InputError(f"{name}: cannot parse as delimited text ({first_line(message, 120)})") from None
         for text in unnumbered:  # the last rows of the file, after every numbered one
             malformed[len(table) + len(malformed) + 1] = text
         return table, malformed
@@ -395,7 +395,7 @@ def check_parquet(files: list[str], name: str, max_bytes: int | None) -> None:
                 group = meta.row_group(k)
                 decoded += max(group.total_byte_size, group.num_rows * max(meta.num_columns, 1) * 8)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
+        raise InputError(f"{name}: not a readable Parquet file ({first_line(exc, 120)})") from None
     limit = max_bytes if max_bytes is not None else BOMB_RATIO * on_disk + BOMB_FLOOR
     if decoded > limit:
         raise InputError(f"{name}: its data decodes to about {decoded:,} bytes, more than the limit of {limit:,} "
@@ -423,7 +423,7 @@ def _parquet_table(files: list[str], name: str) -> pa.Table:
     try:
         return ds.dataset(files, format=fmt).to_table()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-        raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
+        raise InputError(f"{name}: not a readable Parquet file ({first_line(exc, 120)})") from None
 
 
 # -- JSON lines -----------------------------------------------------------------------

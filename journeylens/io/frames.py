@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.eventlog import EventLog
-from ..errors import InputError, ParameterError
+from ..errors import InputError, ParameterError, first_line
 from .build import LoadOptions, build_log
 
 
@@ -63,11 +63,11 @@ def read_sql(source: Any, query: str | None = None, **options: Any) -> EventLog:
         else:
             raise InputError(f"read_sql expects a DuckDB relation or a database connection, got {type(source).__name__}")
     except duckdb.Error as exc:
-        raise InputError(f"{label} failed: {_first_line(exc)}") from None
+        raise InputError(f"{label} failed: {first_line(exc, 300) or type(exc).__name__}") from None
     except Exception as exc:  # the driver's own errors (sqlite3.Error, pandas' DatabaseError …)
         if not _driver_error(exc, source):
             raise
-        raise InputError(f"{label} failed: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise InputError(f"{label} failed: {type(exc).__name__}: {first_line(exc, 300) or type(exc).__name__}") from None
     if frame is None or not isinstance(frame, pd.DataFrame):
         raise InputError(f"{label}: the statement returns no rows (is it a SELECT?)")
     return build_log(frame, source=label, options=opts)
@@ -81,11 +81,6 @@ def _duckdb_frame(relation: Any) -> pd.DataFrame | None:
     if relation is None:
         return None
     return to_pandas(to_arrow(relation))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def _driver_error(exc: Exception, source: Any) -> bool:

@@ -24,7 +24,7 @@ from ..engine import ingest
 from ..engine import sql as dialect
 from ..engine.backends import duckdb as duck
 from ..engine.ingest import CODED, position
-from ..errors import ColumnError, InputError, ParameterError, ValidationError
+from ..errors import ColumnError, InputError, ParameterError, ValidationError, first_line
 from .build import QUARANTINE_OWN, LoadOptions, free_name
 from .channels import normalise_channels
 from .columns import resolve_roles
@@ -288,7 +288,7 @@ def read_parquet_held(files: list[str], name: str, engine: str, options: LoadOpt
         schemas = [pq.read_schema(f) for f in files]
         sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
     except (OSError, ValueError) as exc:
-        raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
+        raise InputError(f"{name}: not a readable Parquet file ({first_line(exc, 120)})") from None
     if engine == "spark":
         from ..engine.backends.spark import pyspark_sql, session
         from .spark import from_spark
@@ -319,7 +319,7 @@ def read_parquet_held(files: list[str], name: str, engine: str, options: LoadOpt
         with db.lock:
             types = dict(db.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {scan.name})").fetchall())
     except duckdb.Error as exc:
-        raise InputError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:120]})") from None
+        raise InputError(f"{name}: not a readable Parquet file ({first_line(exc, 120)})") from None
     renamed = ", ".join(f"p.{dialect.quote(n, 'duckdb')} AS {position(k)}" for k, n in enumerate(names))
     table = dialect.frame(f"SELECT {renamed}, p.{dialect.quote(row, 'duckdb')} AS _r FROM p", {"p": scan})
     return held_log(table, names, [duckdb_kind(types[n]) for n in names], name, options)
