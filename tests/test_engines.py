@@ -321,3 +321,47 @@ def test_the_held_database_leaves_half_the_memory_to_the_analysis():
     given = subprocess.run([sys.executable, "-c", probe], env={**env, "JOURNEYLENS_MEMORY_LIMIT": "1GB"},
                            capture_output=True, text=True, check=True)
     assert given.stdout.strip() == "953.6 MiB"  # 1 GB in DuckDB's binary units
+
+
+def _held_row_counts() -> list[int]:
+    """Rows of every table now in the held database (after the garbage collector has run)."""
+    import gc
+
+    from journeylens.engine.backends.duckdb import held_database
+
+    gc.collect()
+    con = held_database().con
+    names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'temp'").fetchall()]
+    return [int(con.execute(f"SELECT count(*) FROM temp.{n}").fetchall()[0][0]) for n in names]
+
+
+def test_a_held_log_keeps_one_copy_of_its_rows(tmp_path):
+    """Validation's working table (every source row and column) goes once the log is coded: what stays is
+    the coded log, the quarantine (rejected rows only) and the dictionaries."""
+    frame = jl.datasets.make_journeys(400, seed=3)
+    path = tmp_path / "events.parquet"
+    pd.concat([frame, frame.head(25)]).to_parquet(path)  # 25 exact copies quarantined
+    before = len(_held_row_counts())
+    log = jl.read_parquet(path, engine="duckdb")
+    counts = _held_row_counts()
+    assert log.rows_read == len(frame) + 25 and log.rows_quarantined == 25
+    assert sum(n >= log.rows_accepted for n in counts) == 1  # the coded log, and no second copy
+    assert log.quarantine_frame()["reason"].tolist() == ["duplicate"] * 25
+    del log
+    assert len(_held_row_counts()) == before  # and everything goes with the log
+
+
+def test_a_segment_added_to_a_held_log_shares_its_journey_tables(tmp_path):
+    frame = jl.datasets.make_journeys(300, seed=8).drop(columns=["persona"])
+    path = tmp_path / "events.parquet"
+    frame.to_parquet(path)
+    log = jl.read_parquet(path, engine="duckdb")
+    users = pd.Series(np.where(np.arange(len(log.users)) % 2, "odd", "even"), index=log.users)
+    plain = log.journeys(window=False), log.journeys(per="user")
+    tagged = jl.add_segment(log, users, "half")
+    assert tagged.journeys(window=False) is plain[0] and tagged.journeys(per="user") is plain[1]
+    memory = jl.add_segment(jl.from_pandas(frame), users, "half")
+    pd.testing.assert_frame_equal(dfg(tagged).to_frame(), dfg(memory).to_frame())
+    for segment in ("odd", "even"):
+        held_rows = variants(tagged.filter(by="half", segments=[segment])).to_frame()
+        pd.testing.assert_frame_equal(held_rows, variants(memory.filter(by="half", segments=[segment])).to_frame())

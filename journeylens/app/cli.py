@@ -321,9 +321,10 @@ def _analyze(source: Path, s: dict[str, Any], jmap: Any, out_dir: Path) -> None:
     with _library_warnings(s["quiet"]):
         steps = _Steps(total=10, quiet=s["quiet"])
         with steps.step("load"):
-            log = _load(Path(source), s)
+            loaded = [_load(Path(source), s)]
+        # handed over, not kept: a held log's tables go as soon as the analysis has derived its own
         analysis = run_analysis(
-            log, goal=s["goal"], lost=s["lost"], journey_map=jmap, funnel=s["funnel"], personas=s["personas"],
+            loaded.pop(), goal=s["goal"], lost=s["lost"], journey_map=jmap, funnel=s["funnel"], personas=s["personas"],
             gap=s["gap"], inactivity=s["inactivity"], per=s["per"], attribution=s["attribution"],
             predict=s["predict"], random_state=s["seed"], progress=lambda name: steps.advance(name),
         )

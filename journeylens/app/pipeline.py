@@ -151,7 +151,6 @@ def run_analysis(
     >>> sorted(a.tables)                                                                           # doctest: +SKIP
     """
     from ..compare.conformance import compare
-    from ..core.segments import add_segment
     from ..mining.dfg import dfg
     from ..mining.flows import journey_flows
     from ..mining.loops import loops
@@ -160,13 +159,9 @@ def run_analysis(
     from ..outcomes.funnels import funnel as run_funnel
     from ..outcomes.roadblocks import roadblocks
     from ..outcomes.survival import time_to_convert
-    from ..personas.features import user_features
-    from ..personas.model import PersonaModel
-    from ..personas.profiles import profile
     from ..prepare.sessions import sessionize
     from ..prepare.stages import assign_stages
-    from ..compare.segments import compare_segments
-    from ..mining.steps import differential_step_matrix, step_matrix
+    from ..mining.steps import step_matrix
     from ..mining.transitions import transition_matrix
     from ..outcomes.attribution import attribution as run_attribution
     from ..outcomes.retention import retention
@@ -248,41 +243,8 @@ def run_analysis(
     step("personas")
     n_users = int(log.summary()["users"])
     if personas and n_users >= 20:
-        sample = log
-        if n_users > PERSONA_USERS:
-            chosen = np.random.default_rng(random_state).choice(n_users, PERSONA_USERS, replace=False)
-            sample = log.filter(users=log.users[np.sort(chosen)])
-            a.parameters["persona_sample"] = PERSONA_USERS
-        features = user_features(sample, goal=goals, lost=lost_or_none)
-        # the sequence model needs enough journeys for its BIC to admit real groups; below that, features
-        method = "markov" if n_users >= MARKOV_USERS else "features"
-        model = PersonaModel(k=personas, method=method, goal=goals, lost=lost_or_none, random_state=random_state)
-        model.fit(sample if method == "markov" else features)
-        a.parameters["persona_method"] = method
-        fitted = model.personas()
-        labels = fitted
-        if sample is not log:  # every customer labelled, PERSONA_USERS at a time
-            chunks = np.array_split(np.arange(n_users), -(-n_users // PERSONA_USERS))
-            labels = pd.concat([model.personas(log.filter(users=log.users[c])) for c in chunks])
-        a.results["personas"] = model
-        a.results["persona_profiles"] = profile(sample, fitted, goal=goals, lost=lost_or_none, features=features)
-        a.tables["personas"] = labels.rename("persona").reset_index()
-        a.tables["persona_profiles"] = a.results["persona_profiles"].to_frame()
-        if model.scores_ is not None:
-            a.tables["persona_k_scores"] = model.scores_
-        a.log = add_segment(log, labels, "persona")
-        if goals:
-            by_persona = dropoffs(a.log, goals, lost=lost_or_none, by="persona", inactivity=inactivity)
-            a.tables["dropoffs_by_persona"] = by_persona.to_frame()
-        largest = labels.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[:2]
-        if len(largest) == 2:  # the two largest personas side by side
-            pair = [str(p) for p in largest]
-            seg = compare_segments(a.log, "persona", segments=pair, goal=goals, lost=lost_or_none)
-            a.results["segments"] = seg
-            a.tables["segments"] = seg.to_frame()
-            a.tables["segment_events"] = seg.events
-            a.results["step_matrix_difference"] = differential_step_matrix(a.log, by="persona", segments=pair)
-            a.tables["step_matrix_difference"] = a.results["step_matrix_difference"].to_frame().reset_index()
+        _personas(a, log, n_users, personas, goals, lost_or_none, inactivity, random_state)
+        log = a.log  # the log without the persona column, and its tables, can go
     else:
         a.skipped["personas"] = "turned off" if not personas else f"too few users ({n_users}) for personas"
 
@@ -315,6 +277,56 @@ def run_analysis(
         a.skipped["next_steps"] = "prediction turned off (give --predict)"
     a.tables["quarantine"] = log.quarantine_frame()
     return a
+
+
+def _personas(a: Analysis, log: JourneyLog, n_users: int, personas: int | str, goals: Sequence[str] | None,
+              lost: list | None, inactivity: str, random_state: int) -> None:
+    """Personas fitted and profiled on at most PERSONA_USERS customers, every customer labelled, and the
+    persona comparisons; ``a.log`` becomes ``log`` with the ``persona`` segment."""
+    from ..compare.segments import compare_segments
+    from ..core.segments import add_segment
+    from ..mining.steps import differential_step_matrix
+    from ..outcomes.dropoffs import dropoffs
+    from ..personas.features import user_features
+    from ..personas.model import PersonaModel
+    from ..personas.profiles import profile
+
+    sample = log
+    if n_users > PERSONA_USERS:
+        chosen = np.random.default_rng(random_state).choice(n_users, PERSONA_USERS, replace=False)
+        sample = log.filter(users=log.users[np.sort(chosen)])
+        a.parameters["persona_sample"] = PERSONA_USERS
+    features = user_features(sample, goal=goals, lost=lost)
+    # the sequence model needs enough journeys for its BIC to admit real groups; below that, features
+    method = "markov" if n_users >= MARKOV_USERS else "features"
+    model = PersonaModel(k=personas, method=method, goal=goals, lost=lost, random_state=random_state)
+    model.fit(sample if method == "markov" else features)
+    a.parameters["persona_method"] = method
+    fitted = model.personas()
+    labels = fitted
+    if sample is not log:  # every customer labelled, PERSONA_USERS at a time
+        chunks = np.array_split(np.arange(n_users), -(-n_users // PERSONA_USERS))
+        labels = pd.concat([model.personas(log.filter(users=log.users[c])) for c in chunks])
+    a.results["personas"] = model
+    a.results["persona_profiles"] = profile(sample, fitted, goal=goals, lost=lost, features=features)
+    a.tables["personas"] = labels.rename("persona").reset_index()
+    a.tables["persona_profiles"] = a.results["persona_profiles"].to_frame()
+    if model.scores_ is not None:
+        a.tables["persona_k_scores"] = model.scores_
+    del sample, features  # the sample's held tables go before the persona log's are built
+    a.log = add_segment(log, labels, "persona")
+    if goals:
+        by_persona = dropoffs(a.log, goals, lost=lost, by="persona", inactivity=inactivity)
+        a.tables["dropoffs_by_persona"] = by_persona.to_frame()
+    largest = labels.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[:2]
+    if len(largest) == 2:  # the two largest personas side by side
+        pair = [str(p) for p in largest]
+        seg = compare_segments(a.log, "persona", segments=pair, goal=goals, lost=lost)
+        a.results["segments"] = seg
+        a.tables["segments"] = seg.to_frame()
+        a.tables["segment_events"] = seg.events
+        a.results["step_matrix_difference"] = differential_step_matrix(a.log, by="persona", segments=pair)
+        a.tables["step_matrix_difference"] = a.results["step_matrix_difference"].to_frame().reset_index()
 
 
 def _predict(a: Analysis, goals: Sequence[str] | None, random_state: int) -> None:

@@ -206,8 +206,13 @@ class TableLog(JourneyLog):
         return pd.Series([str(v) for v in values], index=first["u"].astype(np.int64), dtype=object)
 
     # -- new logs ------------------------------------------------------------------
-    def _derived(self, frame: Any, **changes: Any) -> "TableLog":
-        return replace(self, frame=frame, _cache={}, **changes)
+    def _derived(self, frame: Any, *, unchanged_but: str | None = None, **changes: Any) -> "TableLog":
+        """A new log of ``frame``; with ``unchanged_but``, the rows and other columns are this log's, so the
+        journey tables that do not read that column are shared rather than computed (and held) again."""
+        cache = {} if unchanged_but is None else {
+            key: value for key, value in self._cache.items()
+            if key[0] == "journeys" and unchanged_but != key[1] and unchanged_but not in key[4]}
+        return replace(self, frame=frame, _cache=cache, **changes)
 
     def with_codes(self, name: str, codes: np.ndarray, categories: Sequence[Any], *, of: str = "event",
                    ordered: bool = False, keep_as: str | None = None, parameters: Mapping[str, Any] | None = None
@@ -228,7 +233,8 @@ class TableLog(JourneyLog):
                               f"FROM log LEFT JOIN m ON log.{key} = m.k", {"log": self.frame, "m": mapping},
                               materialise=True)
         levels[name] = pd.Index(list(categories), dtype=object)
-        return self._derived(frame, levels=levels, roles=roles, parameters={**self.parameters, **(parameters or {})})
+        return self._derived(frame, unchanged_but=None if keep_as else name, levels=levels, roles=roles,
+                             parameters={**self.parameters, **(parameters or {})})
 
     def with_users(self, codes: np.ndarray, users: pd.Index, parameters: Mapping[str, Any]) -> "TableLog":
         d = self.backend.dialect

@@ -129,8 +129,9 @@ def counts(checked: Any) -> tuple[int, int]:
 
 
 def quarantine(checked: Any, names: Sequence[str]) -> Any:
-    """The quarantined rows (lazy): ``source_row, reason, column`` and the original values under ``names``."""
+    """The quarantined rows (materialised, so that the whole ``checked`` relation can go once the log is
+    coded): ``source_row, reason, column`` and the original values under ``names``."""
     d = dialect_of(checked)
     cols = ", ".join(f"{position(k)} AS {quote(n, d)}" for k, n in enumerate(names))
     return frame(f"SELECT _r AS source_row, _reason AS reason, _column AS {quote('column', d)}, {cols} "
-                 f"FROM checked WHERE _reason IS NOT NULL", {"checked": checked})
+                 f"FROM checked WHERE _reason IS NOT NULL", {"checked": checked}, materialise=True)

@@ -89,8 +89,9 @@ def with_user_values(ev: Table, name: str, values: np.ndarray, key: str = "u") -
     if engine.name == "memory":
         return {**ev, name: values[np.asarray(ev[key], dtype=np.int64)]}
     per_user = engine.ship({"_k": np.arange(len(values), dtype=np.int64), "_v": values}, ev)
+    # materialised: DuckDB runs out of memory on a window over a large join it cannot spill
     return engine.frame(f"SELECT ev.*, m._v AS {quote(name, engine.dialect)} FROM ev JOIN m ON ev.{key} = m._k",
-                        {"ev": ev, "m": per_user})
+                        {"ev": ev, "m": per_user}, materialise=True)
 
 
 def literal(text: str, dialect: str) -> str:

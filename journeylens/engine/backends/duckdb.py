@@ -99,7 +99,8 @@ class Database:
 
     def execute(self, sql: str) -> None:
         with self.lock:
-            self.con.execute(sql)
+            # fetched to the end: DuckDB 2 refuses other work while a result is unfinished
+            self.con.execute(sql).fetchall()
 
     def close(self) -> None:
         with self.lock:
@@ -136,7 +137,7 @@ class DuckTable:
 
     def count(self) -> int:
         with self.db.lock:
-            return int(self.db.con.execute(f"SELECT count(*) FROM {self.name}").fetchone()[0])
+            return int(self.db.con.execute(f"SELECT count(*) FROM {self.name}").fetchall()[0][0])
 
 
 def _drop(db: Database, name: str, kind: str) -> None:
