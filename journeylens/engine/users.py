@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .sql import Table, run
+from .sql import Table, frame, run
 
 USER_SQL = """
 SELECT u, count(*) AS events, count(DISTINCT div(t, {day})) AS active_days, {sessions} AS sessions,
@@ -24,11 +24,10 @@ FINITE = "CASE WHEN isnan(v_value) THEN NULL ELSE v_value END"
 REACH_SQL = "SELECT s, e, count(DISTINCT u) AS users FROM ev GROUP BY s, e"
 
 # The rows themselves, in log order, rather than a list per user: DuckDB cannot spill millions of
-# ordered list aggregates, and a sort it can
-PATHS_SQL = """
-SELECT u, e FROM (SELECT u, i, e, row_number() OVER (PARTITION BY u ORDER BY i) AS k FROM ev) x
-WHERE k <= {depth} ORDER BY u, i
-"""
+# ordered list aggregates. The numbered rows are materialised first: DuckDB runs out of memory
+# handing a large window's output straight to a result, while it can store it and sort it.
+NUMBERED_SQL = "SELECT u, i, e, row_number() OVER (PARTITION BY u ORDER BY i) AS k FROM ev"
+PATHS_SQL = "SELECT u, e FROM numbered WHERE k <= {depth} ORDER BY u, i"
 
 
 def _codes(codes: Sequence[int]) -> str:
@@ -55,7 +54,8 @@ def reach(ev: Table) -> dict[str, np.ndarray]:
 def first_codes(ev: Table, depth: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each user's first ``depth`` codes (all with None) of ``ev(i, u, e)`` in order, flat: user codes, list
     offsets and the codes (user ``users[k]`` has ``codes[offsets[k]:offsets[k + 1]]``)."""
-    out = run(PATHS_SQL.format(depth=int(depth) if depth else 2 ** 62), {"ev": ev})
+    numbered = frame(NUMBERED_SQL, {"ev": ev}, materialise=True)
+    out = run(PATHS_SQL.format(depth=int(depth) if depth else 2 ** 62), {"numbered": numbered})
     users, codes = out["u"].astype(np.int64), out["e"].astype(np.int64)
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, dtype=np.int64)
     return users[starts], np.r_[starts, len(users)].astype(np.int64), codes

@@ -5,8 +5,8 @@
 * A :class:`DuckTable` lives in the process's held database, a DuckDB file in
   the temp directory (``JOURNEYLENS_TEMP_DIR`` or the system's), so a log can be
   larger than memory: DuckDB streams it and spills sorts, joins and aggregates to
-  disk beyond its memory limit (``JOURNEYLENS_MEMORY_LIMIT``, e.g. ``8GB``;
-  DuckDB's default is 80% of RAM).
+  disk beyond its memory limit (``JOURNEYLENS_MEMORY_LIMIT``, e.g. ``8GB``; half
+  of the machine's memory by default).
   A table is dropped when its last :class:`DuckTable` goes away; the file when
   the process ends.
 
