@@ -191,11 +191,10 @@ class EventLog(JourneyLog):
         if "session_id" not in self._frame:
             raise ParameterError("per='session' needs sessions: call jl.sessionize(log, gap='30min') first, "
                                  "or load the log with session=<column>", "per")
-        # one int64 key per (user, session): factorising integers is far faster than tuples
-        session, uniques = pd.factorize(self._frame["session_id"], sort=True)
-        key = self.user_codes.astype(np.int64) * (len(uniques) + 1) + session
-        codes, _ = pd.factorize(key, sort=True)
-        return codes.astype(np.int64)
+        key = ("journey codes", per)
+        if key not in self._cache:
+            self._cache[key] = _session_codes(self._frame["session_id"], self.user_codes)
+        return self._cache[key]
 
     def _levels(self) -> tuple[str, ...]:
         """The coded columns: channel, device and stage when present, and those added as codes."""
@@ -396,6 +395,21 @@ def set_column(frame: pd.DataFrame, name: str, values: Any, after: str | None = 
         position = out.columns.get_loc(after) + 1
     out.insert(position, name, values)
     return out
+
+
+def _session_codes(session_id: pd.Series, user: np.ndarray) -> np.ndarray:
+    """Code of each row's (user, session) pair, in (user, session) order, for a log sorted by user."""
+    values = session_id.to_numpy()
+    if values.dtype.kind in "iu" and len(values):
+        # sessionize's numbers already are those codes: 0, 1, 2 … in log order, a new one at each user
+        step = np.diff(values)
+        if values[0] == 0 and ((step == 0) | (step == 1)).all() and (step[np.diff(user) != 0] == 1).all():
+            return values.astype(np.int64, copy=False)
+    # one int64 key per (user, session): factorising integers is far faster than tuples
+    session, uniques = pd.factorize(session_id, sort=True)
+    key = user.astype(np.int64) * (len(uniques) + 1) + session
+    codes, _ = pd.factorize(key, sort=True)
+    return codes.astype(np.int64)
 
 
 def _channel_counts(channel: pd.Series) -> dict[str, int]:

@@ -48,7 +48,8 @@ import pandas as pd
 
 from ..core.params import choice, event_codes, event_names, positive_int
 from ..core.protocol import JourneyLog
-from ..engine.features import feature_sql, top_events as ranked_events, top_pairs, user_feature_table
+from ..engine.features import (feature_sql, top_events as ranked_events, top_pairs, user_feature_frame,
+                               user_feature_table)
 from ..engine.sql import Table
 from ..errors import ParameterError
 
@@ -141,11 +142,10 @@ def user_features(
     pairs = [(a, b, f"{events[a]}>{events[b]}") for a, b in top_pairs(ev, bigrams, excluded)] if bigrams else []
     outcomes = [(column, event_codes(chosen, log.event_names)) for column, chosen in (("converted", goals),
                                                                                       ("lost", losts)) if chosen]
-    sql = feature_sql(ev, shares, shown, len(ranked) > top_events, pairs, excluded, outcomes,
-                      sessions=log.has("session_id"), stages=stages, user_table=as_table)
+    spec = (shares, shown, len(ranked) > top_events, pairs, excluded, outcomes, log.has("session_id"), stages)
     if as_table:
-        return user_feature_table(ev, sql, log.dictionary("user"))
-    table = user_feature_table(ev, sql).to_pandas()
+        return user_feature_table(ev, feature_sql(ev, *spec, user_table=True), log.dictionary("user"))
+    table = user_feature_frame(ev, *spec)
     table.index = pd.Index(log.users[table.pop("u").to_numpy()].astype(str), name="user_id")
     if tfidf:
         from sklearn.feature_extraction.text import TfidfTransformer
