@@ -40,6 +40,40 @@ def _tiny() -> jl.EventLog:
 
 
 # -- the feature table -----------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", ["short journeys", "thousands of event types", "given sessions, before 1970"])
+def test_in_memory_features_equal_the_sql_query(shape):
+    """The in-memory bincount kernel against the SQL query that held engines run, on the same rows."""
+    from journeylens.engine import features as kernel
+    from journeylens.engine.sql import query
+
+    rng = np.random.default_rng(len(shape))
+    n = 20_000
+    users = rng.integers(0, n // 2 if shape == "short journeys" else n // 20, n)
+    names = rng.zipf(1.3, n) % 3_000 if shape == "thousands of event types" else rng.integers(0, 12, n)
+    start = pd.Timestamp("1969-12-20" if "1970" in shape else "2024-01-01")
+    frame = pd.DataFrame({"user": users.astype(str), "time": start + pd.to_timedelta(rng.integers(0, 30 * 86_400, n), "s"),
+                          "event": np.char.add("e", names.astype(str)), "channel": rng.choice(["web", "app", None], n)})
+    if "sessions" in shape:
+        frame["session"] = rng.integers(0, 3, n)  # a user's sessions interleave in time
+        log = jl.from_pandas(frame, session="session")
+    else:
+        log = jl.sessionize(jl.from_pandas(frame), gap="30min")
+    goal = str(log.event_names[1])
+    sql = []
+    original = kernel.user_feature_frame
+
+    def by_sql(ev, *spec):
+        sql.append(query(kernel.feature_sql(ev, *spec, user_table=False), {"ev": ev}).to_pandas())
+        return original(ev, *spec)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("journeylens.personas.features.user_feature_frame", by_sql)
+        got = user_features(log, goal=goal, top_events=20, bigrams=15)
+    expected = sql[0].set_axis(got.index, axis=0).drop(columns="u")
+    assert got.shape[1] > 30 and got["converted"].between(0, 1).all()
+    pd.testing.assert_frame_equal(got, expected.astype(np.float64), check_exact=True)
+
+
 def test_user_features_by_hand_leave_the_goal_out():
     f = user_features(_tiny(), goal="buy")
     a, b = f.loc["a"], f.loc["b"]
