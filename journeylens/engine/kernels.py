@@ -7,9 +7,13 @@ the engine schedules work: every ordering is total.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from .sql import Table, query, run
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .sql import Table, is_held, query, run
 from .window import neighbours
 
 SORT_SQL = "SELECT i, u, t FROM ev ORDER BY u, t, r, i"
@@ -99,11 +103,11 @@ SELECT e, sum(head) AS starts, sum(CASE WHEN e2 < 0 THEN 1 ELSE 0 END) AS ends F
 # Variants with the number of distinct ones and of journeys, so that only the shown
 # ones leave the engine.
 VARIANTS_SQL = """
-WITH seq AS (SELECT g, {seq_e} AS v FROM ev GROUP BY g),
-var AS (SELECT v, count(*) AS n FROM seq GROUP BY v)
+WITH var AS ({counted})
 SELECT v, n, (SELECT count(*) FROM var) AS variants, (SELECT sum(n) FROM var) AS journeys
 FROM var ORDER BY n DESC, v
 """
+COUNTED_SQL = "SELECT v, count(*) AS n FROM (SELECT g, {seq_e} AS v FROM ev GROUP BY g) seq GROUP BY v"
 
 
 def directly_follows_table(ev: Table, segmented: bool = False) -> dict[str, np.ndarray]:
@@ -125,8 +129,12 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
     ``codes[offsets[k]:offsets[k + 1]]`` — their counts, the number of distinct
     sequences and the number of groups (journeys).
     """
-    sql = VARIANTS_SQL + (f"LIMIT {int(top)}" if top else "")  # decode only what is returned
-    table = query(sql, {"ev": ev})
+    limit = f"LIMIT {int(top)}" if top else ""  # decode only what is returned
+    counted = None if is_held(ev) else _counted_sequences(np.asarray(ev["g"]), np.asarray(ev["e"]))
+    if counted is None:
+        table = query(VARIANTS_SQL.replace("{counted}", COUNTED_SQL) + limit, {"ev": ev})
+    else:  # only the ordering is left to the engine
+        table = query(VARIANTS_SQL.replace("{counted}", "SELECT v, n FROM var_in") + limit, {"var_in": counted})
     if table.num_rows == 0:
         empty = np.zeros(0, dtype=np.int64)
         return np.zeros(1, dtype=np.int64), empty, empty, 0, 0
@@ -134,6 +142,39 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
     seqs = table.column("v").combine_chunks()
     return (seqs.offsets.to_numpy().astype(np.int64), seqs.values.to_numpy().astype(np.int64),
             table.column("n").to_numpy(), *totals)
+
+
+def _counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
+    """The distinct code sequences ``v`` (an Arrow list column) of the contiguous groups ``g`` and how many
+    groups follow each (``n``); None if two different sequences share a hash (then the engine groups them).
+
+    A group's sequence hashes to a polynomial in a 64-bit odd constant (wrapping), its length mixed
+    in; every group is then compared, code by code, with the first group of its hash, so the result is exact.
+    """
+    n = len(g)
+    if n == 0:
+        return None
+    head = np.ones(n, dtype=bool)
+    head[1:] = g[1:] != g[:-1]
+    starts = np.flatnonzero(head)
+    lengths = np.diff(np.append(starts, n))
+    position = np.arange(n) - np.repeat(starts, lengths)
+    powers = np.cumprod(np.full(int(lengths.max()), 0x9E3779B97F4A7C15, dtype=np.uint64))
+    with np.errstate(over="ignore"):
+        terms = (e.astype(np.uint64) + np.uint64(1)) * powers[position]
+    hashes = np.add.reduceat(terms, starts) ^ lengths.astype(np.uint64)
+    variant, distinct = pd.factorize(hashes)
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[variant[::-1]] = np.arange(len(variant) - 1, -1, -1)  # the first group of each hash
+    model = first[variant]
+    if (lengths[model] != lengths).any() or (e[np.repeat(starts[model], lengths) + position] != e).any():
+        return None
+    size = lengths[first]
+    offsets = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    rows = np.repeat(starts[first] - offsets[:-1], size) + np.arange(offsets[-1])
+    sequences = pa.LargeListArray.from_arrays(offsets, e[rows].astype(np.int64))
+    return {"v": sequences, "n": np.bincount(variant).astype(np.int64)}
 
 
 # One group-by per session: its first row, time span, size, first/last code and
