@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .kernels import users_per_code
 from .sql import Table, dialect_of, frame, is_held, query, quote, run
 from .window import neighbours
 
@@ -47,7 +48,7 @@ def top_events(ev: Table, top: int | None, excluded: Sequence[int] = ()) -> tupl
         return out["e"].astype(np.int64), out["users"].astype(np.int64)
     u, e = np.asarray(ev["u"], dtype=np.int64), np.asarray(ev["e"], dtype=np.int64)
     keep = ~np.isin(e, np.asarray(excluded, dtype=np.int64))
-    return _ranked(*_users_per_code(u[keep], e[keep]), top)
+    return _ranked(*users_per_code(u[keep], e[keep]), top)
 
 
 def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[int, int]]:
@@ -61,24 +62,8 @@ def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[i
     out = np.asarray(excluded, dtype=np.int64)
     keep = (e2 >= 0) & ~np.isin(e, out) & ~np.isin(e2, out)
     width = int(max(e.max(initial=0), e2.max(initial=0))) + 1
-    pairs, _ = _ranked(*_users_per_code(u[keep], e[keep] * width + e2[keep]), top)
+    pairs, _ = _ranked(*users_per_code(u[keep], e[keep] * width + e2[keep]), top)
     return sorted(zip((pairs // width).tolist(), (pairs % width).tolist()))
-
-
-def _users_per_code(u: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The codes (ascending) that rows carry and how many distinct users ``u`` carry each."""
-    from scipy import sparse
-
-    if not len(code):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    width = int(code.max()) + 1
-    # a boolean sparse matrix users × codes sums repeated (user, code) rows away
-    done = sparse.csr_matrix((np.ones(len(code), dtype=bool), (u, code)), shape=(int(u.max()) + 1, width))
-    if width > 4 * len(code):  # sparse codes (pairs of thousands of events): count them by sorting
-        return np.unique(done.indices, return_counts=True)
-    users = np.bincount(done.indices, minlength=width)
-    codes = np.flatnonzero(users)
-    return codes, users[codes]
 
 
 def _ranked(codes: np.ndarray, users: np.ndarray, top: int | None) -> tuple[np.ndarray, np.ndarray]:
