@@ -162,20 +162,24 @@ class EventLog(JourneyLog):
 
     def _journeys(self, level: str, per: str, window: bool, columns: tuple[str, ...]) -> Table:
         codes = self._coded(level)[0]
-        keep = codes >= 0
-        rows = np.flatnonzero(keep)
-        group = self._journey_codes(per)
-        ev: dict[str, np.ndarray] = {"i": rows.astype(np.int64), "g": group[rows], "u": self.user_codes[rows].astype(np.int64),
-                                     "t": self.time_us[rows], "e": codes[rows].astype(np.int64)}
+        rows = np.flatnonzero(codes >= 0)
+        every = len(rows) == len(codes)
+
+        def take(values: np.ndarray) -> np.ndarray:  # int64 codes; no gather when every row is kept,
+            values = values if every else values[rows]  # so the table may share the log's arrays: read-only
+            return _readonly(values.astype(np.int64, copy=False) if values.dtype.kind in "iu" else values)
+
+        ev: dict[str, np.ndarray] = {"i": rows.astype(np.int64), "g": take(self._journey_codes(per)),
+                                     "u": take(self.user_codes), "t": take(self.time_us), "e": take(codes)}
         for name in columns:
             if name == "session":  # the session journey code, for per-user tables that count sessions
-                ev["c_session"] = self._journey_codes("session")[rows]
+                ev["c_session"] = take(self._journey_codes("session"))
             elif name == "event" or name in self._levels():
-                ev[f"c_{name}"] = self._coded(name)[0][rows].astype(np.int64)
+                ev[f"c_{name}"] = take(self._coded(name)[0])
             elif pd.api.types.is_numeric_dtype(self._frame[name].dtype):
-                ev[f"v_{name}"] = self._frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+                ev[f"v_{name}"] = take(self._frame[name].to_numpy(dtype=np.float64, na_value=np.nan))
             else:  # text, as it is
-                ev[f"x_{name}"] = self._frame[name].to_numpy(dtype=object, na_value=None)[rows]
+                ev[f"x_{name}"] = take(self._frame[name].to_numpy(dtype=object, na_value=None))
         g = ev["g"]
         if len(g) > 1 and (g[1:] < g[:-1]).any():
             # a user's given sessions can interleave in time: gather each journey's rows together,
