@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -156,21 +156,22 @@ class EventLog(JourneyLog):
     def journeys(self, *, level: str = "event", per: str = "user", window: bool = True,
                  columns: Sequence[str] = ()) -> Table:
         key = (level, check_per(per), bool(window), tuple(columns))
-        if key not in self._cache:
-            self._cache[key] = self._journeys(level, per, window, tuple(columns))
+        if key not in self._cache:  # built on the table without columns, itself on the one without window
+            if columns:
+                ev = self.journeys(level=level, per=per, window=window)
+                self._cache[key] = {**ev, **self._columns(level, per, tuple(columns))}
+            elif window:
+                self._cache[key] = neighbours(self.journeys(level=level, per=per, window=False))
+            else:
+                take = self._take(level, per)
+                self._cache[key] = {"i": take(np.arange(len(self), dtype=np.int64)), "g": take(self._journey_codes(per)),
+                                    "u": take(self.user_codes), "t": take(self.time_us),
+                                    "e": take(self._coded(level)[0])}
         return self._cache[key]
 
-    def _journeys(self, level: str, per: str, window: bool, columns: tuple[str, ...]) -> Table:
-        codes = self._coded(level)[0]
-        rows = np.flatnonzero(codes >= 0)
-        every = len(rows) == len(codes)
-
-        def take(values: np.ndarray) -> np.ndarray:  # int64 codes; no gather when every row is kept,
-            values = values if every else values[rows]  # so the table may share the log's arrays: read-only
-            return _readonly(values.astype(np.int64, copy=False) if values.dtype.kind in "iu" else values)
-
-        ev: dict[str, np.ndarray] = {"i": rows.astype(np.int64), "g": take(self._journey_codes(per)),
-                                     "u": take(self.user_codes), "t": take(self.time_us), "e": take(codes)}
+    def _columns(self, level: str, per: str, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The ``columns`` of the journey table of ``level`` and ``per``, in that table's row order."""
+        take, ev = self._take(level, per), {}
         for name in columns:
             if name == "session":  # the session journey code, for per-user tables that count sessions
                 ev["c_session"] = take(self._journey_codes("session"))
@@ -180,13 +181,28 @@ class EventLog(JourneyLog):
                 ev[f"v_{name}"] = take(self._frame[name].to_numpy(dtype=np.float64, na_value=np.nan))
             else:  # text, as it is
                 ev[f"x_{name}"] = take(self._frame[name].to_numpy(dtype=object, na_value=None))
-        g = ev["g"]
-        if len(g) > 1 and (g[1:] < g[:-1]).any():
+        return ev
+
+    def _take(self, level: str, per: str) -> Callable[[np.ndarray], np.ndarray]:
+        """The rows of the journey table of ``level`` and ``per`` picked from a column in log order: the rows
+        with a ``level`` code, each journey's rows together in log order."""
+        key = ("rows", level, per)
+        if key not in self._cache:
+            codes = self._coded(level)[0]
+            rows = None if (codes >= 0).all() else np.flatnonzero(codes >= 0)
+            g = self._journey_codes(per) if rows is None else self._journey_codes(per)[rows]
             # a user's given sessions can interleave in time: gather each journey's rows together,
             # keeping log order inside it, so the window pass sees whole journeys
-            order = np.argsort(g, kind="stable")
-            ev = {k: v[order] for k, v in ev.items()}
-        return neighbours(ev) if window else ev
+            order = np.argsort(g, kind="stable") if len(g) > 1 and (g[1:] < g[:-1]).any() else None
+            self._cache[key] = rows, order
+        rows, order = self._cache[key]
+
+        def take(values: np.ndarray) -> np.ndarray:  # int64 codes; without a gather the table shares
+            values = values if rows is None else values[rows]  # the log's arrays: read-only
+            values = values if order is None else values[order]
+            return _readonly(values.astype(np.int64, copy=False) if values.dtype.kind in "iu" else values)
+
+        return take
 
     def _journey_codes(self, per: str) -> np.ndarray:
         """Journey code of every row: its user, or its (user, session) pair in (user, session) order."""
