@@ -97,6 +97,33 @@ def test_variant_hashes_are_checked_code_by_code():
     assert counted["n"].tolist() == [1, 2] and counted["v"].to_pylist() == [[3, 0], [0, 1]]
 
 
+@pytest.mark.parametrize("types", [3, 40, 5_000])
+def test_variants_in_memory_equal_the_sql_query(types, monkeypatch):
+    """Counted by hash and ordered by packed codes, or ordered by the engine when the packed keys would be
+    too large: both equal the SQL that held engines run (lists grouped and ordered by DuckDB)."""
+    from journeylens.engine import kernels
+    from journeylens.engine.sql import query
+
+    rng = np.random.default_rng(types)
+    n = 60_000
+    frame = pd.DataFrame({"user": rng.integers(0, n // (4 if types == 3 else 30), n).astype(str),
+                          "time": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 30 * 86_400, n), "s"),
+                          "event": np.char.add("e", (rng.zipf(1.5, n) % types).astype(str))})
+    ev = jl.from_pandas(frame).journeys(per="user", window=False)
+    for top in (None, 5):
+        sql = query(kernels.VARIANTS_SQL.replace("{counted}", kernels.COUNTED_SQL) + (f"LIMIT {top}" if top else ""),
+                    {"ev": ev})
+        seqs = sql.column("v").combine_chunks()
+        expected = (seqs.offsets.to_numpy(), seqs.values.to_numpy(), sql.column("n").to_numpy())
+        for words in (kernels._PACKED_WORDS, 0):
+            monkeypatch.setattr(kernels, "_PACKED_WORDS", words)
+            offsets, codes, counts, n_variants, n_journeys = kernels.variants(ev, top=top)
+            for got, want in zip((offsets, codes, counts), expected):
+                np.testing.assert_array_equal(got, want)
+            assert (n_variants, n_journeys) == (sql.column("variants")[0].as_py(), sql.column("journeys")[0].as_py())
+    assert n_journeys == frame["user"].nunique() and counts.sum() <= n_journeys
+
+
 def test_loops_rounds_entries_and_repetitions():
     log = make_log(
         {

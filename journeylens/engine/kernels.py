@@ -167,6 +167,11 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
     """
     limit = f"LIMIT {int(top)}" if top else ""  # decode only what is returned
     counted = None if is_held(ev) else _counted_sequences(np.asarray(ev["g"]), np.asarray(ev["e"]))
+    order = None if counted is None else _sequence_order(counted["v"], counted["n"])
+    if order is not None:
+        picked = counted["v"].take(pa.array(order[:top]))
+        return (picked.offsets.to_numpy().astype(np.int64), picked.flatten().to_numpy().astype(np.int64),
+                counted["n"][order[:top]], len(order), int(counted["n"].sum()))
     if counted is None:
         table = query(VARIANTS_SQL.replace("{counted}", COUNTED_SQL) + limit, {"ev": ev})
     else:  # only the ordering is left to the engine
@@ -211,6 +216,35 @@ def _counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
     rows = np.repeat(starts[first] - offsets[:-1], size) + np.arange(offsets[-1])
     sequences = pa.LargeListArray.from_arrays(offsets, e[rows].astype(np.int64))
     return {"v": sequences, "n": np.bincount(variant).astype(np.int64)}
+
+
+#: most 64-bit words of packed codes per sequence :func:`_sequence_order` sorts on, times sequences
+_PACKED_WORDS = 30_000_000
+
+
+def _sequence_order(sequences: pa.LargeListArray, counts: np.ndarray) -> np.ndarray | None:
+    """Positions of ``sequences`` by descending ``counts``, ties in sequence order (as SQL orders lists),
+    or None when the packed keys would be too large (long sequences: the engine sorts them then).
+
+    Codes + 1 are packed, most significant first, into 63-bit words of a fixed number of codes, so
+    that comparing the words compares the sequences, a shorter prefix first (its missing codes are 0).
+    """
+    offsets = sequences.offsets.to_numpy().astype(np.int64)
+    codes = sequences.flatten().to_numpy().astype(np.int64) + 1
+    lengths = np.diff(offsets)
+    if not len(codes):
+        return None
+    bits = int(codes.max()).bit_length()
+    per_word = 63 // bits
+    words = -(-int(lengths.max()) // per_word)
+    if words * len(lengths) > _PACKED_WORDS:
+        return None
+    position = np.arange(len(codes)) - np.repeat(offsets[:-1], lengths)
+    parts = codes << ((per_word - 1 - position % per_word) * bits)
+    first = np.flatnonzero(position % per_word == 0)  # a word's first code; a word's codes are contiguous
+    keys = np.zeros((words, len(lengths)), dtype=np.int64)
+    keys[position[first] // per_word, np.repeat(np.arange(len(lengths)), lengths)[first]] = np.add.reduceat(parts, first)
+    return np.lexsort((*keys[::-1], -counts))
 
 
 # One group-by per session: its first row, time span, size, first/last code and
