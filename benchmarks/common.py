@@ -29,7 +29,7 @@ def make_log(n_events: int, path: Path, seed: int = 0, n_users: int | None = Non
     """A seeded synthetic log: ~10 events per user over 90 days, 30 events, 6 channels, as Parquet.
 
     Each user's visits start at a day drawn from ``n_users`` alone, so the files of a
-    large log (other ``seed``\ s, same ``n_users``) describe the same users' visits.
+    large log (other seeds, same ``n_users``) describe the same users' visits.
     """
     import numpy as np
     import pyarrow as pa

@@ -77,7 +77,7 @@ def run_held(path: str, engine: str) -> dict:
     results and the per-user table's row count come back."""
     t = time.perf_counter()
     import journeylens as jl
-    from journeylens.engine import dialect
+    from journeylens.engine.sql import run
 
     if engine == "spark":
         jl.spark_session()
@@ -91,7 +91,7 @@ def run_held(path: str, engine: str) -> dict:
     found = jl.variants(log, top=20)
     t4 = time.perf_counter()
     features = jl.user_features(log, as_table=True)
-    users = int(dialect.run("SELECT count(*) AS n FROM f", {"f": features})["n"][0])
+    users = int(run("SELECT count(*) AS n FROM f", {"f": features})["n"][0])
     t5 = time.perf_counter()
     return {"import_s": t0 - t, "load_s": t1 - t0, "sessionize_s": t2 - t1, "dfg_s": t3 - t2,
             "variants_s": t4 - t3, "features_s": t5 - t4, "work_s": t5 - t1, "total_s": t5 - t0,
