@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .kernels import users_per_code
+from .kernels import pair_keys, users_per_code
 from .sql import Table, dialect_of, frame, is_held, query, quote, run
 from .window import neighbours
 
@@ -61,8 +61,8 @@ def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[i
     u, e, e2 = (np.asarray(ev[c], dtype=np.int64) for c in ("u", "e", "e2"))
     out = np.asarray(excluded, dtype=np.int64)
     keep = (e2 >= 0) & ~np.isin(e, out) & ~np.isin(e2, out)
-    width = int(max(e.max(initial=0), e2.max(initial=0))) + 1
-    pairs, _ = _ranked(*users_per_code(u[keep], e[keep] * width + e2[keep]), top)
+    key, width = pair_keys(e[keep], e2[keep])
+    pairs, _ = _ranked(*users_per_code(u[keep], key), top)
     return sorted(zip((pairs // width).tolist(), (pairs % width).tolist()))
 
 

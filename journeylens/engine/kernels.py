@@ -128,13 +128,19 @@ def directly_follows_table(ev: Table, segmented: bool = False) -> dict[str, np.n
     if not held:
         e, e2 = np.asarray(ev["e"], dtype=np.int64), np.asarray(ev["e2"], dtype=np.int64)
         step = e2 >= 0
-        width = int(max(e.max(initial=0), e2.max(initial=0))) + 1
-        key = e[step] * width + e2[step]
-        if segmented:
-            segment = np.asarray(ev["s"], dtype=np.int64)[step]
-            key += (segment - segment.min(initial=0)) * width * width
+        key, _ = pair_keys(e[step], e2[step], np.asarray(ev["s"], dtype=np.int64)[step] if segmented else None)
         out["users"] = users_per_code(np.asarray(ev["u"], dtype=np.int64)[step], key)[1]  # keys ascending: (s, a, b)
     return out
+
+
+def pair_keys(a: np.ndarray, b: np.ndarray, segment: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """One int64 key per pair of codes (a, b), ascending as (segment, a, b) are, and the width ``w`` of a
+    code: ``key = (segment * w + a) * w + b``, segments counted from the smallest."""
+    width = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    key = a * width + b
+    if segment is not None:
+        key += (segment - segment.min(initial=0)) * width * width
+    return key, width
 
 
 def users_per_code(u: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
