@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .kernels import pair_keys, users_per_code
+from .kernels import pair_keys, summed_matrix, users_per_code
 from .sql import Table, dialect_of, frame, is_held, query, quote, run
 from .window import neighbours
 
@@ -268,7 +268,7 @@ def journey_counts(journeys: Table, rows: Table, states: np.ndarray, n_states: i
     rows: their counts add up.
 
     Held tables run the group-bys in their engine; in-memory tables are counted with
-    numpy and scipy.sparse (a row per event, summed by the sparse constructor).
+    numpy and scipy.sparse (a row per event, summed per cell).
     """
     if not is_held(journeys):
         return _journey_counts_in_memory(journeys, rows, states, n_states, emissions, once)
@@ -289,8 +289,6 @@ def journey_counts(journeys: Table, rows: Table, states: np.ndarray, n_states: i
 
 def _journey_counts_in_memory(journeys: dict, rows: dict, states: np.ndarray, n_states: int,
                               emissions: Sequence[str], once: Sequence[str] | None) -> dict[str, Any]:
-    from scipy import sparse
-
     ev = neighbours(_in_states({c: np.asarray(journeys[c]) for c in ("i", "g", "u", "t", "e")}, states))
     u, g, e = ev["u"], ev["g"], ev["e"]
     head = ev["head"] == 1
@@ -304,8 +302,8 @@ def _journey_counts_in_memory(journeys: dict, rows: dict, states: np.ndarray, n_
     for code in emissions:
         c = np.asarray(rows[code])[ev["i"]]
         kept = c >= 0
-        per_journey = sparse.csr_matrix((one[kept], (g[kept], c[kept])), shape=(n_journeys, int(c.max(initial=-1)) + 1),
-                                        dtype=np.int64)  # journeys × codes, summed
+        per_journey = summed_matrix(one[kept], g[kept], c[kept], (n_journeys, int(c.max(initial=-1)) + 1),
+                                    dtype=np.int64)  # journeys × codes
         if once is None:
             many = np.asarray(per_journey.sum(axis=1)).ravel() >= 2
             if many.any() and np.mean(np.diff(per_journey.indptr)[many] == 1) >= CONSTANT_SHARE:

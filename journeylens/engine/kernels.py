@@ -143,15 +143,24 @@ def pair_keys(a: np.ndarray, b: np.ndarray, segment: np.ndarray | None = None) -
     return key, width
 
 
-def users_per_code(u: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The codes (ascending) that rows carry and how many distinct users ``u`` carry each."""
+def summed_matrix(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
+                  dtype: Any = None):
+    """A CSR matrix whose entry (r, c) is the sum of the ``values`` given at (r, c): one stored entry
+    per cell, columns sorted within rows."""
     from scipy import sparse
 
+    matrix = sparse.csr_matrix((values, (rows, cols)), shape=shape, dtype=dtype)
+    matrix.sum_duplicates()  # scipy before 1.15 keeps repeated (r, c) entries as they were given
+    return matrix
+
+
+def users_per_code(u: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codes (ascending) that rows carry and how many distinct users ``u`` carry each."""
     if not len(code):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     width = int(code.max()) + 1
     # a boolean sparse matrix users × codes sums repeated (user, code) rows away
-    done = sparse.csr_matrix((np.ones(len(code), dtype=bool), (u, code)), shape=(int(u.max()) + 1, width))
+    done = summed_matrix(np.ones(len(code), dtype=bool), u, code, (int(u.max()) + 1, width))
     if width > 4 * len(code):  # sparse codes (pairs of thousands of events): count them by sorting
         return np.unique(done.indices, return_counts=True)
     users = np.bincount(done.indices, minlength=width)

@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..engine.features import journey_counts as count_journeys
 from ..engine.features import top_events as ranked_events
+from ..engine.kernels import summed_matrix
 from .features import OTHER, feature_rows, journey_rows
 
 #: emissions a log can carry, by the name of their code column in :func:`feature_rows`
@@ -124,7 +125,7 @@ def counts(log: Any, states: Sequence[str] | int, excluded: np.ndarray, per: str
         c = np.asarray(table[column], dtype=np.int64) if codes is None else codes
         keep = c >= 0
         # repeated (user, column) rows add up
-        return sparse.csr_matrix((table["n"][keep], (r[keep], c[keep])), shape=(n, width), dtype=np.float64)
+        return summed_matrix(table["n"][keep], r[keep], c[keep], (n, width), dtype=np.float64)
 
     steps = raw["steps"]
     key = np.asarray(steps["a"], dtype=np.int64) * (S + 1) + np.asarray(steps["b"], dtype=np.int64)

@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..core.protocol import JourneyLog
 from ..engine.features import first_events, journey_vectors, user_journeys
+from ..engine.kernels import summed_matrix
 from ..errors import ParameterError
 from .features import outcome_events, user_features, window_rows
 
@@ -200,8 +201,7 @@ def _typical_paths(ev: Any, events: list[str], persona: np.ndarray, names: list)
     pair, column = np.unique(key, return_inverse=True)
     rows = np.concatenate([counts["u"], pairs["u"]]).astype(np.int64)
     cols = np.concatenate([counts["e"].astype(np.int64), E + column])
-    X = sparse.csr_matrix((np.concatenate([counts["n"], pairs["n"]]).astype(np.float64), (rows, cols)),
-                          shape=(n, E + len(pair)))
+    X = summed_matrix(np.concatenate([counts["n"], pairs["n"]]).astype(np.float64), rows, cols, (n, E + len(pair)))
     norm = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
     X = sparse.diags(np.where(norm > 0, 1 / np.where(norm > 0, norm, 1), 0)) @ X
     member = persona >= 0
