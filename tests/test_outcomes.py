@@ -464,3 +464,28 @@ def test_results_plot_and_show_escaped_html():
     assert "&lt;b&gt;home&lt;/b&gt;" in roadblocks(log, "buy")._repr_html_()
     # a lost curve is drawn beside the conversion curve when journeys were lost
     assert len(time_to_convert(log, "buy", lost="declined").plot().data) == 2
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_time_to_convert_figure_draws_a_thinned_curve_within_one_bin(seed):
+    from journeylens.outcomes.survival import visible_steps
+
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.exponential(1.0, 200_000)) * rng.choice([1e-3, 1e3])
+    y = np.cumsum(rng.random(len(x)) ** 8) / len(x)
+    z = np.cumsum(rng.random(len(x)) < 0.01) / len(x)
+    shown = visible_steps(x, y, z, points=500)
+    assert shown[0] == 0 and shown[-1] == len(x) - 1 and len(shown) <= 3 * 501 + 2
+    # every step of the full curve has a drawn point within one bin in x and in each y
+    nearest = shown[np.clip(np.searchsorted(shown, np.arange(len(x))), 0, len(shown) - 1)]
+    for v in (x, y, z):
+        assert (np.abs(v[nearest] - v) <= (v.max() - v.min()) / 500 * (1 + 1e-9)).all()
+
+
+def test_the_time_to_convert_figure_of_a_real_log_is_small_and_ends_where_the_curve_ends():
+    log = jl.read_xes(shared_file("process", "bpic2012.xes.gz"))
+    t = time_to_convert(log, "A_APPROVED", lost="A_DECLINED")
+    trace = t.plot().data[0]
+    curve = t.to_frame()
+    assert len(trace.x) < len(curve) + 1 and len(trace.x) <= 3 * 2_001 + 2
+    assert trace.y[-1] == curve["cumulative_conversion"].iloc[-1] and trace.x[-1] == curve["time_s"].iloc[-1] / 86_400

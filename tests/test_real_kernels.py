@@ -57,3 +57,18 @@ def test_user_features_equal_plain_pandas(real):
         hits = ((steps["event"] == a) & (steps["next"] == b)).groupby(steps["user_id"]).sum()
         np.testing.assert_allclose(table[column], (hits.reindex(table.index, fill_value=0) / n_steps).to_numpy(),
                                    rtol=1e-12, err_msg=column)
+
+
+def test_journey_export_paths_and_counts_equal_plain_pandas(real, tmp_path):
+    from journeylens.app.export import journey_export
+
+    log, rows = real
+    export = journey_export(log, depth=12)
+    table = export.to_frame().set_index("user_id")
+    events = rows.groupby("user_id", sort=False)["event"]
+    expected = events.agg(lambda e: " > ".join(e.iloc[:12]) + (" > …" if len(e) > 12 else ""))
+    assert table["path"].to_dict() == expected.to_dict()
+    assert table["events"].to_dict() == events.size().to_dict()
+    assert (table["first_touch"] == rows.groupby("user_id")["timestamp"].min()).all()
+    written = pd.read_csv(export.write(tmp_path / "journeys.csv"), dtype={"user_id": str}, keep_default_na=False)
+    assert written["path"].tolist() == export.to_frame()["path"].tolist()

@@ -61,10 +61,12 @@ class TimeToConvert:
         for label, c in groups:
             name = plain(label)
             days = np.r_[0.0, c["time_s"] / 86_400]
-            fig.add_trace(go.Scatter(x=days, y=np.r_[0.0, c["cumulative_conversion"]], mode="lines",
-                                     line_shape="hv", name=f"{name}: converted"))
+            converted, lost = np.r_[0.0, c["cumulative_conversion"]], np.r_[0.0, c["cumulative_loss"]]
+            shown = visible_steps(days, converted, lost)
+            fig.add_trace(go.Scatter(x=days[shown], y=converted[shown], mode="lines", line_shape="hv",
+                                     name=f"{name}: converted"))
             if (c["losses"] > 0).any():
-                fig.add_trace(go.Scatter(x=days, y=np.r_[0.0, c["cumulative_loss"]], mode="lines", line_shape="hv",
+                fig.add_trace(go.Scatter(x=days[shown], y=lost[shown], mode="lines", line_shape="hv",
                                          line_dash="dot", name=f"{name}: lost"))
         fig.update_layout(title="Time to convert (Aalen–Johansen; censored journeys included, loss competing)",
                           xaxis_title="days since first event", yaxis_title="share of journeys",
@@ -74,6 +76,29 @@ class TimeToConvert:
     def _repr_html_(self) -> str:
         return (f"<div><strong>Time to convert</strong> (per {html.escape(self.per)})"
                 f"{self.medians.to_html(index=False, escape=True)}</div>")
+
+
+def visible_steps(x: np.ndarray, *ys: np.ndarray, points: int = 2_000) -> np.ndarray:
+    """Indices of the steps of non-decreasing step curves ``ys`` over ascending ``x`` that a plot can show.
+
+    Cut the ranges of x and of each y into ``points`` bins; of each run of steps within the same bins, only
+    the last is kept (and the first step). Drawn as steps, the thinned curve is never more than one bin away
+    from the full one: a log with a million distinct times draws a few thousand points, not a million.
+
+    >>> visible_steps(np.arange(10.0), np.r_[0.0, np.repeat(0.5, 8), 1.0], points=4).tolist()
+    [0, 2, 4, 6, 8, 9]
+    """
+    n = len(x)
+    if n <= 2:
+        return np.arange(n)
+    change = np.zeros(n, dtype=bool)
+    for v in (x, *ys):
+        span = float(v[-1] - v[0]) if v is x else float(np.max(v) - np.min(v))
+        if span > 0:
+            bins = np.floor((v - v.min()) / span * points)
+            change[:-1] |= bins[1:] != bins[:-1]
+    change[0] = change[-1] = True
+    return np.flatnonzero(change)
 
 
 def time_to_convert(
