@@ -274,7 +274,9 @@ class EventLog(JourneyLog):
                             parameters={**self.parameters, **parameters})
 
     def take(self, rows: Table, record: Mapping[str, Any]) -> "EventLog":
-        positions = np.unique(np.asarray(rows["i"], dtype=np.int64))
+        kept = np.zeros(len(self._frame), dtype=bool)
+        kept[np.asarray(rows["i"], dtype=np.int64)] = True
+        positions = np.flatnonzero(kept)
         filters = [*self.parameters.get("filters", []), dict(record)]
         return self._derive(self._frame.iloc[positions].reset_index(drop=True),
                             parameters={**self.parameters, "filters": filters})

@@ -33,6 +33,7 @@ import pandas as pd
 
 from ..engine.backends import Backend
 from ..engine.filters import kept_rows
+from ..engine.kernels import distinct
 from ..engine.sql import Table, columns_of, quote, run
 from ..errors import ParameterError
 from .params import choice
@@ -241,7 +242,7 @@ class JourneyLog(ABC):
         kept_users = None
         if users is not None:
             wanted = pd.Index(self.users.astype(str)).get_indexer([str(u) for u in users])
-            kept_users = np.unique(wanted[wanted >= 0])
+            kept_users = distinct(wanted[wanted >= 0])
             record["users"] = len(users)
         if by is not None or segments is not None:
             if by is None or segments is None:

@@ -143,6 +143,19 @@ def pair_keys(a: np.ndarray, b: np.ndarray, segment: np.ndarray | None = None) -
     return key, width
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of a 1-d array, by one sort.
+
+    ``np.unique`` without ``return_*`` hashes first since numpy 2.3, which on millions of distinct
+    integers is some 50 times slower than sorting.
+
+    >>> distinct(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    ordered = np.sort(np.asarray(values).ravel())
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
 def summed_matrix(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
                   dtype: Any = None):
     """A CSR matrix whose entry (r, c) is the sum of the ``values`` given at (r, c): one stored entry

@@ -39,7 +39,7 @@ import pandas as pd
 
 from ..engine.features import journey_counts as count_journeys
 from ..engine.features import top_events as ranked_events
-from ..engine.kernels import summed_matrix
+from ..engine.kernels import distinct, summed_matrix
 from .features import OTHER, feature_rows, journey_rows
 
 #: emissions a log can carry, by the name of their code column in :func:`feature_rows`
@@ -115,7 +115,7 @@ def counts(log: Any, states: Sequence[str] | int, excluded: np.ndarray, per: str
     present = [e for e in emissions if f"c_{e}" in level_names]
     raw = count_journeys(journeys, rows, state, len(states), [f"c_{e}" for e in present], per,
                          None if once is None else [f"c_{e}" for e in once])
-    users = np.unique(np.asarray(raw["first"]["u"], dtype=np.int64))  # every journey with a state has a first state
+    users = distinct(np.asarray(raw["first"]["u"], dtype=np.int64))  # every journey with a state has a first state
     n, S = len(users), len(states)
     row_of = np.zeros(int(users.max(initial=0)) + 1, dtype=np.int64)
     row_of[users] = np.arange(n)

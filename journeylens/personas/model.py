@@ -62,6 +62,7 @@ import pandas as pd
 
 from ..core.protocol import JourneyLog
 from ..core.params import choice, fraction, positive_int
+from ..engine.kernels import distinct
 from ..errors import ParameterError
 from ..estimator import Estimator
 from . import markov
@@ -342,7 +343,7 @@ class PersonaModel(Estimator):
         if not (raw_labels >= 0).any():
             raise ParameterError("HDBSCAN put every user in noise: use k-means or more users", "algorithm")
         centers = np.vstack([Z[raw_labels == j].mean(axis=0) for j in np.unique(raw_labels[raw_labels >= 0])])
-        labels = np.where(raw_labels >= 0, np.searchsorted(np.unique(raw_labels[raw_labels >= 0]), raw_labels), -1)
+        labels = np.where(raw_labels >= 0, np.searchsorted(distinct(raw_labels[raw_labels >= 0]), raw_labels), -1)
         labels, centers, merged = _dissolve_centres(Z, labels, centers, self._min_users(len(Z)))
         order = _by_size(labels)
         rank = np.argsort(order)

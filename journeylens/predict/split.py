@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.kernels import distinct
 from ..errors import JourneyLensError, ParameterError
 from .prefixes import Events, read_events
 
@@ -28,8 +29,8 @@ def split_by_time(log: Any, *, train: float = 2 / 3) -> tuple[Any, Any]:
     if isinstance(train, (bool, np.bool_)) or not isinstance(train, (int, float, np.number)) or not 0 < train < 1:
         raise ParameterError(f"train must be a share between 0 and 1 (exclusive), not {train!r}", "train")
     events = read_events(log)
-    in_train = np.unique(events.u[training_rows(events, train)])
-    rest = np.setdiff1d(np.unique(events.u), in_train)
+    in_train = distinct(events.u[training_rows(events, train)])
+    rest = np.setdiff1d(distinct(events.u), in_train, assume_unique=True)
     ids = lambda codes: log.users[codes].astype(str).tolist()  # noqa: E731
     return log.filter(users=ids(in_train)), log.filter(users=ids(rest))
 
