@@ -240,6 +240,13 @@ class EventLog(JourneyLog):
 
     def user_values(self, column: str) -> pd.Series:
         values = self._frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # the codes, not the values, in the users' order
+            codes = values.cat.codes.to_numpy()
+            present = codes >= 0
+            users, codes = self.user_codes[present], codes[present]
+            first = np.r_[True, users[1:] != users[:-1]] if len(users) else np.zeros(0, dtype=bool)
+            labels = np.asarray(values.cat.categories.astype(str), dtype=object)
+            return pd.Series(labels[codes[first]], index=users[first], dtype=object).astype(str)
         present = values.notna().to_numpy()
         first = pd.Series(values.to_numpy()[present], dtype=object).groupby(self.user_codes[present], sort=True).first()
         return first.astype(str)

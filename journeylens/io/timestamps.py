@@ -401,7 +401,6 @@ def _epoch(values: pd.Series, unit: str | None, column: str) -> Times:
 
 
 def _datetimes(values: pd.Series, tz: str | None) -> Times:
-    missing = values.isna().to_numpy()
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
         tz = None
@@ -409,6 +408,13 @@ def _datetimes(values: pd.Series, tz: str | None) -> Times:
     unit, _ = np.datetime_data(raw.dtype)
     ints = raw.view(np.int64)
     per = {"s": 1_000_000, "ms": 1_000, "us": 1}.get(unit)
+    if per is not None and len(ints):  # the common case in two passes: every value present and in range
+        lo, hi = int(ints.min()), int(ints.max())
+        if lo > np.iinfo(np.int64).min and MIN_US <= lo * per and hi * per <= MAX_US:
+            us = _localise(ints * per if per != 1 else ints.copy(), tz)
+            ok = np.zeros(len(ints), dtype=np.int8)
+            return Times(us, ok if tz is None else _in_range(us, ok))  # a zone can move a time out of range
+    missing = np.isnat(raw)
     if per is None:  # ns (or finer): always within range; cut towards zero
         step = {"ns": 1000, "ps": 1_000_000}.get(unit, 1000)
         us = (ints - np.fmod(ints, step)) // step
