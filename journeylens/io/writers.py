@@ -84,7 +84,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
 
 # 15 significant digits: what was computed, without the noise of binary fractions (0.07200000000000001)
 FLOAT = "%.15g"
-_BATCH = 1 << 18  # records joined at a time: the joined text of a batch stays far below 2 GiB
+_BATCH = 1 << 18  # records joined at a time, so that the text of one batch is what is held
 _QUOTE_IF = '[,"\r\n]'  # what the csv module quotes with QUOTE_MINIMAL: the delimiter, the quote, line ends
 _SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
@@ -99,9 +99,10 @@ def _write_records(out: BinaryIO, fields: list[pa.Array], width: int) -> None:
         if pc.any(needs).as_py():
             text = pc.if_else(needs, pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', ""),
                               text)
-        quoted.append(text)
-    records = pc.binary_join_element_wise(pc.binary_join_element_wise(*quoted, ","), LINE_END, "")
-    offsets = np.frombuffer(records.buffers()[1], dtype=np.int32)
+        quoted.append(text.cast(pa.large_string()))  # 64-bit offsets: a batch of long texts cannot overflow
+    comma, end, nothing = (pa.scalar(v, pa.large_string()) for v in (",", LINE_END, ""))  # the fields' type
+    records = pc.binary_join_element_wise(pc.binary_join_element_wise(*quoted, comma), end, nothing)
+    offsets = np.frombuffer(records.buffers()[1], dtype=np.int64)
     if len(records):
         out.write(memoryview(records.buffers()[2])[offsets[records.offset]:offsets[records.offset + len(records)]])
 
