@@ -33,6 +33,11 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_float_dtype, is_int
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: every CSV record ends with this; the csv module quotes any cell holding one of its characters
 LINE_END = "\r\n"
+# 15 significant digits: what was computed, without the noise of binary fractions (0.07200000000000001)
+FLOAT = "%.15g"
+_BATCH = 1 << 18  # records joined at a time, so that the text of one batch is what is held
+_QUOTE_IF = '[,"\r\n]'  # what the csv module quotes with QUOTE_MINIMAL: the delimiter, the quote, line ends
+_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -71,7 +76,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
         frame.to_parquet(path, index=False)
     else:
         safe = neutralise_formulas(frame)
-        fields = [_cell_text(safe[c]) for c in safe.columns] if len(set(safe.columns)) == safe.shape[1] else [None]
+        fields = [_cell_text(safe[c]) for c in safe.columns]
         if any(f is None for f in fields):
             safe.to_csv(path, index=False, lineterminator=LINE_END, quoting=csv.QUOTE_MINIMAL, float_format=FLOAT)
         else:
@@ -81,12 +86,6 @@ def write_table(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path
                     _write_records(out, [f.slice(start, _BATCH) for f in fields], len(fields))
     return path
 
-
-# 15 significant digits: what was computed, without the noise of binary fractions (0.07200000000000001)
-FLOAT = "%.15g"
-_BATCH = 1 << 18  # records joined at a time, so that the text of one batch is what is held
-_QUOTE_IF = '[,"\r\n]'  # what the csv module quotes with QUOTE_MINIMAL: the delimiter, the quote, line ends
-_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 def _write_records(out: BinaryIO, fields: list[pa.Array], width: int) -> None:
@@ -124,7 +123,7 @@ def _cell_text(values: pd.Series) -> pa.Array | None:
             text = pc.cast(pa.array(values.array), pa.string())
         elif is_float_dtype(dtype) and isinstance(dtype, np.dtype):
             text = pa.array(["" if v != v else FLOAT % v for v in values.to_numpy().tolist()], type=pa.string())
-        elif values.dtype.kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
+        elif dtype.kind == "M":  # naive and zoned timestamps
             text = _timestamp_text(values)
         elif is_string_dtype(dtype) and (not is_object_dtype(dtype) or infer_dtype(values, skipna=True) in
                                          ("string", "empty")):
@@ -150,10 +149,10 @@ def _timestamp_text(values: pd.Series) -> pa.Array | None:
     unit, _ = np.datetime_data(raw.dtype)
     if unit not in _SECOND:
         return None
-    ticks = raw.view(np.int64)
     present = ~np.isnat(raw)
-    within = ticks[present] % _SECOND[unit]
-    if tz is None and not (ticks[present] % (86_400 * _SECOND[unit])).any():
+    ticks = raw.view(np.int64)[present]
+    within = ticks % _SECOND[unit]
+    if tz is None and not (ticks % (86_400 * _SECOND[unit])).any():
         text = pc.cast(pa.array(raw, mask=~present).cast(pa.date32()), pa.string())
     else:
         shown = next((u for u in ("s", "ms", "us") if _SECOND[u] <= _SECOND[unit]
