@@ -89,11 +89,11 @@ def test_variant_hashes_are_checked_code_by_code():
     constant = 0x9E3779B97F4A7C15 - 2**64  # (a, 0) and (0, 1) hash alike when a ≡ the constant (mod 2**64)
     g = np.array([0, 0, 1, 1, 2, 2], dtype=np.int64)
     e = np.array([constant, 0, 0, 1, 0, 1], dtype=np.int64)
-    assert kernels._counted_sequences(g, e) is None
+    assert kernels.counted_sequences(g, e) is None
     offsets, codes, counts, n_variants, n_journeys = kernels.variants({"i": np.arange(6), "g": g, "e": e})
     assert (n_variants, n_journeys, counts.tolist()) == (2, 3, [2, 1])
     assert codes[offsets[0]:offsets[1]].tolist() == [0, 1]
-    counted = kernels._counted_sequences(g, np.array([3, 0, 0, 1, 0, 1]))
+    counted = kernels.counted_sequences(g, np.array([3, 0, 0, 1, 0, 1]))
     assert counted["n"].tolist() == [1, 2] and counted["v"].to_pylist() == [[3, 0], [0, 1]]
 
 

@@ -15,7 +15,9 @@ last conversion is a path that did not convert (a null). On a path:
 
 :func:`touches` materialises the kept touches once; :func:`path_counts` groups
 them by path (only the distinct paths with their counts come back) and
-:func:`decay_credits` shares each conversion over its touches by time.
+:func:`decay_credits` shares each conversion over its touches by time. On a log in
+memory the touches and paths are cut in numpy over the user-ordered rows (one
+sort at most, no window queries); held logs run the SQL.
 Sums of fractions and values are taken as ``DECIMAL(38, 12)``: exact, so the result
 does not depend on the engine's summation order. A conversion value that is missing,
 not finite or 10^18 or more in size counts as 0.
@@ -29,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .sql import Table, frame, query, run
+from .kernels import counted_sequences, sequence_order
+from .sql import Table, frame, is_held, query, run
 
 EXACT = "DECIMAL(38, 12)"
 
@@ -87,6 +90,12 @@ def touches(ev: Table, goal: Sequence[int], lookback_us: int | None, touch: str 
 
     ``touch`` and ``value`` name the columns of ``ev`` holding the touchpoint code and the value.
     """
+    if not is_held(ev):
+        return _touches_in_memory(ev, goal, lookback_us, touch, value)
+    return _touches_sql(ev, goal, lookback_us, touch, value)
+
+
+def _touches_sql(ev: Table, goal: Sequence[int], lookback_us: int | None, touch: str, value: str | None) -> Table:
     window = "" if lookback_us is None else f" AND t >= coalesce(goal_t, last_t) - {int(lookback_us)}"
     number = "CAST(NULL AS DOUBLE)" if value is None else f"CAST({value} AS DOUBLE)"
     # NaN, infinite or absurd values count as missing: they have no exact decimal sum
@@ -104,6 +113,11 @@ def goal_count(ev: Table, goal: Sequence[int]) -> int:
 def path_counts(tp: Table) -> dict[str, np.ndarray]:
     """The distinct paths of :func:`touches`, in a fixed order: ``codes`` (all paths' touchpoint codes
     end to end), ``lengths``, ``conversions`` and ``nulls`` (integers), ``value`` (0 without values)."""
+    counted = None if is_held(tp) else _paths_in_memory(tp)
+    return _paths_sql(tp) if counted is None else counted
+
+
+def _paths_sql(tp: Table) -> dict[str, np.ndarray]:
     result = query(PATHS_SQL, {"tp": tp})
     path = result.column("path").combine_chunks()
     return {
@@ -120,6 +134,75 @@ def decay_credits(tp: Table, half_life_us: int) -> dict[str, np.ndarray]:
     result = query(DECAY_SQL.format(half_life=f"CAST({int(half_life_us)} AS DOUBLE)", exact=EXACT), {"tp": tp})
     return {"e": result.column("e").to_numpy().astype(np.int64), "credit": _floats(result.column("credit")),
             "value": _floats(result.column("value"))}
+
+
+def _touches_in_memory(ev: Table, goal: Sequence[int], lookback_us: int | None, touch: str,
+                       value: str | None) -> dict[str, np.ndarray]:
+    """:func:`touches` of numpy (or Arrow) columns, the same rows in (user, path, time) order."""
+    i, u, t, e, p = (_numbers(ev[c]).astype(np.int64, copy=False) for c in ("i", "u", "t", "e", touch))
+    v = _numbers(ev[value]).astype(np.float64) if value is not None else np.full(len(u), np.nan)
+    if len(u) > 1 and ((u[1:] < u[:-1]) | ((u[1:] == u[:-1]) & (i[1:] <= i[:-1]))).any():
+        order = np.lexsort((i, u))  # rows of an engine's result need not come in user order
+        i, u, t, e, p, v = i[order], u[order], t[order], e[order], p[order], v[order]
+    n = len(u)
+    conv = np.isin(e, np.asarray(goal, dtype=np.int64))
+    head = np.ones(n, dtype=bool)
+    head[1:] = u[1:] != u[:-1]
+    user = np.cumsum(head) - 1
+    starts = np.flatnonzero(head)
+    last = np.append(starts[1:], n) - 1  # each user's last row
+    before = np.cumsum(conv) - conv  # conversions before the row, over the whole table
+    k = before - before[starts][user]
+    # the first goal at or after the row (n: none), and whether it is still the row's user's
+    ahead = np.minimum.accumulate(np.where(conv, np.arange(n), n)[::-1])[::-1]
+    converted = ahead <= last[user]
+    goal_row = np.where(converted, ahead, 0)
+    keep = ~conv & (p >= 0)
+    if lookback_us is not None:
+        keep &= t >= np.where(converted, t[goal_row], t[last[user]]) - int(lookback_us)
+    kept = np.flatnonzero(keep)
+    ku, kk, kp = u[kept], k[kept], p[kept]
+    run_end = np.ones(len(kept), dtype=bool)  # the last row of a run of one touchpoint within a path
+    run_end[:-1] = (ku[1:] != ku[:-1]) | (kk[1:] != kk[:-1]) | (kp[1:] != kp[:-1])
+    rows = kept[run_end]
+    worth = v[goal_row[rows]]
+    worth = np.where(converted[rows] & (np.abs(worth) < 1e18), worth, np.nan)  # NaN: no valid value
+    return {"u": u[rows], "k": k[rows], "i": i[rows], "t": t[rows], "e": p[rows],
+            "converted": converted[rows].astype(np.int64), "v": pa.array(worth, from_pandas=True)}
+
+
+def _paths_in_memory(tp: Table) -> dict[str, np.ndarray] | None:
+    """:func:`path_counts` of numpy touches in (user, path, time) order; None when the engine must group."""
+    u, k, e = (_numbers(tp[c]).astype(np.int64, copy=False) for c in ("u", "k", "e"))
+    if not len(u):
+        return None
+    head = np.ones(len(u), dtype=bool)
+    head[1:] = (u[1:] != u[:-1]) | (k[1:] != k[:-1])
+    counted = counted_sequences(np.cumsum(head), e)
+    order = None if counted is None else sequence_order(counted["v"], np.zeros(len(counted["n"]), dtype=np.int64))
+    if order is None:
+        return None
+    starts = np.flatnonzero(head)
+    of, paths = counted["of"], counted["v"].take(pa.array(order))
+    conversions = np.bincount(of, weights=_numbers(tp["converted"])[starts], minlength=len(order)).astype(np.int64)
+    value = np.zeros(len(order))
+    worth = _numbers(tp["v"]).astype(np.float64)[starts]
+    valued = ~np.isnan(worth)
+    if valued.any():  # summed as exact decimals, as the SQL does
+        sums = query(f"SELECT p, sum(CAST(v AS {EXACT})) AS s FROM pv GROUP BY p",
+                     {"pv": {"p": of[valued], "v": worth[valued]}})
+        value[sums.column("p").to_numpy().astype(np.int64)] = _floats(sums.column("s"))
+    return {"codes": paths.flatten().to_numpy().astype(np.int64),
+            "lengths": np.diff(paths.offsets.to_numpy()).astype(np.int64),
+            "conversions": conversions[order], "nulls": counted["n"][order] - conversions[order],
+            "value": value[order]}
+
+
+def _numbers(column: object) -> np.ndarray:
+    """A numpy or Arrow column as a numpy array (Arrow nulls as NaN)."""
+    if isinstance(column, (pa.Array, pa.ChunkedArray)):
+        return column.to_numpy(zero_copy_only=False)
+    return np.asarray(column)
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:

@@ -194,8 +194,8 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
     sequences and the number of groups (journeys).
     """
     limit = f"LIMIT {int(top)}" if top else ""  # decode only what is returned
-    counted = None if is_held(ev) else _counted_sequences(np.asarray(ev["g"]), np.asarray(ev["e"]))
-    order = None if counted is None else _sequence_order(counted["v"], counted["n"])
+    counted = None if is_held(ev) else counted_sequences(np.asarray(ev["g"]), np.asarray(ev["e"]))
+    order = None if counted is None else sequence_order(counted["v"], counted["n"])
     if order is not None:
         picked = counted["v"].take(pa.array(order[:top]))
         return (picked.offsets.to_numpy().astype(np.int64), picked.flatten().to_numpy().astype(np.int64),
@@ -203,7 +203,7 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
     if counted is None:
         table = query(VARIANTS_SQL.replace("{counted}", COUNTED_SQL) + limit, {"ev": ev})
     else:  # only the ordering is left to the engine
-        table = query(VARIANTS_SQL.replace("{counted}", "SELECT v, n FROM var_in") + limit, {"var_in": counted})
+        table = query(VARIANTS_SQL.replace("{counted}", "SELECT v, n FROM var_in") + limit, {"var_in": {"v": counted["v"], "n": counted["n"]}})
     if table.num_rows == 0:
         empty = np.zeros(0, dtype=np.int64)
         return np.zeros(1, dtype=np.int64), empty, empty, 0, 0
@@ -213,9 +213,10 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
             table.column("n").to_numpy(), *totals)
 
 
-def _counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
-    """The distinct code sequences ``v`` (an Arrow list column) of the contiguous groups ``g`` and how many
-    groups follow each (``n``); None if two different sequences share a hash (then the engine groups them).
+def counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
+    """The distinct code sequences ``v`` (an Arrow list column) of the contiguous groups ``g``, how many
+    groups follow each (``n``) and the sequence of each group in order (``of``); None if two different
+    sequences share a hash (then the engine groups them).
 
     A group's sequence hashes to a polynomial in a 64-bit odd constant (wrapping), its length mixed
     in; every group is then compared, code by code, with the first group of its hash, so the result is exact.
@@ -243,14 +244,14 @@ def _counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
     np.cumsum(size, out=offsets[1:])
     rows = np.repeat(starts[first] - offsets[:-1], size) + np.arange(offsets[-1])
     sequences = pa.LargeListArray.from_arrays(offsets, e[rows].astype(np.int64))
-    return {"v": sequences, "n": np.bincount(variant).astype(np.int64)}
+    return {"v": sequences, "n": np.bincount(variant).astype(np.int64), "of": variant.astype(np.int64)}
 
 
-#: most 64-bit words of packed codes per sequence :func:`_sequence_order` sorts on, times sequences
+#: most 64-bit words of packed codes per sequence :func:`sequence_order` sorts on, times sequences
 _PACKED_WORDS = 30_000_000
 
 
-def _sequence_order(sequences: pa.LargeListArray, counts: np.ndarray) -> np.ndarray | None:
+def sequence_order(sequences: pa.LargeListArray, counts: np.ndarray) -> np.ndarray | None:
     """Positions of ``sequences`` by descending ``counts``, ties in sequence order (as SQL orders lists),
     or None when the packed keys would be too large (long sequences: the engine sorts them then).
 

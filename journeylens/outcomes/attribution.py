@@ -428,11 +428,12 @@ def _removal_effects(paths: _Paths, order: int, n: int) -> np.ndarray:
         window[ok, back] = codes[np.flatnonzero(ok) - back]
     # number the distinct windows one column at a time: dense keys never overflow (np.unique(axis=0) is 10x slower)
     key = np.zeros(len(codes), dtype=np.int64)
-    for back in range(order):
-        _, key = np.unique(key * (n + 1) + window[:, back] + 1, return_inverse=True)
-    _, seen, state = np.unique(key, return_index=True, return_inverse=True)
+    for back in range(order):  # dense ranks by hashing: np.unique sorts all touches, 4x slower
+        key = pd.factorize(key * (n + 1) + window[:, back] + 1, sort=True)[0].astype(np.int64)
+    seen = np.empty(int(key.max()) + 1, dtype=np.int64)
+    seen[key[::-1]] = np.arange(len(key) - 1, -1, -1)  # the first touch of each state
     states = window[seen]  # the touches of each state
-    state = state.ravel() + 1  # 0 is start
+    state = key + 1  # 0 is start
     size = len(states) + 1
     first = np.cumsum(lengths) - lengths
     last = first + lengths - 1
