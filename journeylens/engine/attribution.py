@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .kernels import counted_sequences, sequence_order
+from .kernels import counted_sequences, run_starts, sequence_order, user_order
 from .sql import Table, frame, is_held, query, run
 
 EXACT = "DECIMAL(38, 12)"
@@ -141,13 +141,12 @@ def _touches_in_memory(ev: Table, goal: Sequence[int], lookback_us: int | None, 
     """:func:`touches` of numpy (or Arrow) columns, the same rows in (user, path, time) order."""
     i, u, t, e, p = (_numbers(ev[c]).astype(np.int64, copy=False) for c in ("i", "u", "t", "e", touch))
     v = _numbers(ev[value]).astype(np.float64) if value is not None else np.full(len(u), np.nan)
-    if len(u) > 1 and ((u[1:] < u[:-1]) | ((u[1:] == u[:-1]) & (i[1:] <= i[:-1]))).any():
-        order = np.lexsort((i, u))  # rows of an engine's result need not come in user order
+    order = user_order(u, i)
+    if order is not None:
         i, u, t, e, p, v = i[order], u[order], t[order], e[order], p[order], v[order]
     n = len(u)
     conv = np.isin(e, np.asarray(goal, dtype=np.int64))
-    head = np.ones(n, dtype=bool)
-    head[1:] = u[1:] != u[:-1]
+    head = run_starts(u)
     user = np.cumsum(head) - 1
     starts = np.flatnonzero(head)
     last = np.append(starts[1:], n) - 1  # each user's last row
@@ -176,8 +175,7 @@ def _paths_in_memory(tp: Table) -> dict[str, np.ndarray] | None:
     u, k, e = (_numbers(tp[c]).astype(np.int64, copy=False) for c in ("u", "k", "e"))
     if not len(u):
         return None
-    head = np.ones(len(u), dtype=bool)
-    head[1:] = (u[1:] != u[:-1]) | (k[1:] != k[:-1])
+    head = run_starts(u) | run_starts(k)
     counted = counted_sequences(np.cumsum(head), e)
     order = None if counted is None else sequence_order(counted["v"], np.zeros(len(counted["n"]), dtype=np.int64))
     if order is None:

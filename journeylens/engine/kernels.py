@@ -143,6 +143,25 @@ def pair_keys(a: np.ndarray, b: np.ndarray, segment: np.ndarray | None = None) -
     return key, width
 
 
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Whether each element starts a run of equal values (the first one always does).
+
+    >>> run_starts(np.array([4, 4, 2, 2, 4])).tolist()
+    [True, False, True, False, True]
+    """
+    head = np.ones(len(values), dtype=bool)
+    head[1:] = values[1:] != values[:-1]
+    return head
+
+
+def user_order(u: np.ndarray, i: np.ndarray) -> np.ndarray | None:
+    """The permutation putting rows in (user ``u``, log position ``i``) order; None when they already are,
+    as a log's journey table in memory is (an engine's result may come in any order)."""
+    if len(u) > 1 and ((u[1:] < u[:-1]) | ((u[1:] == u[:-1]) & (i[1:] <= i[:-1]))).any():
+        return np.lexsort((i, u))
+    return None
+
+
 def distinct(values: np.ndarray) -> np.ndarray:
     """The sorted distinct values of a 1-d array, by one sort.
 
@@ -153,7 +172,7 @@ def distinct(values: np.ndarray) -> np.ndarray:
     [1, 2, 3]
     """
     ordered = np.sort(np.asarray(values).ravel())
-    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+    return ordered[run_starts(ordered)]
 
 
 def summed_matrix(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
@@ -224,9 +243,7 @@ def counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
     n = len(g)
     if n == 0:
         return None
-    head = np.ones(n, dtype=bool)
-    head[1:] = g[1:] != g[:-1]
-    starts = np.flatnonzero(head)
+    starts = np.flatnonzero(run_starts(g))
     lengths = np.diff(np.append(starts, n))
     position = np.arange(n) - np.repeat(starts, lengths)
     powers = np.cumprod(np.full(int(lengths.max()), 0x9E3779B97F4A7C15, dtype=np.uint64))

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine import sql
+from ..engine.kernels import run_starts
 from ..core.protocol import JourneyLog
 from ..errors import JourneyLensError
 
@@ -53,11 +54,7 @@ class Events:
 
     def heads(self, per: str = "user") -> np.ndarray:
         """True on the first row of each journey: a new user, or with ``per="session"`` a new session."""
-        head = np.ones(len(self), dtype=bool)
-        head[1:] = self.u[1:] != self.u[:-1]
-        if per == "session":
-            head[1:] |= self.s[1:] != self.s[:-1]
-        return head
+        return run_starts(self.u) | run_starts(self.s) if per == "session" else run_starts(self.u)
 
 
 def read_events(log: JourneyLog) -> Events:
