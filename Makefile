@@ -15,7 +15,7 @@ MIN_STAMP  := $(MIN_VENV)/.installed-stamp
 MIN_PYTHON ?= $(shell for p in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3 2>/dev/null) python3; do \
                 $$p -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null && { echo $$p; break; }; done)
 MIN_TESTS  := tests/test_min_versions.py tests/test_smoke.py tests/test_timestamps.py tests/test_datasets.py \
-              tests/test_cli.py tests/test_kernels.py tests/test_real_kernels.py
+              tests/test_cli.py tests/test_kernels.py tests/test_memory_kernels.py tests/test_real_kernels.py
 
 .PHONY: install demo test test-min bench clean
 
@@ -45,7 +45,7 @@ $(MIN_STAMP): pyproject.toml ci/constraints-min.txt
 	rm -rf $(MIN_VENV)
 	$(MIN_PYTHON) -m venv $(MIN_VENV)
 	$(MIN_PY) -m pip install -q --upgrade pip
-	$(MIN_PY) -m pip install -q -c ci/constraints-min.txt -e . pytest
+	$(MIN_PY) -m pip install -q -c ci/constraints-min.txt -e . pytest "hypothesis>=6.100"
 	touch $(MIN_STAMP)
 
 test-min: $(MIN_STAMP)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
 
-from journeylens.engine import users
 from journeylens.engine.kernels import summed_matrix, users_per_code
 
 
@@ -47,29 +45,3 @@ def test_summed_matrix_holds_one_entry_per_cell_with_the_sum(seed):
     assert np.diff(m.indptr).tolist() == np.count_nonzero(dense, axis=1).tolist()
     assert (m.toarray() == dense).all()
 
-
-@st.composite
-def user_rows(draw):
-    """Rows of a few users in any order, times along the log positions (equal ones and before 1970), goal/lost codes, sessions, values."""
-    n = draw(st.integers(0, 50))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    day = 86_400_000_000
-    i = rng.permutation(n).astype(np.int64)  # log positions: time order, ties included
-    ev = {"i": i, "u": rng.integers(0, 5, n), "t": (i // 2 - 6) * (day // 2) + i // 2 % 3, "e": rng.integers(0, 4, n),
-          "c_session": rng.integers(0, 6, n), "v_value": rng.choice([np.nan, 1.5, -2.0, 0.25, np.inf], n)}
-    order = np.lexsort((ev["i"], ev["u"])) if draw(st.booleans()) else np.arange(n)
-    return {c: a[order] for c, a in ev.items()}
-
-
-@settings(max_examples=300, deadline=None)
-@given(user_rows(), st.booleans(), st.sampled_from([None, 1, 3]))
-def test_per_user_rows_in_memory_equal_the_sql(ev, options, depth):
-    got = users._user_summary_in_memory(ev, (1,), (2, 3), options, options)
-    expected = users._user_summary_sql(ev, (1,), (2, 3), options, options)
-    order = np.argsort(expected["u"], kind="stable")  # SQL groups come in any order
-    assert got.keys() == expected.keys()
-    for name in got:
-        np.testing.assert_array_equal(np.asarray(got[name], dtype=np.float64),
-                                      np.asarray(expected[name], dtype=np.float64)[order], err_msg=name)
-    for a, b in zip(users.first_codes(ev, depth), users._first_codes_sql(ev, depth)):
-        np.testing.assert_array_equal(a, b)

@@ -17,7 +17,8 @@ came first, and nothing after that event belongs to the journey's outcome.
 
 :func:`outcome_table` computes one row per journey and keeps it in the engine;
 the other kernels are GROUP BYs over it (and over the journey table), bringing
-back counts per segment ``s`` only. The journey table must carry ``s``, the
+back counts per segment ``s`` only. For a log in memory the outcome table is
+reduced in numpy over each journey's run of rows (no query). The journey table must carry ``s``, the
 segment code of each row's user (:func:`~journeylens.engine.sql.with_user_values`).
 """
 
@@ -27,7 +28,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .sql import Table, frame, run
+import pyarrow as pa
+
+from .kernels import run_starts, user_order
+from .sql import Table, frame, is_held, run
 
 CONVERTED, LOST, DROPPED, CENSORED = 0, 1, 2, 3
 
@@ -99,9 +103,65 @@ def outcome_table(ev: Table, goal: Sequence[int], lost: Sequence[int], end_us: i
     engine: ``g, u, s, t0`` (first time), ``last_i, last_e, last_stage`` (last observed row, its code and
     stage, -1 without ``stage``), ``outcome`` (see the module docstring), ``term_i, term_t`` (the
     terminal row and its time; NULL without one)."""
+    if not is_held(ev):
+        return _outcome_table_in_memory(ev, goal, lost, end_us, idle_us, stage)
+    return _outcome_table_sql(ev, goal, lost, end_us, idle_us, stage)
+
+
+def _outcome_table_sql(ev: Table, goal: Sequence[int], lost: Sequence[int], end_us: int, idle_us: int,
+                       stage: bool) -> Table:
     sql = OUTCOME_SQL.format(end=int(end_us), idle=int(idle_us), goal=_codes(goal), lost=_codes(lost),
                              last_stage="max_by(c_stage, i)" if stage else "-1")
     return frame(sql, {"ev": ev}, materialise=True)
+
+
+def _outcome_table_in_memory(ev: Table, goal: Sequence[int], lost: Sequence[int], end_us: int, idle_us: int,
+                             stage: bool) -> dict[str, object]:
+    """:func:`outcome_table` of numpy columns, journeys ascending; terminal rows as Arrow with NULLs."""
+    rows = {c: np.asarray(ev[c]) for c in ("i", "g", "u", "s", "t", "e") + (("c_stage",) if stage else ())}
+    seen = rows["t"] <= end_us
+    if not seen.all():
+        rows = {c: a[seen] for c, a in rows.items()}
+    order = user_order(rows["g"], rows["i"])
+    if order is not None:
+        rows = {c: a[order] for c, a in rows.items()}
+    g, i, t, e = rows["g"], rows["i"].astype(np.int64, copy=False), rows["t"].astype(np.int64, copy=False), rows["e"]
+    head = run_starts(g)
+    starts, owner = np.flatnonzero(head), np.cumsum(head) - 1
+    n = len(starts)
+    if not n:
+        empty = np.zeros(0, dtype=np.int64)
+        return {c: empty for c in ("g", "u", "s", "t0", "last_i", "last_e", "last_stage", "outcome")} | \
+            {c: pa.array(empty) for c in ("term_i", "term_t")}
+    ends = np.append(starts[1:], len(g)) - 1  # rows are in position order: the last row has the largest i
+
+    def first(codes: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hit = np.isin(e, np.asarray(codes, dtype=np.int64))
+        at = np.flatnonzero(hit)
+        at = at[run_starts(owner[at])]  # each journey's first hit
+        found = np.zeros(n, dtype=bool)
+        found[owner[at]] = True
+        row, when = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        row[owner[at]] = i[at]
+        when[found] = np.minimum.reduceat(np.where(hit, t, np.iinfo(np.int64).max), starts)[found]
+        return found, row, when
+
+    won, goal_i, goal_t = first(goal)
+    was_lost, lost_i, lost_t = first(lost)
+    won &= ~was_lost | (goal_i < lost_i)
+    u = np.minimum.reduceat(rows["u"].astype(np.int64, copy=False), starts)
+    t1 = np.maximum.reduceat(t, starts)
+    user_last = np.full(int(u.max()) + 1, np.iinfo(np.int64).min)
+    np.maximum.at(user_last, u, t1)  # the user's last observed time, over all their journeys
+    outcome = np.where(won, CONVERTED, np.where(was_lost, LOST, np.where(
+        (end_us - t1 >= idle_us) | (user_last[u] > t1), DROPPED, CENSORED)))
+    terminal = won | was_lost
+    return {"g": g[starts], "u": u, "s": np.minimum.reduceat(rows["s"], starts),
+            "t0": np.minimum.reduceat(t, starts), "last_i": i[ends], "last_e": e[ends],
+            "last_stage": rows["c_stage"][ends] if stage else np.full(n, -1, dtype=np.int64),
+            "outcome": outcome.astype(np.int64),
+            "term_i": pa.array(np.where(won, goal_i, lost_i), mask=~terminal),
+            "term_t": pa.array(np.where(won, goal_t, lost_t), mask=~terminal)}
 
 
 def outcome_counts(jo: Table) -> dict[str, np.ndarray]:
