@@ -132,3 +132,15 @@ def test_outcomes_in_memory_equal_the_sql(rows):
         a, b = kernel_of(memory), kernel_of(sql)
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(journey_rows(), st.sampled_from([1, 2, 4, 60]))
+def test_flows_in_memory_equal_the_sql(rows, depth):
+    from journeylens.engine import mining
+
+    ev = rows[0]
+    a, b = mining._flows_in_memory(ev, depth), mining.run(mining.FLOWS_SQL.format(depth=depth), {"ev": ev})
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)

@@ -15,7 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .sql import Table, frame, run
+from .kernels import run_starts, user_order
+from .sql import Table, frame, is_held, run
 
 # -- loops ---------------------------------------------------------------------------
 # A cycle c0 → … → c(k-1) → c0 (distinct nodes, k ≤ K) is traversed by a journey where k
@@ -148,7 +149,26 @@ GROUP BY step, e, e2 ORDER BY step, a, b
 def flows(ev: Table, depth: int) -> dict[str, np.ndarray]:
     """Journeys of the window pass ``ev(i, g, e, e2)`` moving from their ``step``-th code ``a`` to the
     next one ``b`` (-1: the journey ends there), for ``step < depth``."""
-    return run(FLOWS_SQL.format(depth=int(depth)), {"ev": ev})
+    counted = None if is_held(ev) else _flows_in_memory(ev, int(depth))
+    return run(FLOWS_SQL.format(depth=int(depth)), {"ev": ev}) if counted is None else counted
+
+
+def _flows_in_memory(ev: Table, depth: int) -> dict[str, np.ndarray] | None:
+    """:func:`flows` of numpy columns, counted on one packed key; None when the key would overflow."""
+    rows = {c: np.asarray(ev[c]) for c in ("i", "g", "e", "e2")}
+    order = user_order(rows["g"], rows["i"])
+    if order is not None:
+        rows = {c: a[order] for c, a in rows.items()}
+    starts = np.flatnonzero(run_starts(rows["g"]))
+    step = np.arange(len(rows["g"])) - np.repeat(starts, np.diff(np.append(starts, len(rows["g"])))) + 1
+    keep = step < depth
+    e, e2, step = (a[keep].astype(np.int64) for a in (rows["e"], rows["e2"], step))
+    width = int(max(e.max(initial=0), e2.max(initial=0))) + 2  # codes from -1
+    if depth * width * width >= 2**62:
+        return None
+    keys, journeys = np.unique((step * width + e + 1) * width + e2 + 1, return_counts=True)
+    return {"step": keys // (width * width), "a": keys // width % width - 1, "b": keys % width - 1,
+            "journeys": journeys.astype(np.int64)}
 
 
 # -- branches -------------------------------------------------------------------------------
