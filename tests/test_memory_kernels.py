@@ -144,3 +144,18 @@ def test_flows_in_memory_equal_the_sql(rows, depth):
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(journey_rows(), st.sampled_from([1, 2, 4, 60]), st.booleans())
+def test_step_counts_in_memory_equal_the_sql(rows, depth, segmented):
+    from journeylens.engine import steps
+
+    ev = {**rows[0], "s": rows[0]["u"] % 3 - 1}  # users outside both segments (-1) too
+    s = "s" if segmented else "0"
+    expected = (steps.run(steps.STEP_COUNTS_SQL.format(s=s, depth=depth), {"ev": ev}),
+                steps.run(steps.JOURNEYS_SQL.format(s=s), {"ev": ev}))
+    for got, want in zip(steps._step_counts_in_memory(ev, depth, segmented), expected):
+        frame = pd.DataFrame({c: np.asarray(a, dtype=np.int64) for c, a in got.items()})
+        pd.testing.assert_frame_equal(frame, pd.DataFrame({c: np.asarray(want[c], dtype=np.int64) for c in got})
+                                      .sort_values(list(got)[:-1]).reset_index(drop=True))

@@ -193,11 +193,36 @@ def users_per_code(u: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndar
     width = int(code.max()) + 1
     # a boolean sparse matrix users × codes sums repeated (user, code) rows away
     done = summed_matrix(np.ones(len(code), dtype=bool), u, code, (int(u.max()) + 1, width))
-    if width > 4 * len(code):  # sparse codes (pairs of thousands of events): count them by sorting
-        return np.unique(done.indices, return_counts=True)
-    users = np.bincount(done.indices, minlength=width)
-    codes = np.flatnonzero(users)
-    return codes, users[codes]
+    return key_counts(done.indices, width)
+
+
+def key_counts(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys (integers in ``[0, size)``), ascending, and how many times each occurs.
+
+    >>> [a.tolist() for a in key_counts(np.array([5, 1, 5]), 8)]
+    [[1, 5], [1, 2]]
+    """
+    if size > 4 * len(keys):  # a sparse key space (pairs of thousands of events): count by sorting
+        found, counts = np.unique(keys, return_counts=True)
+        return found.astype(np.int64, copy=False), counts.astype(np.int64, copy=False)
+    counts = np.bincount(keys, minlength=size)
+    found = np.flatnonzero(counts)
+    return found, counts[found].astype(np.int64, copy=False)
+
+
+def journey_steps(g: np.ndarray, i: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """The permutation putting rows in (journey ``g``, log position ``i``) order (None when they already
+    are) and, in that order, each row's step: 1 for a journey's first row, 2 for the next, …
+
+    >>> order, step = journey_steps(np.array([7, 7, 3]), np.array([0, 1, 2]))
+    >>> order.tolist(), step.tolist()
+    ([2, 0, 1], [1, 1, 2])
+    """
+    order = user_order(g, i)
+    g = g if order is None else g[order]
+    starts = np.flatnonzero(run_starts(g))
+    step = np.arange(1, len(g) + 1) - np.repeat(starts, np.diff(np.append(starts, len(g))))
+    return order, step
 
 
 def endpoints_table(ev: Table) -> dict[str, np.ndarray]:

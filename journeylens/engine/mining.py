@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .kernels import run_starts, user_order
+from .kernels import journey_steps, key_counts
 from .sql import Table, frame, is_held, run
 
 # -- loops ---------------------------------------------------------------------------
@@ -155,20 +155,16 @@ def flows(ev: Table, depth: int) -> dict[str, np.ndarray]:
 
 def _flows_in_memory(ev: Table, depth: int) -> dict[str, np.ndarray] | None:
     """:func:`flows` of numpy columns, counted on one packed key; None when the key would overflow."""
-    rows = {c: np.asarray(ev[c]) for c in ("i", "g", "e", "e2")}
-    order = user_order(rows["g"], rows["i"])
-    if order is not None:
-        rows = {c: a[order] for c, a in rows.items()}
-    starts = np.flatnonzero(run_starts(rows["g"]))
-    step = np.arange(len(rows["g"])) - np.repeat(starts, np.diff(np.append(starts, len(rows["g"])))) + 1
+    order, step = journey_steps(np.asarray(ev["g"]), np.asarray(ev["i"]))
+    e, e2 = (np.asarray(ev[c]) if order is None else np.asarray(ev[c])[order] for c in ("e", "e2"))
     keep = step < depth
-    e, e2, step = (a[keep].astype(np.int64) for a in (rows["e"], rows["e2"], step))
+    e, e2, step = (a[keep].astype(np.int64) for a in (e, e2, step))
     width = int(max(e.max(initial=0), e2.max(initial=0))) + 2  # codes from -1
     if depth * width * width >= 2**62:
         return None
-    keys, journeys = np.unique((step * width + e + 1) * width + e2 + 1, return_counts=True)
+    keys, journeys = key_counts((step * width + e + 1) * width + e2 + 1, depth * width * width)
     return {"step": keys // (width * width), "a": keys // width % width - 1, "b": keys % width - 1,
-            "journeys": journeys.astype(np.int64)}
+            "journeys": journeys}
 
 
 # -- branches -------------------------------------------------------------------------------
