@@ -2,9 +2,9 @@
 
 A column is hashed once (:func:`factorize`); text conversion, blank checks,
 sorting and channel aliases then run on its distinct values only, and the row
-codes are composed with the result in one gather (:func:`recode`). Codes are
-``int32`` with ``-1`` for a missing value; after :func:`recode` they point
-into sorted labels, so a code's order is its label's order.
+codes are composed with the result in one gather (:func:`text_codes`). Codes
+are ``int32`` with ``-1`` for a missing value; they point into sorted labels,
+so a code's order is its label's order.
 
 Ids and names are text, by one rule on every reader and engine
 (:func:`id_text`; :mod:`journeylens.engine.ingest` spells it in SQL):
@@ -41,7 +41,6 @@ from pandas.api.types import (
     is_timedelta64_dtype,
 )
 
-from ..engine.backends import duckdb as duck
 from .timestamps import WHITESPACE
 
 #: status of an id or name value
@@ -51,63 +50,20 @@ EXACT_FLOAT = 2.0 ** 53
 
 
 def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Code of each row's value (-1 where missing) and the distinct values.
+    """Code of each row's value (-1 where missing) and the distinct values, in order of appearance.
 
-    Arrow-backed text is hashed on its Arrow data: by DuckDB when most values
-    differ (ids), by Arrow otherwise (names). Object columns must be made text
-    first (:func:`id_text`): ``1`` and ``True`` hash alike.
+    Arrow-backed text is hashed on its Arrow data, as Arrow's dictionary encoding (pandas would widen its
+    int32 codes to int64 first). Object columns must be made text first (:func:`id_text`): ``1`` and
+    ``True`` hash alike.
     """
-    arrow_text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage in ("pyarrow", "pyarrow_numpy")
-    if arrow_text:  # ("pyarrow_numpy": pandas 2.2's str)
-        data = pa.array(values.array)  # no copy
-        codes, distinct = _duckdb_factorize(data) if _mostly_distinct(data) else _arrow_factorize(data)
-        return codes, pd.Series(distinct.to_pandas(types_mapper=pd.ArrowDtype), dtype="string[pyarrow]")
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage in ("pyarrow", "pyarrow_numpy"):
+        encoded = pc.dictionary_encode(pa.array(values.array))  # no copy ("pyarrow_numpy": pandas 2.2's str)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()  # cheap: the chunks share one dictionary
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return codes, pd.Series(encoded.dictionary.to_pandas(types_mapper=pd.ArrowDtype), dtype="string[pyarrow]")
     codes, uniques = pd.factorize(values)
     return codes.astype(np.int32), pd.Series(uniques)
-
-
-_SAMPLE = 1 << 16  # rows looked at to tell ids (mostly distinct) from names
-
-
-def _mostly_distinct(data: pa.Array | pa.ChunkedArray) -> bool:
-    """Whether a quarter or more of the first rows are distinct values."""
-    return len(data) > _SAMPLE and len(pc.unique(data.slice(0, _SAMPLE))) * 4 > _SAMPLE
-
-
-def _arrow_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array | pa.ChunkedArray]:
-    """Arrow's dictionary encoding (pandas would widen its int32 codes to int64 first)."""
-    encoded = pc.dictionary_encode(data)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()  # cheap: the chunks share one dictionary
-    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), encoded.dictionary
-
-
-def _duckdb_factorize(data: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array | pa.ChunkedArray]:
-    """Codes into the sorted distinct values, from DuckDB.
-
-    With a million distinct ids, Arrow's single hash table misses the cache on
-    every row; DuckDB partitions its hash tables, uses every core, and sorts the
-    distinct values on the way, which the sorted labels need anyway.
-    """
-    con = duck.connection()
-    con.register("jl_rows", pa.table({"i": np.arange(len(data)), "v": data}))
-    try:
-        distinct = duck.to_arrow(con.sql("SELECT DISTINCT v FROM jl_rows WHERE v IS NOT NULL ORDER BY v")).column("v")
-        con.register("jl_distinct", pa.table({"v": distinct, "c": np.arange(len(distinct), dtype=np.int32)}))
-        hits = duck.to_arrow(con.sql("SELECT i, c FROM jl_rows JOIN jl_distinct USING (v)"))
-    finally:
-        con.unregister("jl_rows")
-        con.unregister("jl_distinct")
-    codes = np.full(len(data), -1, dtype=np.int32)
-    codes[hits.column("i").to_numpy()] = hits.column("c").to_numpy()
-    return codes, distinct
-
-
-def recode(codes: np.ndarray, labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Row codes into the sorted distinct ``labels`` (one label per distinct value; NA → -1)."""
-    new, sorted_labels = pd.factorize(labels, sort=True)
-    lookup = np.append(new, -1).astype(np.int32)  # code -1 picks the trailing -1
-    return lookup[codes], sorted_labels
 
 
 # -- the text rule ----------------------------------------------------------------------
