@@ -1,5 +1,6 @@
 """The pipeline's personas on a log with more customers than ``PERSONA_USERS``: fitted and profiled
-on a seeded sample, every customer labelled by the fitted model, a chunk of customers at a time."""
+on a seeded sample, every customer labelled by the fitted model, in one pass or a chunk of customers at
+a time (``LABEL_USERS``)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -17,8 +18,9 @@ def log() -> jl.EventLog:
     return jl.from_pandas(df)
 
 
-def _analyse(log, monkeypatch, sample: int, goal: str = "order_placed"):
+def _analyse(log, monkeypatch, sample: int, goal: str = "order_placed", chunk: int = 1000):
     monkeypatch.setattr(pipeline, "PERSONA_USERS", sample)
+    monkeypatch.setattr(pipeline, "LABEL_USERS", chunk)
     return jl.run_analysis(log, goal=goal, personas=3, random_state=4)
 
 
@@ -36,6 +38,8 @@ def test_personas_are_fitted_on_a_sample_and_label_every_customer(log, monkeypat
     assert "seeded sample of 1,200 customers" in render(a)
     again = _analyse(log, monkeypatch, 1200)
     pd.testing.assert_frame_equal(a.tables["personas"], again.tables["personas"])  # seeded
+    whole = _analyse(log, monkeypatch, 1200, chunk=5000)  # labelled in one pass, the log not cut
+    pd.testing.assert_frame_equal(a.tables["personas"], whole.tables["personas"])
 
 
 def test_below_the_sample_size_every_customer_is_fitted(log, monkeypatch):
@@ -49,7 +53,7 @@ def test_a_real_log_sampled_and_labelled_in_chunks_equals_one_pass(monkeypatch):
     """helpdesk (4,580 cases, a log we did not design): a sample of 1,500, labelled in 4 chunks."""
     log = jl.read_xes(shared_file("process", "helpdesk.xes.gz"), duplicates="keep")
     cases = log.to_pandas()["user_id"].astype(str).nunique()  # plain pandas: the cases of the log
-    a = _analyse(log, monkeypatch, 1500, goal="Closed")
+    a = _analyse(log, monkeypatch, 1500, goal="Closed", chunk=1200)
     model = a.results["personas"]
     labels = a.tables["personas"].set_index("user_id")["persona"]
     pd.testing.assert_series_equal(labels.sort_index(), model.personas(log).sort_index(), check_names=False)

@@ -29,6 +29,9 @@ MARKOV_USERS = 1000
 #: customers on whom personas are fitted and profiled (a seeded sample beyond it); every customer is
 #: then labelled by the fitted model, so memory follows this number, not the log's size
 PERSONA_USERS = 500_000
+#: customers labelled per pass (their sparse counts are held at once); a log within it is labelled whole,
+#: without being cut into parts first
+LABEL_USERS = 2_000_000
 #: steps of each customer's path in the journey table (``journeys.csv``); ``events`` has the full count
 EXPORT_DEPTH = 50
 
@@ -304,9 +307,10 @@ def _personas(a: Analysis, log: JourneyLog, n_users: int, personas: int | str, g
     a.parameters["persona_method"] = method
     fitted = model.personas()
     labels = fitted
-    if sample is not log:  # every customer labelled, PERSONA_USERS at a time
-        chunks = np.array_split(np.arange(n_users), -(-n_users // PERSONA_USERS))
-        labels = pd.concat([model.personas(log.filter(users=log.users[c])) for c in chunks])
+    if sample is not log:  # every customer labelled, LABEL_USERS at a time
+        chunks = np.array_split(np.arange(n_users), -(-n_users // LABEL_USERS))
+        labels = pd.concat([model.personas(log if len(chunks) == 1 else log.filter(users=log.users[c]))
+                            for c in chunks])
     a.results["personas"] = model
     a.results["persona_profiles"] = profile(sample, fitted, goal=goals, lost=lost, features=features)
     a.tables["personas"] = labels.rename("persona").reset_index()
