@@ -31,6 +31,7 @@ with the best log-likelihood wins.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -271,12 +272,10 @@ def _start(c: Counts, k: int, seed: int, alpha: float, kind: str) -> Mixture:
     from scipy import sparse
     from sklearn.cluster import KMeans
     from sklearn.preprocessing import normalize
-    from threadpoolctl import threadpool_limits
 
     blocks = [normalize(c.block(b), norm="l1") for b, cols in c.blocks.items() if cols.stop > cols.start]
     X = normalize(sparse.hstack(blocks, format="csr"))
-    with threadpool_limits(1):  # small, many fits: threads gain little and oversubscribed cores lose
-        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(X)
+    labels = KMeans(k, n_init=1, random_state=seed).fit_predict(X)
     R = np.zeros((c.n, k))
     R[np.arange(c.n), labels] = 1.0
     return m_step(c, R, alpha)
@@ -284,15 +283,27 @@ def _start(c: Counts, k: int, seed: int, alpha: float, kind: str) -> Mixture:
 
 def fit_mixture(c: Counts, k: int, rng: np.random.Generator, n_init: int, alpha: float, tol: float,
                 max_iter: int) -> Fit:
-    """The best (highest log-likelihood) of ``n_init`` seeded starts, alternately k-means and random,
-    each refined by EM to convergence (ranking starts after a few iterations picks the wrong ones)."""
-    best = None
-    for r in range(n_init):
-        start = _start(c, k, int(rng.integers(2**31)), alpha, "kmeans" if r % 2 == 0 else "random")
-        fit = em(c, start, alpha, tol, max_iter)
-        if best is None or fit.loglik > best.loglik:
-            best = fit
-    return best
+    """The best (highest log-likelihood; the earliest on a tie) of ``n_init`` seeded starts, alternately
+    k-means and random, each refined by EM to convergence (ranking starts after a few iterations picks
+    the wrong ones).
+
+    The starts run on every core, one thread each (their k-means on one core: many small fits gain
+    nothing from more and lose much when the cores are oversubscribed). Their seeds are drawn first, in
+    order, so the fit is the same as one start after the other; EM's sparse products leave the
+    interpreter lock.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    seeds = [int(rng.integers(2**31)) for _ in range(n_init)]
+
+    def refined(r: int) -> Fit:
+        return em(c, _start(c, k, seeds[r], alpha, "kmeans" if r % 2 == 0 else "random"), alpha, tol, max_iter)
+
+    with threadpool_limits(1), ThreadPoolExecutor(max(1, min(n_init, os.cpu_count() or 1))) as pool:
+        fits = list(pool.map(refined, range(n_init)))
+    return max(fits, key=lambda fit: fit.loglik)  # max keeps the first of equal ones
 
 
 def summary(m: Mixture, c: Counts) -> dict[str, float]:
