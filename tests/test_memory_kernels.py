@@ -159,3 +159,16 @@ def test_step_counts_in_memory_equal_the_sql(rows, depth, segmented):
         frame = pd.DataFrame({c: np.asarray(a, dtype=np.int64) for c, a in got.items()})
         pd.testing.assert_frame_equal(frame, pd.DataFrame({c: np.asarray(want[c], dtype=np.int64) for c in got})
                                       .sort_values(list(got)[:-1]).reset_index(drop=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(journey_rows())
+def test_journey_vectors_in_memory_equal_the_sql(rows):
+    from journeylens.engine import features
+
+    ev = rows[0]
+    for got, sql in zip(features.journey_vectors(ev), (features.EVENT_COUNTS_SQL, features.PAIR_COUNTS_SQL)):
+        frame = pd.DataFrame({c: np.asarray(a, dtype=np.int64) for c, a in got.items()})
+        expected = features.run(sql, {"ev": ev})
+        expected = pd.DataFrame({c: np.asarray(expected[c], dtype=np.int64) for c in got})
+        pd.testing.assert_frame_equal(frame, expected.sort_values(list(got)[:-1]).reset_index(drop=True))

@@ -8,11 +8,13 @@ import json
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
@@ -23,7 +25,7 @@ from journeylens.personas.features import user_features
 from journeylens.personas.model import PersonaModel
 from journeylens.personas.profiles import Profiles, profile
 from journeylens.personas.model import prediction_strength
-from journeylens.personas.profiles import D_CAP, effect_sizes
+from journeylens.personas.profiles import D_CAP, GroupSums, effect_sizes
 from tests.conftest import minutes_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -285,6 +287,39 @@ def test_effect_sizes_are_finite_and_say_only_in_persona():
     assert d[1] == pytest.approx((6 - 6) / pooled) and not only[1]
     assert d[2] == 0.0  # one user with a value on each side: not comparable
     assert np.isfinite(d).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.sampled_from([0.0, 1e6, -3.5]))
+def test_group_sums_give_the_effect_sizes_of_each_group_on_its_own(seed, k, offset):
+    """Every persona's effects from one set of group sums equal those of its own rows, computed with numpy's
+    nan-functions (a large offset: the deviations keep their precision; constant columns: d by the rule)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    x = np.column_stack([rng.normal(size=n) + offset, rng.integers(0, 3, n).astype(float),
+                         np.full(n, 0.1), (rng.random(n) < 0.2).astype(float), np.full(n, np.nan)])
+    x[rng.random(x.shape) < 0.15] = np.nan
+    group = rng.integers(-1, k, n)
+    sums = GroupSums(x, group, k)
+    for j in range(k):
+        a, b = x[group == j], x[group != j]
+        na, nb = (~np.isnan(a)).sum(axis=0), (~np.isnan(b)).sum(axis=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ma, mb = np.nanmean(a, axis=0), np.nanmean(b, axis=0)
+            va, vb = np.nanvar(a, axis=0, ddof=1), np.nanvar(b, axis=0, ddof=1)
+        pooled = np.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
+        got_a, got_b, d, only = sums.effects(j)
+        np.testing.assert_allclose(got_a, ma, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got_b, mb, rtol=1e-9, atol=1e-9)
+        comparable = (na >= 2) & (nb >= 2)
+        spread = comparable & (pooled > 1e-6)
+        with np.errstate(all="ignore"):
+            expected = np.clip((ma - mb) / pooled, -D_CAP, D_CAP)
+        np.testing.assert_allclose(d[spread], expected[spread], rtol=1e-6, atol=1e-9)
+        assert (d[~comparable] == 0).all()
+        assert (d[2] == 0) and not only[2]  # 0.1 everywhere: the same constant on both sides
+        assert (only == (comparable & (np.nan_to_num(b, nan=0.0) == 0).all(axis=0) & (ma > 0))).all()
 
 
 def test_typical_path_is_the_medoid_and_ignores_name_order():

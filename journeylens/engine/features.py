@@ -341,7 +341,23 @@ JOURNEY_SQL = "SELECT u, {seq_e} AS v FROM ev WHERE u IN ({users}) GROUP BY u OR
 
 def journey_vectors(ev: Table) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per user of the window pass ``ev(u, e, e2)``: counts of each event (u, e, n) and of each
-    directly-follows pair (u, a, b, n)."""
+    directly-follows pair (u, a, b, n), ordered by user then code in memory (in any order from SQL).
+
+    In memory, each table is a sparse matrix users × codes whose construction sums the repeated cells:
+    a group-by without hashing or sorting the rows (but for sparse codes only when the pairs fit it).
+    """
+    if not is_held(ev):
+        u, e, e2 = (np.asarray(ev[c]).astype(np.int64, copy=False) for c in ("u", "e", "e2"))
+        width = int(max(e.max(initial=-1), e2.max(initial=-1))) + 1
+        if width * width < 2**31:
+            users = int(u.max(initial=-1)) + 1
+            step = e2 >= 0
+            events = summed_matrix(np.ones(len(u), dtype=np.int64), u, e, (users, width)).tocoo()
+            pairs = summed_matrix(np.ones(int(step.sum()), dtype=np.int64), u[step], e[step] * width + e2[step],
+                                  (users, width * width)).tocoo()
+            return ({"u": events.row.astype(np.int64), "e": events.col.astype(np.int64), "n": events.data},
+                    {"u": pairs.row.astype(np.int64), "a": pairs.col // width, "b": pairs.col % width,
+                     "n": pairs.data})
     return run(EVENT_COUNTS_SQL, {"ev": ev}), run(PAIR_COUNTS_SQL, {"ev": ev})
 
 

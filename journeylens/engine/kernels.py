@@ -210,6 +210,21 @@ def key_counts(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return found, counts[found].astype(np.int64, copy=False)
 
 
+def key_ranks(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys (integers in ``[0, size)``), ascending, and each key's position among them.
+
+    >>> [a.tolist() for a in key_ranks(np.array([5, 1, 5]), 8)]
+    [[1, 5], [1, 0, 1]]
+    """
+    if size > 4 * len(keys):  # a sparse key space: rank by sorting
+        found, rank = np.unique(keys, return_inverse=True)
+        return found.astype(np.int64, copy=False), rank.ravel()
+    seen = np.zeros(size, dtype=bool)
+    seen[keys] = True
+    found = np.flatnonzero(seen)
+    return found, (np.cumsum(seen) - 1)[keys]
+
+
 def journey_steps(g: np.ndarray, i: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
     """The permutation putting rows in (journey ``g``, log position ``i``) order (None when they already
     are) and, in that order, each row's step: 1 for a journey's first row, 2 for the next, …

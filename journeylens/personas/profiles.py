@@ -26,7 +26,6 @@ Every user counts once: rates, effect sizes and tests are over users, not rows.
 from __future__ import annotations
 
 import html
-import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -35,7 +34,7 @@ import pandas as pd
 
 from ..core.protocol import JourneyLog
 from ..engine.features import first_events, journey_vectors, user_journeys
-from ..engine.kernels import summed_matrix
+from ..engine.kernels import key_ranks, summed_matrix
 from ..errors import ParameterError
 from .features import outcome_events, user_features, window_rows
 
@@ -95,19 +94,63 @@ def effect_sizes(x: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndar
     >>> [a.tolist() for a in effect_sizes(x, np.array([True, True, False, False, False]))]
     [[1.0, 1.0], [0.0, 0.0], [10.0, 1.0], [True, True]]
     """
-    a, b = x[inside], x[~inside]
-    na, nb = (~np.isnan(a)).sum(axis=0), (~np.isnan(b)).sum(axis=0)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # empty or single-value columns: handled below
-        ma, mb = np.nanmean(a, axis=0), np.nanmean(b, axis=0)
-        va, vb = np.nanvar(a, axis=0, ddof=1), np.nanvar(b, axis=0, ddof=1)
-        pooled = np.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
-        diff = ma - mb
-        d = np.where(pooled > 0, diff / pooled, np.sign(diff) * D_CAP)
-    comparable = (na >= 2) & (nb >= 2) & np.isfinite(diff)
-    d = np.where(comparable, np.clip(np.nan_to_num(d), -D_CAP, D_CAP), 0.0)
-    only = comparable & (mb == 0) & (ma > 0)
-    return ma, mb, d, only
+    return GroupSums(x, np.where(inside, 0, -1), 1).effects(0)
+
+
+class GroupSums:
+    """Per group ``0 … k-1`` of the users (``group``, -1: none) and per column of ``x`` (users × features,
+    NaN = no value), over the group and over all the other users: the values, their sum, and the sums of
+    their deviations and squared deviations from the column's mean. One matrix product each, with no copy
+    of ``x`` per group. Variances come from the deviations, which a large mean does not swamp; means from
+    the plain sums, so a group whose values are all 0 has mean 0 exactly.
+    """
+
+    def __init__(self, x: np.ndarray, group: np.ndarray, k: int) -> None:
+        seen = ~np.isnan(x)
+        together = np.zeros((2 * k, len(x)))
+        member = np.flatnonzero(group >= 0)
+        together[group[member], member] = 1.0
+        together[k:] = 1.0 - together[:k]  # row k + j: everyone outside group j
+        self.k = k
+        self.n = together @ seen
+        values = np.where(seen, x, 0.0)
+        self.sum = together @ values
+        with np.errstate(all="ignore"):
+            centre = np.where(seen.any(axis=0), np.nansum(x, axis=0) / np.maximum(seen.sum(axis=0), 1), 0.0)
+        values -= centre  # deviations, 0 where there is no value
+        values[~seen] = 0.0
+        self.dev = together @ values
+        values *= values
+        self.dev2 = together @ values
+        counted = seen.sum(axis=0)
+        with np.errstate(all="ignore"):  # the spread over all users (ddof 0); NaN without values
+            self.std = np.sqrt(np.where(counted > 0, values.sum(axis=0) / np.maximum(counted, 1), np.nan))
+
+    def mean(self, row: int) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.where(self.n[row] > 0, self.sum[row] / np.maximum(self.n[row], 1), np.nan)
+
+    def var(self, row: int, ddof: int = 1) -> np.ndarray:
+        """Variance from the deviations; a remainder at rounding level (a constant group) is 0."""
+        n, s, q = self.n[row], self.dev[row], self.dev2[row]
+        with np.errstate(all="ignore"):
+            spread = q - s * s / np.maximum(n, 1)
+            spread = np.where(spread > 1e-12 * np.maximum(q, 1e-300), spread, 0.0)
+            return np.where(n > ddof, spread / (n - ddof), np.nan)
+
+    def effects(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`effect_sizes` of group ``j`` against all the other users."""
+        na, nb = self.n[j], self.n[self.k + j]
+        ma, mb = self.mean(j), self.mean(self.k + j)
+        with np.errstate(all="ignore"):
+            pooled = np.sqrt(((na - 1) * self.var(j) + (nb - 1) * self.var(self.k + j)) / (na + nb - 2))
+            diff = ma - mb
+            diff = np.where(np.abs(diff) > 1e-12 * np.maximum(np.abs(ma), np.abs(mb)), diff, 0.0)
+            d = np.where(pooled > 0, diff / pooled, np.sign(diff) * D_CAP)
+        comparable = (na >= 2) & (nb >= 2) & np.isfinite(diff)
+        d = np.where(comparable, np.clip(np.nan_to_num(d), -D_CAP, D_CAP), 0.0)
+        only = comparable & (mb == 0) & (ma > 0)
+        return ma, mb, d, only
 
 
 def profile(
@@ -147,10 +190,6 @@ def profile(
     numeric = table.select_dtypes("number")
     x = numeric.to_numpy(dtype=np.float64)
     outcome = np.isin(numeric.columns, _OUTCOMES)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sd = np.nanstd(x, axis=0)
-        z_all = (x - np.nanmean(x, axis=0)) / np.where(sd > 0, sd, 1)
     names = sorted(labels.dropna().unique(), key=_natural)
     ev, events = window_rows(log)
     persona = pd.Index(names).get_indexer(labels.reindex(np.asarray(log.users.astype(str))).to_numpy())
@@ -158,15 +197,17 @@ def profile(
     loops = _main_loops(log, labels, names)
     losses = _main_dropoffs(log, labels, goals, losts)
     overall = {c: float(numeric[c].mean()) for c in _OUTCOMES if c in numeric}
+    group = pd.Index(names).get_indexer(labels.to_numpy())
+    sums = GroupSums(x, group, len(names))
     rows, zs, effects = [], {}, []
-    for name in names:
-        inside = (labels == name).to_numpy()
-        ma, mb, d, only = effect_sizes(x, inside)
+    for at, name in enumerate(names):
+        inside = group == at
+        ma, mb, d, only = sums.effects(at)
         effects.append(pd.DataFrame({"persona": name, "feature": numeric.columns, "mean": ma, "mean_others": mb,
                                      "cohens_d": d, "only_in_persona": only})[~outcome])
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value in the persona: 0
-            zs[name] = np.nan_to_num(np.nanmean(z_all[inside], axis=0))
+        # mean z-score of the persona's values (0 for a column it has no value of)
+        with np.errstate(all="ignore"):
+            zs[name] = np.nan_to_num(sums.dev[at] / sums.n[at] / np.where(sums.std > 0, sums.std, 1))
         ranked = np.where(outcome, -1.0, np.abs(d))
         best = [j for j in np.argsort(-ranked, kind="stable")[:top_features] if ranked[j] > 0]
         row = {
@@ -198,7 +239,7 @@ def _typical_paths(ev: Any, events: list[str], persona: np.ndarray, names: list)
     counts, pairs = journey_vectors(ev)
     n, E = len(persona), len(events)
     key = pairs["a"].astype(np.int64) * E + pairs["b"].astype(np.int64)
-    pair, column = np.unique(key, return_inverse=True)
+    pair, column = key_ranks(key, E * E)
     rows = np.concatenate([counts["u"], pairs["u"]]).astype(np.int64)
     cols = np.concatenate([counts["e"].astype(np.int64), E + column])
     X = summed_matrix(np.concatenate([counts["n"], pairs["n"]]).astype(np.float64), rows, cols, (n, E + len(pair)))
