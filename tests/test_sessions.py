@@ -237,3 +237,21 @@ def test_simple_onlineshop_has_6454_sessions_of_30_minutes():
     per_user = raw.assign(brk=(pause.isna() | (pause > pd.Timedelta("30min"))))
     sizes = per_user.groupby(per_user["brk"].cumsum()).size()
     assert sorted(sizes.tolist()) == sorted(table["n_events"].tolist())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(-3, 40)), max_size=40), st.booleans())
+def test_session_codes_number_user_session_pairs_in_order(rows, as_text):
+    """Codes of (user, session) pairs, whatever the numbering (sessionize's, gaps left by a filter, a
+    source's own ids in any order or as text), against pandas' sorted group numbers."""
+    from journeylens.core.eventlog import _session_codes
+
+    frame = pd.DataFrame(rows, columns=["u", "s"]).sort_values("u", kind="stable")
+    if len(frame) and rows[0][1] % 2:  # sessionize-like: rising along the log (gaps: a filter's), or not
+        step = frame["s"].to_numpy() % 3
+        step[1:][np.diff(frame["u"].to_numpy()) != 0] += rows[0][1] % 4 > 1  # a new user, a new number?
+        frame["s"] = np.cumsum(step)
+    sessions = frame["s"].astype(str) if as_text else frame["s"]
+    expected = frame.assign(s=sessions).groupby(["u", "s"], sort=True).ngroup().to_numpy()
+    got = _session_codes(sessions.reset_index(drop=True), frame["u"].to_numpy())
+    np.testing.assert_array_equal(got, expected)

@@ -430,10 +430,13 @@ def _session_codes(session_id: pd.Series, user: np.ndarray) -> np.ndarray:
     """Code of each row's (user, session) pair, in (user, session) order, for a log sorted by user."""
     values = session_id.to_numpy()
     if values.dtype.kind in "iu" and len(values):
-        # sessionize's numbers already are those codes: 0, 1, 2 … in log order, a new one at each user
+        # sessionize's numbers (kept in order by a filter, gaps and all) rise along the log and at each
+        # new user: the pairs are then in row order, and a pair's code counts the runs of numbers before it
         step = np.diff(values)
-        if values[0] == 0 and ((step == 0) | (step == 1)).all() and (step[np.diff(user) != 0] == 1).all():
-            return values.astype(np.int64, copy=False)
+        if (step >= 0).all() and (step[np.diff(user) != 0] > 0).all():
+            head = np.ones(len(values), dtype=bool)
+            head[1:] = step != 0
+            return np.cumsum(head, dtype=np.int64) - 1
     # one int64 key per (user, session): factorising integers is far faster than tuples
     session, uniques = pd.factorize(session_id, sort=True)
     key = user.astype(np.int64) * (len(uniques) + 1) + session
