@@ -508,8 +508,28 @@ def _library_warnings(quiet: bool) -> Iterator[None]:
             logging.disable(disabled)
 
 
+def _reuse_freed_memory() -> None:
+    """Have this batch process reuse the memory it frees rather than give it back at once.
+
+    An analysis allocates and frees arrays of hundreds of MB. glibc maps each one afresh and unmaps it
+    when freed; on a virtual machine whose host takes freed pages back, touching fresh pages costs
+    seconds per GB (5–10% of an analysis of 10M events). Kept in the heap, freed memory is reused, for
+    a slightly higher peak (the heap keeps gaps). Elsewhere than glibc this does nothing.
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_max = -1, -4  # glibc's <malloc.h>
+    mallopt(m_mmap_max, 0)
+    mallopt(m_trim_threshold, 2**31 - 1)
+
+
 def main() -> None:
     """Console-script entry point: usage errors are one line too (help is shown as it is)."""
+    _reuse_freed_memory()
     command = typer.main.get_command(app)
     try:
         code = command.main(prog_name="journeylens", standalone_mode=False)
