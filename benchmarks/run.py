@@ -24,6 +24,11 @@ Beyond 20M events only the pipelines that need not hold the log in memory run
 (journeylens-duckdb, with ``JOURNEYLENS_MEMORY_LIMIT`` at 8GB so DuckDB spills,
 and the floor); Spark runs up to 10M events.
     python benchmarks/run.py --only journeylens --only floor --no-write
+
+Then, in fresh processes too, the other figures of the speed targets: ``journeylens
+analyze`` on the 10M log with and without personas (the whole process's wall time)
+and ``import journeylens`` beside ``import pandas`` (``--no-targets`` skips them);
+results.md ends with every target beside what the run measured.
 """
 
 from __future__ import annotations
@@ -168,8 +173,43 @@ def run_floor(path: str) -> dict:
             "events": table.num_rows, "users": per_user.num_rows, "versions": _versions("pyarrow")}
 
 
+def run_analyze(path: str, personas: bool) -> dict:
+    """The batch command on the log, as a user runs it; the process's wall time is the figure."""
+    import json
+    import shutil
+    import tempfile
+
+    from journeylens.app import cli
+
+    out = tempfile.mkdtemp(prefix="bench-analyze-")
+    sys.argv = ["journeylens", "analyze", path, "--goal", ANALYZE_GOAL, "-q", "--out", out,
+                *([] if personas else ["--personas", "0"])]
+    try:
+        cli.main()
+    except SystemExit as stop:
+        if stop.code:
+            raise RuntimeError(f"journeylens analyze exited with {stop.code}") from None
+    summary = json.loads((Path(out) / "summary.json").read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    return {"steps": summary["seconds"], "events": summary["events"], "versions": _versions("journeylens")}
+
+
+def run_import(module: str) -> dict:
+    t = time.perf_counter()
+    __import__(module)
+    return {"import_s": time.perf_counter() - t}
+
+
 RUNNERS = {"journeylens": run_journeylens, "journeylens-duckdb": run_duckdb, "journeylens-spark": run_spark,
            "pm4py": run_pm4py, "retentioneering": run_retentioneering, "floor": run_floor}
+#: the other figures the speed targets name, each in a fresh process too
+TARGET_RUNNERS = {"analyze": lambda path: run_analyze(path, personas=False),
+                  "analyze-personas": lambda path: run_analyze(path, personas=True),
+                  "import-pandas": lambda path: run_import("pandas"),
+                  "import-journeylens": lambda path: run_import("journeylens")}
+ANALYZE_GOAL = "event_29"
+#: the log size the analyze targets are set at
+ANALYZE_EVENTS = 10_000_000
 COLUMNS = ["import_s", "load_s", "work_s", "total_s", "process_s", "peak_rss_mb", "events", "sessions", "edges",
            "variants"]
 
@@ -224,8 +264,10 @@ def machine() -> dict[str, str]:
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
 
 
-def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: str) -> str:
-    """results.md: machine facts, versions, one table per size, ratios, and journeylens's time per stage."""
+def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: str,
+           extra: dict[str, dict] | None = None) -> str:
+    """results.md: machine facts, versions, one table per size, ratios, journeylens's time per stage, and
+    the speed targets against this run's figures (``extra``: the target runs)."""
     versions: dict[str, str] = {}
     for rows in sizes.values():
         for r in rows.values():
@@ -272,7 +314,55 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
                     "| pipeline | " + " | ".join(s.removesuffix("_s") for s in STAGES) + " |",
                     "|---|" + "---:|" * len(STAGES)]
             out += ["| " + " | ".join([k] + [f"{rows[k][s]:.2f}" for s in STAGES]) + " |" for k in ours] + [""]
+    out += targets(sizes, extra or {})
     return "\n".join(out)
+
+
+def targets(sizes: dict[int, dict[str, dict]], extra: dict[str, dict]) -> list[str]:
+    """The speed targets beside what this run measured (rows for the sizes and runs that were made)."""
+    rows = []
+
+    def add(name: str, value: float | None, goal: str, met: bool, fmt: str) -> None:
+        if value is not None:
+            rows.append(f"| {name} | {fmt.format(value)} | {goal} | {'yes' if met else 'no'} |")
+
+    ten = sizes.get(ANALYZE_EVENTS, {})
+    if "journeylens" in ten:
+        ours = ten["journeylens"]
+        for peer, goal in (("pm4py", 10), ("retentioneering", 5)):
+            if peer in ten:
+                ratio = ten[peer]["total_s"] / ours["total_s"]
+                add(f"10M: {peer}'s time ÷ journeylens's", ratio, f"≥ {goal}×", ratio >= goal, "{:.2f}×")
+        if "floor" in ten:
+            ratio = ours["total_s"] / ten["floor"]["total_s"]
+            add("10M: journeylens's time ÷ the floor's", ratio, "≤ 3×", ratio <= 3, "{:.1f}×")
+        if "pm4py" in ten:
+            ratio = ours["peak_rss_mb"] / ten["pm4py"]["peak_rss_mb"]
+            add("10M: journeylens's peak memory ÷ pm4py's", ratio, "≤ 0.5", ratio <= 0.5, "{:.2f}")
+    held = sizes.get(100_000_000, {}).get("journeylens-duckdb")
+    if held:
+        add("100M held by DuckDB: total s", held["total_s"], "≤ 120 s", held["total_s"] <= 120, "{:,.0f} s")
+        gb = held["peak_rss_mb"] / 1024
+        add("100M held by DuckDB: peak memory", gb, "≤ 8 GB", gb <= 8, "{:.1f} GB")
+    for kind, goal, label in (("analyze", 30, "without personas"), ("analyze-personas", 60, "with personas")):
+        if kind in extra:
+            seconds = extra[kind]["process_s"]
+            add(f"`journeylens analyze` at 10M, {label}", seconds, f"≤ {goal} s", seconds <= goal, "{:.1f} s")
+    if "import-pandas" in extra and "import-journeylens" in extra:
+        above = extra["import-journeylens"]["import_s"] - extra["import-pandas"]["import_s"]
+        add("`import journeylens` above `import pandas`", above, "≤ 0.5 s", above <= 0.5, "{:.2f} s")
+    if not rows:
+        return []
+    out = ["## Speed targets", "", "| target | measured | goal | met |", "|---|---:|---|---|", *rows, ""]
+    steps = {kind: extra[kind]["steps"] for kind in ("analyze", "analyze-personas") if kind in extra}
+    if steps:
+        names = list(dict.fromkeys(name for s in steps.values() for name in s))
+        out += [f"`journeylens analyze` at {ANALYZE_EVENTS:,} events (`--goal {ANALYZE_GOAL}`) per step, seconds "
+                "(the steps of its summary.json; the process also starts Python and imports):", "",
+                "| run | " + " | ".join(names) + " | process |", "|---|" + "---:|" * (len(names) + 1)]
+        out += [f"| {kind} | " + " | ".join(f"{s[n]:.2f}" if n in s else "–" for n in names)
+                + f" | {extra[kind]['process_s']:.2f} |" for kind, s in steps.items()] + [""]
+    return out
 
 
 def _cell(row: dict, key: str, fmt: str = "{:,.2f}") -> str:
@@ -298,9 +388,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before a pipeline is stopped")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-targets", action="store_true", help="skip the analyze and import runs")
     args = parser.parse_args()
     if args.child:
-        run_child(RUNNERS, *args.child)
+        run_child({**RUNNERS, **TARGET_RUNNERS}, *args.child)
         return
 
     kinds = args.only or list(RUNNERS)
@@ -324,9 +415,13 @@ def main() -> None:
             print(f"WARNING: {warning}", file=sys.stderr)
         for kind in (k for k in rows if k.startswith("journeylens")):
             print(f"{kind} per stage: " + ", ".join(f"{s} {rows[kind][s]:.2f}" for s in STAGES))
+    extra = {}
+    if not args.no_targets:
+        extra = measure(__file__, list(TARGET_RUNNERS), dataset(ANALYZE_EVENTS), timeout=args.timeout)
+        print("\n" + "\n".join(targets(sizes, extra)))
     if not args.no_write:
         command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
-        RESULTS.write_text(report(sizes, facts, command.strip()) + "\n")
+        RESULTS.write_text(report(sizes, facts, command.strip(), extra) + "\n")
         print(f"\nwrote {RESULTS}")
 
 
