@@ -51,3 +51,30 @@ def test_benchmark_pm4py_pipeline_counts_the_same_edges_and_variants(bench, expe
     run, path = bench
     got = run.RUNNERS["pm4py"](str(path))
     assert (got["edges"], got["variants"]) == (expected["edges"], expected["variants"])
+
+
+def test_benchmark_analyze_run_reports_the_command_steps(bench, expected, monkeypatch):
+    run, path = bench
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # the runner sets the command line of its process
+    got = run.TARGET_RUNNERS["analyze"](str(path))
+    assert got["events"] == expected["events"]
+    assert {"load", "journeys", "write"} <= set(got["steps"]) and all(v >= 0 for v in got["steps"].values())
+
+
+def test_benchmark_targets_are_met_or_not_by_the_figures(bench):
+    run, _ = bench
+    ten = {"journeylens": {"total_s": 10.0, "peak_rss_mb": 1000.0}, "pm4py": {"total_s": 120.0, "peak_rss_mb": 1500.0},
+           "retentioneering": {"total_s": 40.0, "peak_rss_mb": 3000.0}, "floor": {"total_s": 2.5, "peak_rss_mb": 500.0}}
+    held = {"journeylens-duckdb": {"total_s": 300.0, "peak_rss_mb": 8.5 * 1024}}
+    extra = {"analyze": {"process_s": 29.0, "steps": {"load": 5.0}}, "analyze-personas": {"process_s": 61.0, "steps": {}},
+             "import-pandas": {"import_s": 0.6}, "import-journeylens": {"import_s": 0.9}}
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in
+            run.targets({10_000_000: ten, 100_000_000: held}, extra) if line.startswith("| ") and " | " in line}
+    met = {name: cells[-1].strip(" |") for name, cells in rows.items() if len(cells) == 3 and name != "target"}
+    assert met == {"10M: pm4py's time ÷ journeylens's": "yes", "10M: retentioneering's time ÷ journeylens's": "no",
+                   "10M: journeylens's time ÷ the floor's": "no", "10M: journeylens's peak memory ÷ pm4py's": "no",
+                   "100M held by DuckDB: total s": "no", "100M held by DuckDB: peak memory": "no",
+                   "`journeylens analyze` at 10M, without personas": "yes",
+                   "`journeylens analyze` at 10M, with personas": "no",
+                   "`import journeylens` above `import pandas`": "yes"}
+    assert rows["10M: journeylens's time ÷ the floor's"][0] == "4.0×"  # 10 / 2.5, by hand
