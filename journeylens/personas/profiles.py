@@ -115,14 +115,12 @@ class GroupSums:
         self.n = together @ seen
         values = np.where(seen, x, 0.0)
         self.sum = together @ values
-        with np.errstate(all="ignore"):
-            centre = np.where(seen.any(axis=0), np.nansum(x, axis=0) / np.maximum(seen.sum(axis=0), 1), 0.0)
-        values -= centre  # deviations, 0 where there is no value
-        values[~seen] = 0.0
+        counted = seen.sum(axis=0)
+        values -= values.sum(axis=0) / np.maximum(counted, 1)  # deviations from the column's mean …
+        values[~seen] = 0.0  # … and 0 where there is no value
         self.dev = together @ values
         values *= values
         self.dev2 = together @ values
-        counted = seen.sum(axis=0)
         with np.errstate(all="ignore"):  # the spread over all users (ddof 0); NaN without values
             self.std = np.sqrt(np.where(counted > 0, values.sum(axis=0) / np.maximum(counted, 1), np.nan))
 
