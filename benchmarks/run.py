@@ -322,22 +322,21 @@ def targets(sizes: dict[int, dict[str, dict]], extra: dict[str, dict]) -> list[s
     """The speed targets beside what this run measured (rows for the sizes and runs that were made)."""
     rows = []
 
-    def add(name: str, value: float | None, goal: str, met: bool, fmt: str) -> None:
-        if value is not None:
-            rows.append(f"| {name} | {fmt.format(value)} | {goal} | {'yes' if met else 'no'} |")
+    def add(name: str, value: float, goal: str, met: bool, fmt: str) -> None:
+        rows.append(f"| {name} | {fmt.format(value)} | {goal} | {'yes' if met else 'no'} |")
 
     ten = sizes.get(ANALYZE_EVENTS, {})
     if "journeylens" in ten:
-        ours = ten["journeylens"]
+        rel = ratios(ten)  # each peer's figure ÷ journeylens's
         for peer, goal in (("pm4py", 10), ("retentioneering", 5)):
-            if peer in ten:
-                ratio = ten[peer]["total_s"] / ours["total_s"]
+            if peer in rel:
+                ratio = rel[peer]["time"]
                 add(f"10M: {peer}'s time ÷ journeylens's", ratio, f"≥ {goal}×", ratio >= goal, "{:.2f}×")
-        if "floor" in ten:
-            ratio = ours["total_s"] / ten["floor"]["total_s"]
+        if "floor" in rel:
+            ratio = 1 / rel["floor"]["time"]
             add("10M: journeylens's time ÷ the floor's", ratio, "≤ 3×", ratio <= 3, "{:.1f}×")
-        if "pm4py" in ten:
-            ratio = ours["peak_rss_mb"] / ten["pm4py"]["peak_rss_mb"]
+        if "pm4py" in rel:
+            ratio = 1 / rel["pm4py"]["rss"]
             add("10M: journeylens's peak memory ÷ pm4py's", ratio, "≤ 0.5", ratio <= 0.5, "{:.2f}")
     held = sizes.get(100_000_000, {}).get("journeylens-duckdb")
     if held:
