@@ -520,7 +520,7 @@ def _reuse_freed_memory() -> None:
 
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no C library by that name (Windows), or no mallopt
         return
     m_trim_threshold, m_mmap_max = -1, -4  # glibc's <malloc.h>
     mallopt(m_mmap_max, 0)
