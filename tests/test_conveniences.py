@@ -206,6 +206,25 @@ def test_ecom_step_matrix_against_pandas(ecom):
                                [(length < k).mean() for k in range(1, 6)])
 
 
+def test_ecom_differential_step_matrix_against_pandas(ecom):
+    """Two acquisition channels of a real clickstream, each step's share of its own users, by plain pandas."""
+    frame = pd.read_csv(shared_file("clickstream", "ecom.csv.gz"))
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+    frame = frame.reset_index().sort_values(["user_id", "timestamp", "index"], kind="stable")
+    frame["step"] = frame.groupby("user_id").cumcount() + 1
+    channel = frame.groupby("user_id")["acquisition_channel"].first()
+    a, b = channel.value_counts().index[:2]
+    shares = {}
+    for label in (a, b):
+        rows = frame[frame["user_id"].map(channel) == label]
+        shares[label] = (rows[rows["step"] <= 4].groupby(["event", "step"]).size().unstack(fill_value=0)
+                         / rows["user_id"].nunique())
+    expected = shares[a].sub(shares[b], fill_value=0).reindex(columns=[1, 2, 3, 4], fill_value=0).fillna(0)
+    ours = differential_step_matrix(ecom, by=channel, segments=[a, b], depth=4).to_frame()  # raw labels
+    np.testing.assert_allclose(ours.loc[expected.index, [1, 2, 3, 4]].to_numpy(), expected.to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.sum(axis=0).to_numpy(), 0, atol=1e-12)  # each column adds up to 0
+
+
 def test_ecom_retention_against_pandas(ecom):
     frame = pd.read_csv(shared_file("clickstream", "ecom.csv.gz"))
     month = pd.to_datetime(frame["timestamp"]).dt.to_period("M")

@@ -173,6 +173,14 @@ def test_effect_sizes_are_finite_on_real_logs(name):
         users[log.user_codes]).any()
     expected = converted.loc[personas.index].groupby(personas).mean()
     assert np.allclose(expected.sort_index().to_numpy(), table.set_index("persona")["conversion_rate"].sort_index())
+    # each persona's feature means, inside and outside, by pandas on the same per-user table
+    features = jl.user_features(log, goal=goal, lost=lost)
+    label = personas.reindex(features.index.astype(str)).to_numpy()
+    for name, rows in effects.groupby("persona"):
+        inside = features[label == name][rows["feature"]].mean()
+        outside = features[label != name][rows["feature"]].mean()
+        np.testing.assert_allclose(rows["mean"].to_numpy(), inside.to_numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(rows["mean_others"].to_numpy(), outside.to_numpy(), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("per", ["user", "session"])
