@@ -294,6 +294,29 @@ def test_columns_named_like_ours_and_options(tmp_path):
         set(held.quarantine_frame().columns)
 
 
+def test_exact_copies_among_good_and_bad_rows(tmp_path):
+    """Copies of accepted rows (up to four of a row), of quarantined rows (which keep their own reason),
+    rows that differ only by a space, a NULL or an extra column (not copies), and copies far apart in source order."""
+    rng = np.random.default_rng(3)
+    n = 400
+    users = rng.choice(["a", "b", " a", None, ""], n, p=[.4, .3, .1, .1, .1])
+    times = rng.choice(["2024-01-01 10:00", "2024-01-01 10:00:00", "soon", None, "2024-01-02"], n)
+    events = rng.choice(["x", "y", None], n, p=[.5, .4, .1])
+    notes = rng.choice(["n1", "n2", None], n)
+    columns = {"user_id": users.tolist(), "timestamp": times.tolist(), "event": events.tolist(),
+               "note": notes.tolist()}
+    mem = agree(write(tmp_path, "copies.parquet", columns))
+    reasons = mem.summary()["quarantine_reasons"]
+    assert reasons["duplicate"] > 50 and reasons["missing_user"] > 10 and reasons["unparsable_time"] > 10
+    # by hand: an accepted row is a copy when all four values equal an earlier accepted row's
+    frame = pd.DataFrame(columns)
+    bad = set(mem.quarantine.loc[mem.quarantine["reason"] != "duplicate", "source_row"].astype(int) - 1)
+    good = frame.drop(index=sorted(bad))
+    assert reasons["duplicate"] == int(good.astype(str).duplicated().sum())
+    for option in ("keep", "drop"):
+        agree(write(tmp_path, "copies.parquet", columns), duplicates=option)
+
+
 @pytest.mark.slow
 def test_spark_agrees_too(tmp_path):
     from journeylens.engine.backends.spark import session

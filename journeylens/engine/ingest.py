@@ -7,9 +7,13 @@ in an engine (a DuckDB database on disk, or Spark); the readers
 1. ``checked``: every source row with its user and event text (``_user``,
    ``_event``), its time in epoch µs (``_t``), the text of its coded levels
    (``_lv_<role>``), and the first failing check as ``_reason`` / ``_column``;
-2. dictionaries: the sorted distinct users and events, numbered from 0, so the
+   the source columns themselves only where they are read again (values, extra
+   columns): the quarantine takes its rows' original values from the source;
+2. duplicates: the rows that pass every check and copy an earlier such row
+   exactly;
+3. dictionaries: the sorted distinct users and events, numbered from 0, so the
    codes equal those an :class:`~journeylens.EventLog` of the same rows has;
-3. ``coded``: the accepted rows as integer codes, numbered ``i`` in
+4. ``coded``: the accepted rows as integer codes, numbered ``i`` in
    (user, time, source row) order.
 
 The source relation ``src`` has its columns renamed ``c0, c1, …`` (so no source
@@ -52,31 +56,44 @@ def scalars(sql: str, table: Any) -> dict[str, Any]:
     return {k: (v[0] if len(v) else None) for k, v in out.items()}
 
 
-def check(table: Any, width: int, layers: Sequence[Sequence[str]], checks: Sequence[tuple[str, str, str]],
-          duplicates: str, keep: Sequence[str]) -> Any:
-    """The ``checked`` relation (materialised): the source columns, ``_r``, the columns ``keep`` of ``layers``,
-    and ``_reason``/``_column``: the first of ``checks`` (condition, reason, column name) that a row meets, or
-    an exact copy of an earlier row."""
+def stable(table: Any) -> Any:
+    """The source, read again row for row with the same ``_r``: a DuckDB source is (Parquet files or a
+    table); a Spark source is kept first (``monotonically_increasing_id`` may number a new read anew)."""
+    return frame("SELECT * FROM src", {"src": table}, materialise=True) if dialect_of(table) == "spark" else table
+
+
+def check(table: Any, layers: Sequence[Sequence[str]], checks: Sequence[tuple[str, str, str]], keep: Sequence[str],
+          raw: Sequence[int], width: int | None) -> Any:
+    """The ``checked`` relation (materialised): ``_r``, the source columns ``raw``, the columns ``keep`` of
+    ``layers``, ``_reason``/``_column``: the first of ``checks`` (condition, reason, column name) that a row
+    meets, and with a ``width``, ``_h``: the hash of the ``width`` source columns, for :func:`duplicates`.
+
+    Only the source columns that are read later are kept: a table of texts is slow to write, and the
+    quarantine's original values come from the source by ``_r``.
+    """
     d = dialect_of(table)
-    checks = list(checks)
-    every = ", ".join(position(k) for k in range(width))
-    if duplicates != "keep":
-        # Exact copies share a row hash: only rows whose hash repeats are compared in full.
-        copies = f"""
-        hx AS (SELECT *, {{hash}}({every}) AS _h FROM x),
-        rep AS (SELECT _h FROM hx GROUP BY _h HAVING count(*) > 1),
-        cand AS (SELECT _r AS _cr, row_number() OVER (PARTITION BY {every} ORDER BY _r) AS _copy
-                 FROM hx WHERE _h IN (SELECT _h FROM rep)),
-        y AS (SELECT x.*, coalesce(cand._copy, 1) AS _copy FROM x LEFT JOIN cand ON x._r = cand._cr)"""
-        checks.append(("_copy > 1", "duplicate", "*"))
-    else:
-        copies = "y AS (SELECT * FROM x)"
     reason = " ".join(f"WHEN {cond} THEN '{code}'" for cond, code, _ in checks)
     column = " ".join(f"WHEN {cond} THEN {literal(col, d)}" for cond, _, col in checks)
-    kept = ", ".join([every, "_r", *keep])
-    sql = f"WITH x AS (SELECT * FROM src), {copies} SELECT {kept}, CASE {reason} END AS _reason, " \
-          f"CASE {column} END AS _column FROM y"
+    hashed = [] if width is None else [f"{{hash}}({', '.join(position(k) for k in range(width))}) AS _h"]
+    kept = ", ".join(["_r", *(position(k) for k in raw), *keep, *hashed])
+    sql = f"SELECT {kept}, CASE {reason} END AS _reason, CASE {column} END AS _column FROM src"
     return frame(sql, {"src": layered(table, layers)}, materialise=True)
+
+
+def duplicates(table: Any, checked: Any, width: int) -> Any:
+    """The held table ``_r`` of the accepted rows that are exact copies of an earlier accepted row
+    (materialised: small, read by the quarantine and the coded log); a copy of a row that fails a
+    check fails it too.
+
+    Exact copies share a row hash: only rows whose hash repeats are compared in full, in the source.
+    """
+    every = ", ".join(position(k) for k in range(width))
+    return frame(f"""
+        WITH rep AS (SELECT _h FROM checked WHERE _reason IS NULL GROUP BY _h HAVING count(*) > 1),
+        cand AS (SELECT _r FROM checked WHERE _reason IS NULL AND _h IN (SELECT _h FROM rep)),
+        copy AS (SELECT _r, row_number() OVER (PARTITION BY {every} ORDER BY _r) AS _copy
+                 FROM src WHERE _r IN (SELECT _r FROM cand))
+        SELECT _r FROM copy WHERE _copy > 1""", {"checked": checked, "src": table}, materialise=True)
 
 
 def dictionary(checked: Any, column: str) -> tuple[Any, pd.Index]:
@@ -98,13 +115,18 @@ def distinct_text(checked: Any, column: str) -> list[str]:
     return sorted(out["v"].tolist())
 
 
-def encode(checked: Any, users: Any, events: Any, levels: Mapping[str, tuple[str, Any]],
+def encode(checked: Any, copies: Any, users: Any, events: Any, levels: Mapping[str, tuple[str, Any]],
            extras: Sequence[tuple[str, str]]) -> Any:
     """The ``coded`` log (materialised): ``i, u, t, e``, the ``c_*`` codes of ``levels``
     (role → (text column of ``checked``, held mapping ``v, code``)), and ``extras``
-    (select expression over ``checked`` as ``k``, output name)."""
+    (select expression over ``checked`` as ``k``, output name); the rows of ``copies``
+    (:func:`duplicates`, or None) are left out."""
     d = dialect_of(checked)
     tables = {"checked": checked, "du": users, "de": events}
+    copied = ""
+    if copies is not None:
+        tables["dup"] = copies
+        copied = "AND NOT EXISTS (SELECT 1 FROM dup WHERE dup._r = k._r)"
     joins, codes = [], []
     for role, (column, mapping) in levels.items():
         alias = f"m_{role}"
@@ -115,23 +137,29 @@ def encode(checked: Any, users: Any, events: Any, levels: Mapping[str, tuple[str
                       *(f"{expr} AS {quote(name, d)}" for expr, name in extras), "k._r"])
     inner = f"""
     SELECT {cols} FROM checked k JOIN du ON k._user = du.name JOIN de ON k._event = de.name {' '.join(joins)}
-    WHERE k._reason IS NULL
+    WHERE k._reason IS NULL {copied}
     """
     names = ["i", "u", "t", "e", *(CODED[r] for r in levels), *(quote(n, d) for _, n in extras), "_r AS source_row"]
     numbered = "SELECT {row_id} AS i, * FROM (SELECT * FROM coded ORDER BY u, t, _r) s"
     return frame(f"WITH coded AS ({inner}) SELECT {', '.join(names)} FROM ({numbered}) o", tables, materialise=True)
 
 
-def counts(checked: Any) -> tuple[int, int]:
-    """Rows read and rows quarantined."""
-    out = run("SELECT count(*) AS n, count(_reason) AS bad FROM checked", {"checked": checked})
-    return int(out["n"][0]), int(out["bad"][0])
-
-
-def quarantine(checked: Any, names: Sequence[str]) -> Any:
-    """The quarantined rows (materialised, so that the whole ``checked`` relation can go once the log is
-    coded): ``source_row, reason, column`` and the original values under ``names``."""
+def quarantine(table: Any, checked: Any, copies: Any, names: Sequence[str]) -> Any:
+    """The quarantined rows (materialised): ``source_row, reason, column`` and their values in the
+    source ``table`` under ``names``; the rows of ``copies`` (:func:`duplicates`, or None) as
+    ``duplicate`` of every column (``*``)."""
     d = dialect_of(checked)
-    cols = ", ".join(f"{position(k)} AS {quote(n, d)}" for k, n in enumerate(names))
-    return frame(f"SELECT _r AS source_row, _reason AS reason, _column AS {quote('column', d)}, {cols} "
-                 f"FROM checked WHERE _reason IS NOT NULL", {"checked": checked}, materialise=True)
+    cols = ", ".join(f"s.{position(k)} AS {quote(n, d)}" for k, n in enumerate(names))
+    tables = {"checked": checked, "src": table}
+    bad = "SELECT _r, _reason, _column FROM checked WHERE _reason IS NOT NULL"
+    if copies is not None:
+        tables["dup"] = copies
+        bad += " UNION ALL SELECT _r, 'duplicate' AS _reason, '*' AS _column FROM dup"
+    return frame(f"SELECT b._r AS source_row, b._reason AS reason, b._column AS {quote('column', d)}, {cols} "
+                 f"FROM src s JOIN ({bad}) b ON s._r = b._r", tables, materialise=True)
+
+
+def counts(checked: Any, quarantined: Any) -> tuple[int, int]:
+    """Rows read and rows quarantined."""
+    read = run("SELECT count(*) AS n FROM checked", {"checked": checked})["n"][0]
+    return int(read), int(run("SELECT count(*) AS n FROM q", {"q": quarantined})["n"][0])

@@ -107,8 +107,12 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
     keep = ["_user", "_event", "_t", "_ts", *(f"_lv_{r}" for r in ("channel", "session", "device", "stage")
                                               if r in roles)]
     texts_of_time = kind["time"] in ("text", "binary", "boolean") and unit is None
-    checked = ingest.check(table, len(names), layers + time_layers, checks, options.duplicates,
-                           keep + (["_tt"] if texts_of_time else []))
+    table = ingest.stable(table)
+    coded_roles = {roles[r] for r in (*_CODED_ROLES, "time") if r in roles}
+    raw = [k for k, n in enumerate(names) if n not in coded_roles]  # the value and the extra columns
+    hashed = None if options.duplicates == "keep" else len(names)
+    checked = ingest.check(table, layers + time_layers, checks, keep + (["_tt"] if texts_of_time else []), raw,
+                           hashed)
     if texts_of_time and options.time_format is None:
         # As in memory: one format guessed from the first value (in source order) that is not ISO, tried on those
         sample = ingest.scalars(f"SELECT _tt AS v FROM src WHERE _ts = {UNPARSABLE} ORDER BY _r LIMIT 1",
@@ -116,10 +120,10 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
         guessed = guessed_grammar(str(sample), options.dayfirst) if sample is not None else None
         if guessed is not None:
             time_layers = _time(table, col["time"], kind["time"], roles["time"], options, d, guessed)[0]
-            checked = ingest.check(table, len(names), layers + time_layers, checks, options.duplicates, keep)
-    read, bad = ingest.counts(checked)
-    shown = _quarantine_names(names)
-    quarantine = ingest.quarantine(checked, shown)
+            checked = ingest.check(table, layers + time_layers, checks, keep, raw, hashed)
+    copies = None if hashed is None else ingest.duplicates(table, checked, hashed)
+    quarantine = ingest.quarantine(table, checked, copies, _quarantine_names(names))
+    read, bad = ingest.counts(checked, quarantine)
     if options.strict and bad:
         strict = dialect.run("SELECT reason, count(*) AS n FROM q WHERE reason <> 'duplicate' OR "
                              f"{int(options.duplicates == 'quarantine')} = 1 GROUP BY reason ORDER BY reason",
@@ -135,7 +139,7 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
             mapping, labels = _level_mapping(checked, role, options)
             levels[role], level_names[role] = (f"_lv_{role}", mapping), labels
     extras = _extras(names, kinds, roles, at, options, d)
-    coded = ingest.encode(checked, users, events, levels, extras)
+    coded = ingest.encode(checked, copies, users, events, levels, extras)
     accepted = int(dialect.run("SELECT count(*) AS n FROM c", {"c": coded})["n"][0])  # counted, not inferred
     params: dict[str, Any] = {"duplicates": options.duplicates}
     if unit is not None:
