@@ -104,7 +104,8 @@ def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], eve
     # Every feature is a DOUBLE; divisions cast first (a decimal literal makes Spark divide in DECIMAL).
     cols = ["CAST(count(*) AS DOUBLE) AS n_events"]
     if sessions:
-        cols.append("CAST(count(DISTINCT c_session) AS DOUBLE) AS n_sessions")
+        # a user's sessions are numbered consecutively (journeys number them in user order): no DISTINCT
+        cols.append("CAST(max(c_session) - min(c_session) + 1 AS DOUBLE) AS n_sessions")
     cols += [f"CAST({days} AS DOUBLE) AS active_days",
              f"CAST(max(t) - min(t) AS DOUBLE) / {_DAY_US} AS tenure_days",
              f"CAST({end} - max(t) AS DOUBLE) / {_DAY_US} AS recency_days",
