@@ -138,8 +138,9 @@ class TableLog(JourneyLog):
             grouped = sessions == "sg.g"
             tables = {"log": self.frame, **({"sg": self._session_groups()} if grouped else {})}
             join = " JOIN sg ON log.i = sg.i" if grouped else ""
+            # a projection of the log is read as fast as a copy of it: only a join is worth keeping
             rows = dialect.frame(f"SELECT {cols} FROM log{join} WHERE {code} >= 0", tables,
-                                 materialise=not window)
+                                 materialise=grouped and not window)
             self._cache[key] = neighbours(rows) if window else rows
         return self._cache[key]
 
