@@ -87,6 +87,15 @@ def test_segments_and_added_columns_agree(pair):
     assert taken[1].summary()["rows_accepted"] == log.rows_accepted  # reconciliation is of the load
 
 
+def test_one_held_window_pass_serves_the_kernels_that_want_some_of_its_codes(pair):
+    held = jl.sessionize(pair[1], gap="2min")
+    plain = held.journeys(per="user")
+    assert held.journeys(per="user", columns=("channel",)) is plain
+    assert held.journeys(per="user", columns=("session", "channel")) is plain
+    assert {"c_session", "c_channel", "e2", "gp"} <= set(jl.engine.sql.columns_of(plain))
+    assert held.journeys(per="user", columns=("channel", "tier")) is not plain  # a column it does not carry
+
+
 def test_stitched_and_sessionized_logs_agree(pair):
     log, held = pair
     links = [("b", "c")]

@@ -125,6 +125,13 @@ class TableLog(JourneyLog):
     # -- the protocol's tables ------------------------------------------------
     def journeys(self, *, level: str = "event", per: str = "user", window: bool = True,
                  columns: Sequence[str] = ()) -> Table:
+        if window:
+            # One window pass serves every kernel: it carries all the codes, so a later kernel that
+            # wants some of them reads the cached pass instead of running (and holding) another
+            coded = (("session",) if "sessionize" in self.parameters else ()) + \
+                tuple(c for c in ("channel", "device", "stage") if c in self.levels)
+            if set(columns) <= set(coded):
+                columns = coded
         key = ("journeys", level, check_per(per), bool(window), tuple(columns))
         if key not in self._cache:
             code = self._level(level)[0]
