@@ -1,6 +1,6 @@
 """Personas on logs we did not design: mvad against an optimal-matching + Ward reference, ecom against
 its planted segments, wikispeedia's 4,062 event types within memory and time, and finite effect sizes
-on bpic2012 and traffic_fines. Every expected figure is computed here, with plain numpy/pandas/scipy."""
+on bpic2012 and traffic_fines, ecom read and profiled by DuckDB. Every expected figure is computed here, with plain numpy/pandas/scipy."""
 
 from __future__ import annotations
 
@@ -210,3 +210,34 @@ def test_journey_counts_of_ecom_by_hand(per):
     expected = (rows.groupby(journey, observed=True)["device"].nunique().groupby("user_id").sum()
                 if "device" in c.once else rows.groupby("user_id", observed=True).size())
     assert (device == expected.reindex(users).to_numpy()).all()
+
+
+def test_held_reading_and_features_of_ecom_against_pandas(tmp_path):
+    """ecom (30 exact copies among 31,106 rows) read by DuckDB from Parquet: the copies quarantined are
+    pandas' ``duplicated()`` rows, and the held per-user features (sessions of the source and of a 30-minute
+    gap, event shares) equal plain-pandas counts of the same rows."""
+    df = pd.read_csv(shared_file("clickstream", "ecom.csv.gz"))
+    path = tmp_path / "ecom.parquet"
+    df.to_parquet(path, index=False)
+    held = jl.read_parquet(path, engine="duckdb", session="session_id")
+    copies = df.duplicated()
+    assert held.rows_read == len(df) and held.rows_accepted == len(df) - copies.sum()
+    q = held.quarantine_frame()
+    assert q["reason"].eq("duplicate").all() and q["source_row"].tolist() == (np.flatnonzero(copies) + 1).tolist()
+    kept = df[~copies].assign(timestamp=lambda f: pd.to_datetime(f["timestamp"], utc=True))
+
+    def features(log):
+        run = jl.engine.sql.run
+        return run("SELECT * FROM f ORDER BY user_id", {"f": jl.user_features(log, as_table=True)})
+
+    f = pd.DataFrame(features(held)).set_index("user_id")
+    np.testing.assert_array_equal(f["n_sessions"], kept.groupby("user_id")["session_id"].nunique().sort_index())
+    shares = pd.crosstab(kept["user_id"], kept["event"], normalize="index").sort_index()
+    shown = [c for c in f.columns if c.startswith("event:") and c != "event:(other)"]
+    assert len(shown) >= 5
+    np.testing.assert_allclose(f[shown].to_numpy(), shares[[c[len("event:"):] for c in shown]].to_numpy(), rtol=1e-12)
+    kept = kept.sort_values(["user_id", "timestamp"], kind="stable")
+    pause = kept.groupby("user_id")["timestamp"].diff()
+    gap_sessions = (pause.isna() | (pause > pd.Timedelta("30min"))).groupby(kept["user_id"]).sum().sort_index()
+    gapped = pd.DataFrame(features(jl.sessionize(held, gap="30min"))).set_index("user_id")
+    np.testing.assert_array_equal(gapped["n_sessions"], gap_sessions)
