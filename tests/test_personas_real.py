@@ -1,6 +1,7 @@
 """Personas on logs we did not design: mvad against an optimal-matching + Ward reference, ecom against
 its planted segments, wikispeedia's 4,062 event types within memory and time, and finite effect sizes
-on bpic2012 and traffic_fines, ecom read and profiled by DuckDB. Every expected figure is computed here, with plain numpy/pandas/scipy."""
+on bpic2012 and traffic_fines, ecom read and profiled by DuckDB. Every expected figure is computed here,
+with plain numpy/pandas/scipy."""
 
 from __future__ import annotations
 
