@@ -164,16 +164,21 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
         return np.bincount(user if mask is None else user[mask], minlength=n).astype(np.float64)
 
     def per_user_code(code: np.ndarray, width: int, mask: np.ndarray | None = None) -> np.ndarray:
-        """(width × users) counts of ``code`` (0 ≤ code < width) over the rows in ``mask``."""
-        at = code >= 0 if mask is None else mask & (code >= 0)
-        return np.bincount(code[at] * n + user[at], minlength=n * width).reshape(width, n)
+        """(users × width) counts of ``code`` (0 ≤ code < width) over the rows in ``mask``.
+
+        Rows out of the mask, or without a code, count in a spare last column that is dropped: no
+        filtered copies of the rows, and the bins are written in row order (users are contiguous)."""
+        slot = np.where(code >= 0 if mask is None else mask & (code >= 0), code, width)
+        counts = np.bincount(user * (width + 1) + slot, minlength=n * (width + 1))
+        return counts.reshape(n, width + 1)[:, :width]
 
     keep = ~np.isin(e, np.asarray(excluded, dtype=np.int64))
     keep_next = ~np.isin(e2, np.asarray(excluded, dtype=np.int64))
     rows = np.maximum(per_user(keep), 1)
     steps = np.maximum(per_user((e2 >= 0) & keep & keep_next), 1)
     count = per_user()
-    days = per_user(head | (_day(t) != _day(t - gp)))
+    day = _day(t)
+    days = per_user(head | (day != np.roll(day, 1)))  # a user's rows are in time order
     ends = np.append(starts[1:], len(t)) - 1 if n else starts
     first, last = t[starts], t[ends]  # each user's rows are in time order
     out: dict[str, np.ndarray] = {"u": u[starts], "n_events": count}
@@ -187,29 +192,32 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
                 "median_gap_s": gaps["m"].astype(np.float64) / 1_000_000,
                 "mean_gap_s": gaps["a"].astype(np.float64) / 1_000_000})
     for code, prefix, names in levels:
-        shares = per_user_code(np.asarray(ev[code]), len(names), keep) / rows
-        out.update({f"{prefix}:{name}": shares[k] for k, name in enumerate(names)})
+        shares = per_user_code(np.asarray(ev[code]), len(names), keep) / rows[:, None]
+        out.update({f"{prefix}:{name}": shares[:, k] for k, name in enumerate(names)})
     if stages is not None:
         code, names = stages
         c = np.asarray(ev[code])
         reached = per_user_code(c, len(names)) > 0
-        out.update({f"stage:{name}": reached[k].astype(np.float64) for k, name in enumerate(names)})
+        out.update({f"stage:{name}": reached[:, k].astype(np.float64) for k, name in enumerate(names)})
         out["stage_max"] = (np.maximum.reduceat(c, starts) + 1).astype(np.float64) if n else np.zeros(0)
     width = int(max(e.max(initial=-1), e2.max(initial=-1), *(max(a, b) for a, b, _ in pairs), 0)) + 1
     column = np.full(width, -1, dtype=np.int64)
     column[[k for k, _ in events]] = np.arange(len(events))
-    shares = per_user_code(column[e], len(events)) / rows
-    out.update({f"event:{name}": shares[j] for j, (_, name) in enumerate(events)})
+    shares = per_user_code(column[e], len(events)) / rows[:, None]
+    out.update({f"event:{name}": shares[:, j] for j, (_, name) in enumerate(events)})
     if other:
         out["event:(other)"] = per_user(keep & (column[e] < 0)) / rows
     if pairs:
-        keys = np.array([a * width + b for a, b, _ in pairs], dtype=np.int64)
-        order = np.argsort(keys)
-        pair = np.where(e2 >= 0, e * width + e2, -1)
-        at = np.minimum(np.searchsorted(keys[order], pair), len(keys) - 1)
-        hit = np.where(keys[order][at] == pair, order[at], -1)
-        shares = per_user_code(hit, len(pairs)) / steps
-        out.update({f"bigram:{name}": shares[j] for j, (_, _, name) in enumerate(pairs)})
+        # each row's pair column through a small table: first events × second events of the pairs
+        firsts, seconds = (np.unique([p[k] for p in pairs]) for k in (0, 1))
+        f, s = len(firsts), len(seconds)
+        row, col = np.full(width + 1, f), np.full(width + 1, s)  # the spare f, s: in no pair (col[-1]: no next)
+        row[firsts], col[seconds] = np.arange(f), np.arange(s)
+        table = np.full((f + 1) * (s + 1), -1, dtype=np.int64)
+        table[[row[a] * (s + 1) + col[b] for a, b, _ in pairs]] = np.arange(len(pairs))
+        hit = table[row[e] * (s + 1) + col[e2]]
+        shares = per_user_code(hit, len(pairs)) / steps[:, None]
+        out.update({f"bigram:{name}": shares[:, j] for j, (_, _, name) in enumerate(pairs)})
     for name, codes in outcomes:
         out[name] = (per_user(np.isin(e, np.asarray(codes, dtype=np.int64))) > 0).astype(np.float64)
     return pd.DataFrame(out, copy=False)

@@ -190,9 +190,15 @@ def users_per_code(u: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The codes (ascending) that rows carry and how many distinct users ``u`` carry each."""
     if not len(code):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    width = int(code.max()) + 1
+    width, users = int(code.max()) + 1, int(u.max()) + 1
+    if users * width <= 4 * len(code):  # few codes: a users × codes bitmap is smaller than the rows
+        seen = np.zeros(users * width, dtype=bool)
+        seen[np.asarray(u, dtype=np.int64) * width + code] = True
+        counts = np.count_nonzero(seen.reshape(users, width), axis=0)
+        found = np.flatnonzero(counts)
+        return found, counts[found].astype(np.int64)
     # a boolean sparse matrix users × codes sums repeated (user, code) rows away
-    done = summed_matrix(np.ones(len(code), dtype=bool), u, code, (int(u.max()) + 1, width))
+    done = summed_matrix(np.ones(len(code), dtype=bool), u, code, (users, width))
     return key_counts(done.indices, width)
 
 
