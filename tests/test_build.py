@@ -254,3 +254,21 @@ def test_reconciliation_and_order_independence(data, rnd):
     assert a[["user_id", "timestamp"]].values.tolist() == b[["user_id", "timestamp"]].values.tolist()
     assert sorted(a.values.tolist()) == sorted(b.values.tolist())
     assert sorted(log.quarantine["reason"]) == sorted(other.quarantine["reason"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 5_000), st.integers(1, 3_000), st.floats(0, 0.3), st.randoms(use_true_random=False))
+def test_text_codes_agree_with_pandas_for_few_and_many_distinct_values(n, distinct, missing, rnd):
+    # few distinct values go through Arrow's dictionary encoding, many through the engine's join:
+    # either way each row's code names its trimmed text in sorted labels, and missing is -1
+    from journeylens.io.encode import text_codes
+
+    pool = [f" id{k} " if k % 7 == 0 else f"id{k}" for k in range(distinct)]
+    values = [None if rnd.random() < missing else rnd.choice(pool) for _ in range(n)]
+    column = pd.Series(values, dtype="string[pyarrow]")
+    codes, labels = text_codes(column)
+    expected = column.str.strip()
+    assert list(labels) == sorted(expected.dropna().unique())
+    got = pd.Series(np.asarray(labels, dtype=object)[np.where(codes >= 0, codes, 0)]).where(codes >= 0)
+    assert got.isna().tolist() == expected.isna().tolist()
+    assert got.dropna().tolist() == expected.dropna().tolist()

@@ -41,6 +41,7 @@ from pandas.api.types import (
     is_timedelta64_dtype,
 )
 
+from ..engine.sql import query, run
 from .timestamps import WHITESPACE
 
 #: status of an id or name value
@@ -49,19 +50,34 @@ OK, MISSING, INVALID, UNDECODABLE = 0, 1, 2, 3
 EXACT_FLOAT = 2.0 ** 53
 
 
-def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Code of each row's value (-1 where missing) and the distinct values, in order of appearance.
+#: rows whose distinct values tell whether a text column has many (Arrow's hashing is fast on few)
+_SAMPLE = 65_536
 
-    Arrow-backed text is hashed on its Arrow data, as Arrow's dictionary encoding (pandas would widen its
-    int32 codes to int64 first). Object columns must be made text first (:func:`id_text`): ``1`` and
-    ``True`` hash alike.
+
+def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Code of each row's value (-1 where missing) and the distinct values, in no particular order.
+
+    Arrow-backed text is hashed on its Arrow data. Arrow's dictionary encoding runs on one core and is
+    fast while the distinct values are few; a column of many (user ids) is hashed by the engine on
+    every core instead: the distinct values, then each row's among them through a join on the row's
+    position. Object columns must be made text first (:func:`id_text`): ``1`` and ``True`` hash alike.
     """
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage in ("pyarrow", "pyarrow_numpy"):
-        encoded = pc.dictionary_encode(pa.array(values.array))  # no copy ("pyarrow_numpy": pandas 2.2's str)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()  # cheap: the chunks share one dictionary
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        return codes, pd.Series(encoded.dictionary.to_pandas(types_mapper=pd.ArrowDtype), dtype="string[pyarrow]")
+        text = pa.array(values.array)  # no copy ("pyarrow_numpy": pandas 2.2's str)
+        if len(pc.unique(text[:_SAMPLE])) * 8 < min(len(text), _SAMPLE):
+            encoded = pc.dictionary_encode(text)
+            if isinstance(encoded, pa.ChunkedArray):
+                encoded = encoded.combine_chunks()  # cheap: the chunks share one dictionary
+            codes, distinct = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), encoded.dictionary
+        else:
+            rows = {"v": text, "i": np.arange(len(text))}
+            distinct = query("SELECT DISTINCT v FROM src WHERE v IS NOT NULL", {"src": rows}).column("v")
+            distinct = distinct.cast(pa.large_string() if distinct.nbytes >= 2**31 else pa.string())
+            found = run("SELECT i, k FROM src JOIN d USING (v)",
+                        {"src": rows, "d": {"v": distinct, "k": np.arange(len(distinct), dtype=np.int32)}})
+            codes = np.full(len(text), -1, dtype=np.int32)
+            codes[found["i"]] = found["k"]
+        return codes, pd.Series(distinct.to_pandas(types_mapper=pd.ArrowDtype), dtype="string[pyarrow]")
     codes, uniques = pd.factorize(values)
     return codes.astype(np.int32), pd.Series(uniques)
 
