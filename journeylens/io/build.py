@@ -449,7 +449,8 @@ def _add_columns(cols: dict[str, Any], raw: pd.DataFrame, order: np.ndarray, rol
                  levels: Mapping[str, tuple[np.ndarray, pd.Index]], options: LoadOptions) -> None:
     """Add the optional roles and the extra columns of the rows in ``order`` to ``cols``."""
     for role, (codes, labels) in levels.items():
-        picked = np.where(codes[order] < 0, -1, codes[order])
+        picked = codes[order]
+        picked[picked < 0] = -1
         if role == "channel":  # normalised on the distinct values, then one gather
             cols["channel"] = normalise_channels(pd.Series(categorical(picked, labels)), options.channel_aliases).array
         elif role == "session":
