@@ -262,7 +262,8 @@ def build_log(
     levels = {role: _level_codes(raw[roles[role]], na) for role in ("channel", "session", "device", "stage")
               if role in roles}
     culprit = _undecodable(raw, roles, levels, undecodable, user, event, time_undecodable)
-    flag(culprit != "", "undecodable_text", culprit)
+    if culprit is not None:
+        flag(culprit != "", "undecodable_text", culprit)
     flag(user == -MISSING, "missing_user", roles["user"])
     flag(user == -INVALID, "invalid_user", roles["user"])
     flag(times.status == NO_TIME, "missing_time", tcol)
@@ -343,8 +344,9 @@ def _level_codes(values: pd.Series, na: Sequence[str]) -> tuple[np.ndarray, pd.I
 
 
 def _undecodable(raw: pd.DataFrame, roles: Mapping[str, str], levels: Mapping[str, tuple[np.ndarray, pd.Index]],
-                 given: np.ndarray | None, user: np.ndarray, event: np.ndarray, time: np.ndarray) -> np.ndarray:
-    """Per row, the first column (in source order) holding text no encoding can store; "" for none."""
+                 given: np.ndarray | None, user: np.ndarray, event: np.ndarray, time: np.ndarray) -> np.ndarray | None:
+    """Per row, the first column (in source order) holding text no encoding can store; "" for none
+    (None when no row holds any)."""
     n = len(raw)
     bad_in: dict[str, np.ndarray] = {}
     if given is not None:
@@ -363,8 +365,11 @@ def _undecodable(raw: pd.DataFrame, roles: Mapping[str, str], levels: Mapping[st
             status = _surrogates(values)
             if status.any():
                 bad_in[column] = bad_in.get(column, np.zeros(n, dtype=bool)) | status
+    found = [c for c in raw.columns if c in bad_in and bad_in[c].any()]
+    if not found:
+        return None
     culprit = np.full(n, "", dtype=object)
-    for column in reversed([c for c in raw.columns if c in bad_in]):
+    for column in reversed(found):
         culprit[bad_in[column]] = column
     return culprit
 
