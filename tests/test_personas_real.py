@@ -242,3 +242,27 @@ def test_held_reading_and_features_of_ecom_against_pandas(tmp_path):
     gap_sessions = (pause.isna() | (pause > pd.Timedelta("30min"))).groupby(kept["user_id"]).sum().sort_index()
     gapped = pd.DataFrame(features(jl.sessionize(held, gap="30min"))).set_index("user_id")
     np.testing.assert_array_equal(gapped["n_sessions"], gap_sessions)
+
+
+def test_in_memory_features_of_ecom_against_pandas(tmp_path):
+    """ecom read in memory: per-user event shares, active days and bigram shares equal plain-pandas
+    counts over the same rows (copies dropped, each user's rows in time order)."""
+    df = pd.read_csv(shared_file("clickstream", "ecom.csv.gz"))
+    path = tmp_path / "ecom.parquet"
+    df.to_parquet(path, index=False)
+    f = jl.user_features(jl.read_parquet(path), bigrams=10)
+    kept = df[~df.duplicated()].assign(timestamp=lambda x: pd.to_datetime(x["timestamp"], utc=True))
+    kept = kept.sort_values(["user_id", "timestamp"], kind="stable")
+    assert f.index.tolist() == sorted(kept["user_id"].astype(str).unique())
+    by_user = kept.groupby(kept["user_id"].astype(str))
+    shares = pd.crosstab(kept["user_id"].astype(str), kept["event"], normalize="index")
+    shown = [c for c in f.columns if c.startswith("event:") and c != "event:(other)"]
+    assert len(shown) >= 5
+    np.testing.assert_allclose(f[shown].to_numpy(), shares[[c[len("event:"):] for c in shown]].to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(f["active_days"], by_user["timestamp"].apply(lambda t: t.dt.date.nunique()))
+    step = kept.assign(next=by_user["event"].shift(-1)).dropna(subset=["next"])
+    pairs = pd.crosstab(step["user_id"].astype(str), step["event"] + ">" + step["next"], normalize="index")
+    bigrams = [c for c in f.columns if c.startswith("bigram:")]
+    assert len(bigrams) == 10
+    expected = pairs.reindex(index=f.index, columns=[c[len("bigram:"):] for c in bigrams], fill_value=0)
+    np.testing.assert_allclose(f[bigrams].to_numpy(), expected.to_numpy(), rtol=1e-12)
