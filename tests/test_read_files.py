@@ -158,6 +158,40 @@ def test_parquet_file_folder_and_glob(tmp_path):
         jl.read_parquet(str(folder / "*.nothing"))
 
 
+def test_parquet_names_read_as_categories_give_the_log_and_quarantine_of_plain_pages(tmp_path):
+    """Event names and channels with few values are read from their dictionary pages; ids with many
+    are not. The log and the quarantine equal those of the same rows written without dictionaries."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from journeylens.io.build import LoadOptions
+    from journeylens.io.files import few_values
+
+    rng = np.random.default_rng(3)
+    n = 60_000
+    events = np.array(["view", " view ", "cart", "", "buy", "NA"], dtype=object)[rng.integers(0, 6, n)]
+    events[rng.random(n) < 0.01] = None
+    table = pa.table({
+        "user_id": [f"u{k:06d}" for k in rng.integers(0, 30_000, n)],
+        "timestamp": pa.array(rng.integers(0, 10**12, n) // 10**6 * 10**6, pa.timestamp("us", "UTC")),
+        "event": pa.array(events, pa.string()),
+        "channel": pa.array(np.array(["web", "Email", "sms"], dtype=object)[rng.integers(0, 3, n)], pa.string()),
+        "note": pa.array(np.array(["a", "b"], dtype=object)[rng.integers(0, 2, n)], pa.string()),
+    })
+    table = pa.concat_tables([table, table.slice(0, 50)])  # exact copies: duplicates
+    paged, plain = tmp_path / "paged.parquet", tmp_path / "plain.parquet"
+    pq.write_table(table, paged, row_group_size=20_000)
+    pq.write_table(table, plain, row_group_size=20_000, use_dictionary=False)
+    assert few_values([str(paged)], str(paged), LoadOptions()) == ["channel", "event"]
+    assert few_values([str(plain)], str(plain), LoadOptions()) == []
+    a, b = jl.read_parquet(paged, na_values=["NA"]), jl.read_parquet(plain, na_values=["NA"])
+    pd.testing.assert_frame_equal(a.to_pandas(source_row=True), b.to_pandas(source_row=True))
+    pd.testing.assert_frame_equal(a.quarantine_frame(), b.quarantine_frame())
+    assert set(a.quarantine_frame()["reason"]) == {"missing_event", "duplicate"}
+    assert a.to_pandas()["note"].dtype == b.to_pandas()["note"].dtype != "category"
+
+
 def test_jsonl_lines_end_at_lf_only_and_ids_follow_one_rule(tmp_path):
     lines = [{"user_id": 1, "timestamp": "2024-01-01", "event": "a\u2028b"},
              {"user_id": "1", "timestamp": "2024-01-02", "event": "c\u2029d"},

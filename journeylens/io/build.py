@@ -27,7 +27,7 @@ from typing import Any, Literal, Mapping, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import infer_dtype, is_numeric_dtype, is_object_dtype
+from pandas.api.types import infer_dtype, is_numeric_dtype, is_object_dtype, is_string_dtype
 
 from ..core import params
 from ..core.eventlog import QUARANTINE_COLUMNS, ROLES, SOURCE_ROW, EventLog
@@ -79,7 +79,8 @@ REASONS = (
 QUARANTINE_OWN = (*QUARANTINE_COLUMNS, "raw_text")
 #: columns a reader may hold before they become a quarantine or a log: caps on what a source can make us build
 MAX_COLUMNS = 1_000
-_CODED_ROLES = ("user", "event", "channel", "session", "device", "stage")
+#: roles whose values are ids or names, kept as integer codes
+CODED_ROLES = ("user", "event", "channel", "session", "device", "stage")
 _LONE = re.compile("[\ud800-\udfff]")
 
 
@@ -234,7 +235,7 @@ def build_log(
         raise ColumnError(f"{source}: {raw.shape[1]:,} columns, more than max_columns={options.max_columns:,}; "
                           "pass max_columns=… to read them all")
     roles = resolve_roles(raw.columns, options.given_roles(), source)
-    for role in _CODED_ROLES:
+    for role in CODED_ROLES:
         if role in roles and is_temporal(raw[roles[role]]):
             raise ColumnError(f"{source}: column {roles[role]!r} holds timestamps or durations; it cannot be the "
                               f"{role}: pass {role}=…")
@@ -433,6 +434,9 @@ def _quarantine_frame(
     for c in q.columns:  # a source column named like one of the quarantine's own gets _source
         names.append(free_name(c, set(QUARANTINE_OWN) | set(q.columns) | set(names)) if c in QUARANTINE_OWN else c)
     q.columns = names
+    for c in q.columns:  # texts read as categories (few_values) are shown as the texts they were
+        if isinstance(q[c].dtype, pd.CategoricalDtype) and is_string_dtype(q[c].cat.categories.dtype):
+            q[c] = q[c].astype(q[c].cat.categories.dtype)
     for c in q.columns:  # the quarantine is written out: lone surrogates are shown as U+FFFD
         if is_object_dtype(q[c].dtype) and _surrogates(q[c]).any():
             q[c] = q[c].map(lambda v: _LONE.sub("\ufffd", v) if isinstance(v, str) else v)

@@ -27,8 +27,9 @@ import pyarrow.csv as pacsv
 from ..core.eventlog import EventLog
 from ..core.safe_yaml import MAX_DEPTH, bounded_repr
 from ..core.tablelog import TableLog
-from ..errors import ColumnError, InputError, ParameterError, first_line
-from .build import LoadOptions, build_log
+from ..errors import ColumnError, InputError, JourneyLensError, ParameterError, first_line
+from .build import CODED_ROLES, LoadOptions, build_log
+from .columns import resolve_roles
 from .held import read_parquet_held
 from .source import BOMB_FLOOR, BOMB_RATIO, read_bytes, regular_file
 
@@ -355,7 +356,7 @@ def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options
     if engine != "memory":
         return read_parquet_held(files, name, engine, opts)
     # No name holds the Arrow table: what pandas does not share is freed before the build.
-    return build_log(to_pandas(_parquet_table(files, name)), source=name, options=opts)
+    return build_log(to_pandas(_parquet_table(files, name, few_values(files, name, opts))), source=name, options=opts)
 
 
 def parquet_files(name: str) -> list[str]:
@@ -402,6 +403,45 @@ def check_parquet(files: list[str], name: str, max_bytes: int | None) -> None:
                          "(a compression bomb?); pass max_bytes=… to read more")
 
 
+#: a text column is read as categories when its dictionary pages hold fewer bytes than its rows over this
+FEW_VALUES = 8
+
+
+def few_values(files: list[str], name: str, opts: LoadOptions) -> list[str]:
+    """The text columns of id and name roles whose every row group is dictionary-encoded with few values
+    (all their dictionary pages together hold fewer bytes than 1/FEW_VALUES byte per row).
+
+    Those are read as categories: each distinct text is decoded once, not once per row (event names,
+    channels). A column of many values (user ids) overflows the writer's dictionary page and falls
+    back to plain pages; merging per-group dictionaries would cost more than hashing the texts.
+    """
+    import pyarrow.parquet as pq
+
+    metas = [pq.ParquetFile(f).metadata for f in files]
+    schema = metas[0].schema.to_arrow_schema()
+    try:
+        roles = resolve_roles(schema.names, opts.given_roles(), name)
+    except JourneyLensError:  # the build says what is wrong, after its own earlier checks
+        return []
+    text = {c for c in schema.names if pa.types.is_string(schema.field(c).type) or
+            pa.types.is_large_string(schema.field(c).type)}
+    candidates = {roles[r] for r in CODED_ROLES if r in roles} & text
+    rows, pages = 0, dict.fromkeys(candidates, 0)
+    for meta in metas:
+        rows += meta.num_rows
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for j in range(group.num_columns):
+                chunk = group.column(j)
+                if chunk.path_in_schema not in pages:
+                    continue
+                if not chunk.has_dictionary_page or chunk.data_page_offset <= chunk.dictionary_page_offset:
+                    candidates.discard(chunk.path_in_schema)
+                else:
+                    pages[chunk.path_in_schema] += chunk.data_page_offset - chunk.dictionary_page_offset
+    return sorted(c for c in candidates if pages[c] * FEW_VALUES < rows)
+
+
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow → pandas with integers and booleans as nullable pandas types: a null never turns them into floats
     (which would lose the digits of large ids)."""
@@ -416,10 +456,11 @@ def _pandas_type(dtype: pa.DataType) -> Any:
     return None
 
 
-def _parquet_table(files: list[str], name: str) -> pa.Table:
+def _parquet_table(files: list[str], name: str, categories: list[str] | tuple[()] = ()) -> pa.Table:
     import pyarrow.dataset as ds
 
-    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(coerce_int96_timestamp_unit="us"))
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(coerce_int96_timestamp_unit="us",
+                                                                  dictionary_columns=list(categories)))
     try:
         return ds.dataset(files, format=fmt).to_table()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
