@@ -146,7 +146,7 @@ class EventLog(JourneyLog):
     def time_us(self) -> np.ndarray:
         """Timestamps as int64 microseconds since the epoch (UTC), in log order."""
         ts = self._frame["timestamp"].dt.tz_convert(None).to_numpy()
-        return _readonly(ts.astype("datetime64[us]").view("int64"))
+        return _readonly(ts.astype("datetime64[us]", copy=False).view("int64"))  # a view of µs times
 
     def has(self, column: str) -> bool:
         """Whether the log carries ``column`` (e.g. ``"session_id"``, ``"stage"``)."""
@@ -164,9 +164,10 @@ class EventLog(JourneyLog):
                 self._cache[key] = neighbours(self.journeys(level=level, per=per, window=False))
             else:
                 take = self._take(level, per)
-                self._cache[key] = {"i": take(np.arange(len(self), dtype=np.int64)), "g": take(self._journey_codes(per)),
-                                    "u": take(self.user_codes), "t": take(self.time_us),
-                                    "e": take(self._coded(level)[0])}
+                u = take(self.user_codes)
+                self._cache[key] = {"i": take(np.arange(len(self), dtype=np.int64)),
+                                    "g": u if per == "user" else take(self._journey_codes(per)),  # read-only: shared
+                                    "u": u, "t": take(self.time_us), "e": take(self._coded(level)[0])}
         return self._cache[key]
 
     def _columns(self, level: str, per: str, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
