@@ -16,7 +16,7 @@ import glob as globbing
 import json
 import os
 from array import array
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -352,11 +352,11 @@ def read_parquet(path: str | os.PathLike[str], engine: str = "memory", **options
     if engine not in ("memory", "duckdb", "spark"):
         raise ParameterError(f"engine must be 'memory', 'duckdb' or 'spark', not {bounded_repr(engine)}", "engine")
     files = parquet_files(name)
-    check_parquet(files, name, opts.max_bytes)
+    metas = check_parquet(files, name, opts.max_bytes)
     if engine != "memory":
         return read_parquet_held(files, name, engine, opts)
     # No name holds the Arrow table: what pandas does not share is freed before the build.
-    return build_log(to_pandas(_parquet_table(files, name, few_values(files, name, opts))), source=name, options=opts)
+    return build_log(to_pandas(_parquet_table(files, name, few_values(metas, name, opts))), source=name, options=opts)
 
 
 def parquet_files(name: str) -> list[str]:
@@ -377,15 +377,17 @@ def parquet_files(name: str) -> list[str]:
     return files
 
 
-def check_parquet(files: list[str], name: str, max_bytes: int | None) -> None:
+def check_parquet(files: list[str], name: str, max_bytes: int | None) -> list[Any]:
     """Refuse Parquet with duplicated column names, or whose data decodes to more than the limit
-    (estimated from the metadata, not by decoding)."""
+    (estimated from the metadata, not by decoding); the files' metadata, for the read."""
     import pyarrow.parquet as pq
 
     decoded = on_disk = 0
+    metas = []
     try:
         for k, f in enumerate(files):
             meta = pq.ParquetFile(f).metadata
+            metas.append(meta)
             if k == 0:
                 names = meta.schema.to_arrow_schema().names
                 if len(set(names)) != len(names):
@@ -401,23 +403,22 @@ def check_parquet(files: list[str], name: str, max_bytes: int | None) -> None:
     if decoded > limit:
         raise InputError(f"{name}: its data decodes to about {decoded:,} bytes, more than the limit of {limit:,} "
                          "(a compression bomb?); pass max_bytes=… to read more")
+    return metas
 
 
 #: a text column is read as categories when its dictionary pages hold fewer bytes than its rows over this
 FEW_VALUES = 8
 
 
-def few_values(files: list[str], name: str, opts: LoadOptions) -> list[str]:
+def few_values(metas: list[Any], name: str, opts: LoadOptions) -> list[str]:
     """The text columns of id and name roles whose every row group is dictionary-encoded with few values
     (all their dictionary pages together hold fewer bytes than 1/FEW_VALUES byte per row).
 
     Those are read as categories: each distinct text is decoded once, not once per row (event names,
     channels). A column of many values (user ids) overflows the writer's dictionary page and falls
     back to plain pages; merging per-group dictionaries would cost more than hashing the texts.
+    ``metas``: the files' metadata (:func:`check_parquet`).
     """
-    import pyarrow.parquet as pq
-
-    metas = [pq.ParquetFile(f).metadata for f in files]
     schema = metas[0].schema.to_arrow_schema()
     try:
         roles = resolve_roles(schema.names, opts.given_roles(), name)
@@ -456,7 +457,7 @@ def _pandas_type(dtype: pa.DataType) -> Any:
     return None
 
 
-def _parquet_table(files: list[str], name: str, categories: list[str] | tuple[()] = ()) -> pa.Table:
+def _parquet_table(files: list[str], name: str, categories: Sequence[str] = ()) -> pa.Table:
     import pyarrow.dataset as ds
 
     fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(coerce_int96_timestamp_unit="us",
