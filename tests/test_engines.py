@@ -235,6 +235,33 @@ def test_held_user_features_agree(held, log, goal):
                                   check_names=False)
 
 
+def test_a_duckdb_log_passed_over_in_chunks_of_a_few_users_agrees(frame, log, goal, tmp_path, monkeypatch):
+    """The held passes (window, sessions) read DuckDB in chunks of whole groups: with chunks of a few
+    dozen rows a user or session that straddled two chunks would break a step, a session or a count."""
+    from journeylens.engine.backends import duckdb as held_duckdb
+
+    ranges = []
+    cut = held_duckdb._group_chunks
+    monkeypatch.setattr(held_duckdb, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(held_duckdb, "_group_chunks", lambda *a: ranges.append(cut(*a)) or ranges[-1])
+    path = tmp_path / "events.parquet"
+    frame.to_parquet(path)
+    held = jl.read_parquet(path, engine="duckdb")
+    for kwargs in ({"gap": GAP}, {"gap": GAP, "max_duration": "20min"}):
+        s_held, s_mem = sessionize(held, **kwargs), sessionize(log, **kwargs)
+        ids = dialect.run("SELECT session_id FROM f ORDER BY i", {"f": s_held.frame})["session_id"]
+        np.testing.assert_array_equal(ids, s_mem.to_pandas()["session_id"].to_numpy())
+        pd.testing.assert_frame_equal(sessions(s_held), sessions(s_mem))
+    for per in ("user", "session"):
+        a, b = dfg(s_held, per=per), dfg(s_mem, per=per)
+        assert_same_dfg(dfg_frame(a), dfg_frame(b), exact_mean=True)
+        pd.testing.assert_series_equal(a.starts, b.starts)
+        pd.testing.assert_frame_equal(variants(s_held, per=per).to_frame(), variants(s_mem, per=per).to_frame())
+    pd.testing.assert_frame_equal(user_features(s_held, goal=goal), user_features(s_mem, goal=goal),
+                                  check_exact=False, rtol=1e-12)
+    assert len(ranges) >= 4 and min(len(r) for r in ranges) > len(frame) // 80  # many chunks in every pass
+
+
 def test_without_pyspark_the_error_says_what_to_install(monkeypatch):
     import sys
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ..engine import sql as dialect
 from ..engine.backends import Backend, backend_of
-from ..engine.kernels import SESSION_ID_SQL, session_starts_sql
+from ..engine.kernels import SESSION_ID_SQL, session_starts, session_starts_sql
 from ..engine.sql import Table
 from ..engine.window import neighbours
 from ..errors import ParameterError
@@ -268,18 +268,21 @@ class TableLog(JourneyLog):
         return self._derived(frame, parameters={**self.parameters, "filters": filters})
 
     def with_sessions(self, gap_us: int, max_us: int | None, record: Mapping[str, Any]) -> "TableLog":
-        steps = neighbours(dialect.frame("SELECT i, u, t FROM log", {"log": self.frame}), group="u", codes=False)
-        ids = dialect.frame(SESSION_ID_SQL.format(starts=session_starts_sql(gap_us, max_us)), {"ev": steps})
         roles = dict(self.roles)
         d = self.backend.dialect
         keep = [c for c in self.frame.columns if c != "session_id"]
-        renamed = []
-        if "session_id" in self.frame.columns and "sessionize" not in self.parameters:
-            renamed = ["log.session_id AS source_session_id"]  # the source's own sessions are data too
+        # the source's own sessions are data too: kept as source_session_id
+        source = "session_id" in self.frame.columns and "sessionize" not in self.parameters
+        if source:
             roles.pop("session", None)
-        cols = ", ".join([*(f"log.{dialect.quote(c, d)}" for c in keep), *renamed, "ids.session_id"])
-        frame = dialect.frame(f"SELECT {cols} FROM log JOIN ids ON log.i = ids.i",
-                              {"log": self.frame, "ids": ids}, materialise=True)
+        frame = self.backend.map_groups(self.frame, "u", _numbering(gap_us, max_us, keep, source))
+        if frame is None:
+            steps = neighbours(dialect.frame("SELECT i, u, t FROM log", {"log": self.frame}), group="u", codes=False)
+            ids = dialect.frame(SESSION_ID_SQL.format(starts=session_starts_sql(gap_us, max_us)), {"ev": steps})
+            cols = ", ".join([*(f"log.{dialect.quote(c, d)}" for c in keep),
+                              *(["log.session_id AS source_session_id"] if source else []), "ids.session_id"])
+            frame = dialect.frame(f"SELECT {cols} FROM log JOIN ids ON log.i = ids.i",
+                                  {"log": self.frame, "ids": ids}, materialise=True)
         n = dialect.run("SELECT max(session_id) AS n FROM f", {"f": frame})["n"][0]
         record = {**record, "sessions": 0 if n is None or pd.isna(n) else int(n) + 1}
         return self._derived(frame, roles=roles, parameters={**self.parameters, "sessionize": record})
@@ -410,3 +413,22 @@ def held_from_frame(log: EventLog, backend: Backend) -> TableLog:
     return TableLog(frame=held, user_names=log.users, event_index=log.event_names, levels=levels,
                     roles=dict(log.roles), rows_read=log.rows_read, accepted=log.rows_accepted, quarantine=shipped_q,
                     parameters=dict(log.parameters), source=log.source, dictionaries=dictionaries)
+
+
+def _numbering(gap_us: int, max_us: int | None, keep: Sequence[str], source: bool) -> Callable[[pa.Table], pa.Table]:
+    """For :meth:`Backend.map_groups` by user: a chunk of whole users (in user, ``i`` order) as its
+    columns ``keep``, with a ``source`` session id as ``source_session_id``, and ``session_id``:
+    its sessions numbered on from those of the chunks before."""
+    before = [0]
+
+    def number(chunk: pa.Table) -> pa.Table:
+        starts = session_starts(np.asarray(chunk.column("u")), np.asarray(chunk.column("t"), dtype=np.int64),
+                                gap_us, max_us)
+        ids = np.cumsum(starts, dtype=np.int64) + (before[0] - 1)
+        before[0] += int(np.count_nonzero(starts))
+        columns = {c: chunk.column(c) for c in keep}
+        if source:
+            columns["source_session_id"] = chunk.column("session_id")
+        return pa.table({**columns, "session_id": pa.array(ids)})
+
+    return number

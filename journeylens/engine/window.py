@@ -8,7 +8,10 @@ that follow are plain GROUP BYs. This module is the per-engine hook for the pass
 * numpy tables come from an :class:`~journeylens.EventLog`, which is sorted by
   user, time and source row when it is built, so the rows of a group are
   contiguous and in order: the pass is a shift of the arrays, no sort at all;
-* engine-held tables (DuckDB, Spark) run the same pass as a SQL window.
+* a table held by DuckDB is read in chunks of whole groups, each ordered by
+  group and ``i``, and shifted like the arrays (one chunk in memory at a time;
+  a SQL window over a larger-than-memory table sorts all of it and spills);
+* Spark runs the same pass as a SQL window.
 
 Either way the result gains ``e2`` (the next row's code, -1 after the last
 row), ``dt`` (µs to the next row, 0 after the last), ``gp`` (µs since the
@@ -20,7 +23,9 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
+import pyarrow as pa
 
+from .backends import backend_of
 from .sql import Table, frame, is_held
 
 WINDOW_SQL = """
@@ -39,10 +44,23 @@ def neighbours(ev: Table, group: str = "g", codes: bool = True) -> Table:
     Numpy tables must hold each group's rows contiguously, in order of ``i``.
     """
     if is_held(ev):
+        mapped = backend_of({"ev": ev}).map_groups(ev, group, lambda chunk: _shifted_chunk(chunk, group, codes))
+        if mapped is not None:
+            return mapped
         sql = WINDOW_SQL.format(group=group, next_code="\n       coalesce(lead(e) OVER w, -1) AS e2," if codes else "")
         return frame(sql, {"ev": ev}, materialise=True)
     e = np.asarray(ev["e"]) if codes else None
     return {**ev, **_shifted(np.asarray(ev[group]), e, np.asarray(ev["t"], dtype=np.int64))}
+
+
+def _shifted_chunk(chunk: pa.Table, group: str, codes: bool) -> pa.Table:
+    """An Arrow chunk of whole groups, ordered by group and ``i``, with the pass's columns added."""
+    e = np.asarray(chunk.column("e")) if codes else None
+    added = _shifted(np.asarray(chunk.column(group)), e, np.asarray(chunk.column("t"), dtype=np.int64))
+    for name in ("e2", "dt", "gp", "head"):
+        if name in added:
+            chunk = chunk.append_column(name, pa.array(added[name]))
+    return chunk
 
 
 def _shifted(g: np.ndarray, e: np.ndarray | None, t: np.ndarray) -> Mapping[str, np.ndarray]:

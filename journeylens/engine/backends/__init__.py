@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from abc import ABC, abstractmethod
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pyarrow as pa
 
@@ -55,6 +55,12 @@ class Backend(ABC):
     @abstractmethod
     def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
         """Write the result of rendered ``sql`` to Parquet at ``path`` (a file; a folder of parts on Spark)."""
+
+    def map_groups(self, table: Any, group: str, fn: Callable[[pa.Table], pa.Table]) -> Any | None:
+        """A table of this engine made of ``fn`` applied, in increasing order of ``group``, to chunks
+        of ``table`` that each hold whole groups, their rows ordered by (``group``, ``i``); None where
+        the engine runs the SQL of the pass instead (the default)."""
+        return None
 
 
 def arrow_of(columns: Mapping[str, Any]) -> pa.Table:

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import duckdb
 import numpy as np
@@ -233,6 +233,51 @@ def ship(columns: Mapping[str, np.ndarray], like: DuckTable | None = None) -> Du
             db.con.unregister(name)
 
 
+#: rows per chunk of :func:`map_groups` (a chunk holds whole groups, so it may hold more)
+CHUNK_ROWS = 1 << 22
+
+
+def _group_chunks(table: DuckTable, group: str, rows: int) -> list[str]:
+    """Conditions on ``group`` cutting ``table`` into ranges of about ``rows`` rows (the last one
+    takes NULL): the range edges are quantiles of ``group`` over every few rows (by ``i``)."""
+    n = table.count()
+    k = -(-n // rows)
+    edges: list[int] = []
+    if k > 1:
+        step = max(1, n // (k * 64))
+        sample = table.db.con.sql(f"SELECT {group} AS g FROM {table.name} WHERE i % {step} = 0 AND g IS NOT NULL")
+        values = np.asarray(sample.to_arrow_table().column("g"))
+        if len(values):
+            edges = [int(e) for e in np.unique(np.quantile(values, np.arange(1, k) / k, method="lower"))]
+    if not edges:
+        return ["TRUE"]
+    return ([f"{group} < {edges[0]}"] + [f"{group} >= {lo} AND {group} < {hi}" for lo, hi in zip(edges, edges[1:])]
+            + [f"({group} >= {edges[-1]} OR {group} IS NULL)"])
+
+
+def map_groups(table: DuckTable, group: str, fn: Callable[[pa.Table], pa.Table],
+               rows: int | None = None) -> DuckTable:
+    """A held table of ``fn`` applied to ``table`` in chunks of whole groups (see
+    :meth:`Backend.map_groups`), appended in turn: a pass over every group that holds one chunk
+    in memory at a time, where a SQL window over the whole table sorts it all and spills."""
+    db = table.db
+    with db.lock:
+        out: DuckTable | None = None
+        for where in _group_chunks(table, group, rows or CHUNK_ROWS):
+            chunk = fn(db.con.sql(f"SELECT * FROM {table.name} WHERE {where} ORDER BY {group}, i").to_arrow_table())
+            name = db.name("r")
+            db.con.register(name, chunk)
+            try:
+                if out is None:
+                    out = held_table(db, f"SELECT * FROM {name}")
+                else:
+                    db.execute(f"INSERT INTO {out.name} SELECT * FROM {name}")
+            finally:
+                db.con.unregister(name)
+        assert out is not None  # there is at least one range
+        return out
+
+
 def run(sql: str, tables: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Like :func:`query`, with the result columns as numpy arrays."""
     result = query(sql, tables)
@@ -291,6 +336,9 @@ class _Held(Backend):
 
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
         return ship(columns, like if isinstance(like, DuckTable) else None)
+
+    def map_groups(self, table: Any, group: str, fn: Callable[[pa.Table], pa.Table]) -> Any:
+        return map_groups(table, group, fn)
 
     def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
         db = _held_db(tables) or held_database()
