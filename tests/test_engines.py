@@ -259,6 +259,10 @@ def test_a_duckdb_log_passed_over_in_chunks_of_a_few_users_agrees(frame, log, go
         pd.testing.assert_frame_equal(variants(s_held, per=per).to_frame(), variants(s_mem, per=per).to_frame())
     pd.testing.assert_frame_equal(user_features(s_held, goal=goal), user_features(s_mem, goal=goal),
                                   check_exact=False, rtol=1e-12)
+    kept = user_features(s_held, goal=goal, as_table=True)
+    got = dialect.query("SELECT * FROM f ORDER BY user_id", {"f": kept}).to_pandas().set_index("user_id")
+    pd.testing.assert_frame_equal(got.drop(columns="u"), user_features(s_mem, goal=goal), check_exact=False,
+                                  rtol=1e-12, check_names=False)
     assert len(ranges) >= 4 and min(len(r) for r in ranges) > len(frame) // 80  # many chunks in every pass
 
 

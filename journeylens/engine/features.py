@@ -14,18 +14,21 @@ journeys, each a sparse ``(user, code, count)`` table.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from .backends import backend_of
 from .kernels import pair_keys, summed_matrix, users_per_code
 from .sql import Table, dialect_of, frame, is_held, query, quote, run
 from .window import neighbours
 
 _DAY_US = 86_400_000_000
 TOP_PAIRS_SQL = """
-SELECT a, b FROM (SELECT DISTINCT u, e AS a, e2 AS b FROM ev WHERE e2 >= 0 AND {keep_a} AND {keep_b}) d
+SELECT a, b, count(*) AS users
+FROM (SELECT DISTINCT u, e AS a, e2 AS b FROM ev WHERE e2 >= 0 AND {keep_a} AND {keep_b}) d
 GROUP BY a, b ORDER BY count(*) DESC, a, b LIMIT {top}
 """
 TOP_EVENTS_SQL = """
@@ -42,28 +45,57 @@ def _keep(column: str, excluded: Sequence[int]) -> str:
 def top_events(ev: Table, top: int | None, excluded: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
     """The ``top`` event codes done by most users (all when None), leaving ``excluded`` codes out,
     most users first (ties by code), and how many users did each."""
-    if is_held(ev):
-        out = run(TOP_EVENTS_SQL.format(keep=_keep("e", excluded), limit=f"LIMIT {int(top)}" if top else ""),
-                  {"ev": ev})
-        return out["e"].astype(np.int64), out["users"].astype(np.int64)
-    u, e = np.asarray(ev["u"], dtype=np.int64), np.asarray(ev["e"], dtype=np.int64)
-    keep = ~np.isin(e, np.asarray(excluded, dtype=np.int64))
-    return _ranked(*users_per_code(u[keep], e[keep]), top)
+    out = np.asarray(excluded, dtype=np.int64)
+
+    def count(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        u, e = cols["u"], cols["e"]
+        keep = ~np.isin(e, out)
+        codes, users = users_per_code(u[keep] - u.min(initial=0), e[keep])
+        return {"e": codes, "users": users}
+
+    summed = _per_code(ev, ("u", "e"), count, ("e",))
+    if summed is None:
+        summed = run(TOP_EVENTS_SQL.format(keep=_keep("e", excluded), limit=f"LIMIT {int(top)}" if top else ""),
+                     {"ev": ev})
+    return _ranked(summed["e"].astype(np.int64), summed["users"].astype(np.int64), top)
 
 
 def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[int, int]]:
     """The ``top`` directly-follows pairs done by most users (ties by pair codes), in pair order;
     pairs with an ``excluded`` code at either end are left out."""
-    if is_held(ev):
-        sql = TOP_PAIRS_SQL.format(top=int(top), keep_a=_keep("e", excluded), keep_b=_keep("e2", excluded))
-        out = run(sql, {"ev": ev})
-        return sorted(zip(out["a"].astype(int).tolist(), out["b"].astype(int).tolist()))
-    u, e, e2 = (np.asarray(ev[c], dtype=np.int64) for c in ("u", "e", "e2"))
     out = np.asarray(excluded, dtype=np.int64)
-    keep = (e2 >= 0) & ~np.isin(e, out) & ~np.isin(e2, out)
-    key, width = pair_keys(e[keep], e2[keep])
-    pairs, _ = _ranked(*users_per_code(u[keep], key), top)
+
+    def count(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        u, e, e2 = cols["u"], cols["e"], cols["e2"]
+        keep = (e2 >= 0) & ~np.isin(e, out) & ~np.isin(e2, out)
+        key, width = pair_keys(e[keep], e2[keep])
+        codes, users = users_per_code(u[keep] - u.min(initial=0), key)
+        return {"a": codes // width, "b": codes % width, "users": users}
+
+    summed = _per_code(ev, ("u", "e", "e2"), count, ("a", "b"))
+    if summed is None:
+        sql = TOP_PAIRS_SQL.format(top=int(top), keep_a=_keep("e", excluded), keep_b=_keep("e2", excluded))
+        summed = run(sql, {"ev": ev})
+    a, b, users = (summed[c].astype(np.int64) for c in ("a", "b", "users"))
+    key, width = pair_keys(a, b)
+    pairs, _ = _ranked(key, users, top)
     return sorted(zip((pairs // width).tolist(), (pairs % width).tolist()))
+
+
+def _per_code(ev: Table, columns: Sequence[str], count: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]],
+              keys: Sequence[str]) -> dict[str, np.ndarray] | None:
+    """``count`` (users per code, from the ``columns`` of rows of whole users) over ``ev``: at once in
+    memory, summed over chunks of users on an engine that maps them (users are in one chunk each),
+    None on one that runs the SQL instead."""
+    if not is_held(ev):
+        return count({c: np.asarray(ev[c], dtype=np.int64) for c in columns})
+    counted = backend_of({"ev": ev}).map_groups(
+        ev, "u", lambda chunk: pa.table(count({c: np.asarray(chunk.column(c), dtype=np.int64) for c in columns})),
+        columns)
+    if counted is None:
+        return None
+    by = ", ".join(keys)
+    return run(f"SELECT {by}, sum(users) AS users FROM c GROUP BY {by}", {"c": counted})
 
 
 def _ranked(codes: np.ndarray, users: np.ndarray, top: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +168,8 @@ def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], eve
 
 
 def user_feature_table(ev: Table, sql: str, users: Table) -> Any:
-    """Run :func:`feature_sql`'s query (with ``user_table``) and keep the result where ``ev`` lives."""
+    """Run :func:`feature_sql`'s query (with ``user_table``) and keep the result where ``ev`` lives
+    (lazily: what reads it computes what it reads)."""
     return frame(sql, {"ev": ev, "users": users})
 
 

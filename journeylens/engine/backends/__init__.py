@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -56,10 +56,11 @@ class Backend(ABC):
     def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
         """Write the result of rendered ``sql`` to Parquet at ``path`` (a file; a folder of parts on Spark)."""
 
-    def map_groups(self, table: Any, group: str, fn: Callable[[pa.Table], pa.Table]) -> Any | None:
+    def map_groups(self, table: Any, group: str, fn: Callable[[pa.Table], pa.Table],
+                   columns: Sequence[str] | None = None) -> Any | None:
         """A table of this engine made of ``fn`` applied, in increasing order of ``group``, to chunks
-        of ``table`` that each hold whole groups, their rows ordered by (``group``, ``i``); None where
-        the engine runs the SQL of the pass instead (the default)."""
+        of ``table`` (its ``columns``, all by default) that each hold whole groups, their rows ordered
+        by (``group``, ``i``); None where the engine runs the SQL of the pass instead (the default)."""
         return None
 
 

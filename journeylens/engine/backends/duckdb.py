@@ -24,7 +24,7 @@ import tempfile
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import duckdb
 import numpy as np
@@ -256,15 +256,20 @@ def _group_chunks(table: DuckTable, group: str, rows: int) -> list[str]:
 
 
 def map_groups(table: DuckTable, group: str, fn: Callable[[pa.Table], pa.Table],
-               rows: int | None = None) -> DuckTable:
+               columns: Sequence[str] | None = None, rows: int | None = None) -> DuckTable:
     """A held table of ``fn`` applied to ``table`` in chunks of whole groups (see
     :meth:`Backend.map_groups`), appended in turn: a pass over every group that holds one chunk
     in memory at a time, where a SQL window over the whole table sorts it all and spills."""
     db = table.db
     with db.lock:
         out: DuckTable | None = None
-        for where in _group_chunks(table, group, rows or CHUNK_ROWS):
-            chunk = fn(db.con.sql(f"SELECT * FROM {table.name} WHERE {where} ORDER BY {group}, i").to_arrow_table())
+        ranges = _group_chunks(table, group, rows or CHUNK_ROWS)
+        read = "*" if columns is None else ", ".join(dict.fromkeys([group, "i", *columns]))
+        for k, where in enumerate(ranges):
+            rows_in = db.con.sql(f"SELECT {read} FROM {table.name} WHERE {where} ORDER BY {group}, i").to_arrow_table()
+            if rows_in.num_rows == 0 and (out is not None or k < len(ranges) - 1):
+                continue  # an empty table still gets its columns, from the last range
+            chunk = fn(rows_in)
             name = db.name("r")
             db.con.register(name, chunk)
             try:
@@ -337,8 +342,9 @@ class _Held(Backend):
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
         return ship(columns, like if isinstance(like, DuckTable) else None)
 
-    def map_groups(self, table: Any, group: str, fn: Callable[[pa.Table], pa.Table]) -> Any:
-        return map_groups(table, group, fn)
+    def map_groups(self, table: Any, group: str, fn: Callable[[pa.Table], pa.Table],
+                   columns: Sequence[str] | None = None) -> Any:
+        return map_groups(table, group, fn, columns)
 
     def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
         db = _held_db(tables) or held_database()
