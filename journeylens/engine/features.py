@@ -14,14 +14,12 @@ journeys, each a sparse ``(user, code, count)`` table.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from .backends import backend_of
-from .kernels import pair_keys, summed_matrix, users_per_code
+from .kernels import pair_keys, summed_matrix, users_per_code, users_per_key
 from .sql import Table, dialect_of, frame, is_held, query, quote, run
 from .window import neighbours
 
@@ -53,7 +51,7 @@ def top_events(ev: Table, top: int | None, excluded: Sequence[int] = ()) -> tupl
         codes, users = users_per_code(u[keep] - u.min(initial=0), e[keep])
         return {"e": codes, "users": users}
 
-    summed = _per_code(ev, ("u", "e"), count, ("e",))
+    summed = users_per_key(ev, ("u", "e"), count, ("e",))
     if summed is None:
         summed = run(TOP_EVENTS_SQL.format(keep=_keep("e", excluded), limit=f"LIMIT {int(top)}" if top else ""),
                      {"ev": ev})
@@ -72,7 +70,7 @@ def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[i
         codes, users = users_per_code(u[keep] - u.min(initial=0), key)
         return {"a": codes // width, "b": codes % width, "users": users}
 
-    summed = _per_code(ev, ("u", "e", "e2"), count, ("a", "b"))
+    summed = users_per_key(ev, ("u", "e", "e2"), count, ("a", "b"))
     if summed is None:
         sql = TOP_PAIRS_SQL.format(top=int(top), keep_a=_keep("e", excluded), keep_b=_keep("e2", excluded))
         summed = run(sql, {"ev": ev})
@@ -80,22 +78,6 @@ def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[i
     key, width = pair_keys(a, b)
     pairs, _ = _ranked(key, users, top)
     return sorted(zip((pairs // width).tolist(), (pairs % width).tolist()))
-
-
-def _per_code(ev: Table, columns: Sequence[str], count: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]],
-              keys: Sequence[str]) -> dict[str, np.ndarray] | None:
-    """``count`` (users per code, from the ``columns`` of rows of whole users) over ``ev``: at once in
-    memory, summed over chunks of users on an engine that maps them (users are in one chunk each),
-    None on one that runs the SQL instead."""
-    if not is_held(ev):
-        return count({c: np.asarray(ev[c], dtype=np.int64) for c in columns})
-    counted = backend_of({"ev": ev}).map_groups(
-        ev, "u", lambda chunk: pa.table(count({c: np.asarray(chunk.column(c), dtype=np.int64) for c in columns})),
-        columns)
-    if counted is None:
-        return None
-    by = ", ".join(keys)
-    return run(f"SELECT {by}, sum(users) AS users FROM c GROUP BY {by}", {"c": counted})
 
 
 def _ranked(codes: np.ndarray, users: np.ndarray, top: int | None) -> tuple[np.ndarray, np.ndarray]:

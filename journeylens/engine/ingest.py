@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from .backends import backend_of
 from .sql import dialect_of, frame, literal, query, quote, run
 
 #: code columns of the optional coded roles (-1 = missing)
@@ -88,12 +89,12 @@ def duplicates(table: Any, checked: Any, width: int) -> Any:
     Exact copies share a row hash: only rows whose hash repeats are compared in full, in the source.
     """
     every = ", ".join(position(k) for k in range(width))
+    rep = backend_of({"checked": checked}).repeated(checked, "_h", "_reason IS NULL")
     return frame(f"""
-        WITH rep AS (SELECT _h FROM checked WHERE _reason IS NULL GROUP BY _h HAVING count(*) > 1),
-        cand AS (SELECT _r FROM checked WHERE _reason IS NULL AND _h IN (SELECT _h FROM rep)),
+        WITH cand AS (SELECT _r FROM checked WHERE _reason IS NULL AND _h IN (SELECT v FROM rep)),
         copy AS (SELECT _r, row_number() OVER (PARTITION BY {every} ORDER BY _r) AS _copy
                  FROM src WHERE _r IN (SELECT _r FROM cand))
-        SELECT _r FROM copy WHERE _copy > 1""", {"checked": checked, "src": table}, materialise=True)
+        SELECT _r FROM copy WHERE _copy > 1""", {"checked": checked, "src": table, "rep": rep}, materialise=True)
 
 
 def dictionary(checked: Any, column: str) -> tuple[Any, pd.Index]:

@@ -7,12 +7,13 @@ the engine schedules work: every ordering is total.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .backends import backend_of
 from .sql import Table, dialect_of, is_held, query, run
 from .window import neighbours
 
@@ -120,17 +121,41 @@ def directly_follows_table(ev: Table, segmented: bool = False) -> dict[str, np.n
     """Pairs (a, b) of consecutive codes within each journey of the window pass ``ev(e, e2, dt, u[, s])``,
     with counts, distinct users and gap statistics (µs); with ``segmented``, per segment ``s`` (a code
     per row), else every pair is in segment 0."""
-    held = is_held(ev)
+
+    def count(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        step = cols["e2"] >= 0
+        s = cols["s"][step] if segmented else np.zeros(int(np.count_nonzero(step)), dtype=np.int64)
+        key, width = pair_keys(cols["e"][step], cols["e2"][step], s)
+        codes, users = users_per_code(cols["u"][step] - cols["u"].min(initial=0), key)
+        return {"s": codes // (width * width) + s.min(initial=0), "a": codes // width % width, "b": codes % width,
+                "users": users}
+
+    users = users_per_key(ev, ("u", "e", "e2", *(["s"] if segmented else [])), count, ("s", "a", "b"))
     quantiles, median, p90 = QUANTILES[dialect_of(ev)]
-    out = run(DFG_SQL.format(s="s" if segmented else "0", users=", users" if held else "", quantiles=quantiles,
-                             distinct=", count(DISTINCT u) AS users" if held else "", median=median, p90=p90),
+    counted = users is not None
+    out = run(DFG_SQL.format(s="s" if segmented else "0", users="" if counted else ", users", quantiles=quantiles,
+                             distinct="" if counted else ", count(DISTINCT u) AS users", median=median, p90=p90),
               {"ev": ev})
-    if not held:
-        e, e2 = np.asarray(ev["e"], dtype=np.int64), np.asarray(ev["e2"], dtype=np.int64)
-        step = e2 >= 0
-        key, _ = pair_keys(e[step], e2[step], np.asarray(ev["s"], dtype=np.int64)[step] if segmented else None)
-        out["users"] = users_per_code(np.asarray(ev["u"], dtype=np.int64)[step], key)[1]  # keys ascending: (s, a, b)
+    if counted:  # both ascending in (s, a, b), over the same pairs
+        out["users"] = users["users"]
     return out
+
+
+def users_per_key(ev: Table, columns: Sequence[str], count: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]],
+                  keys: Sequence[str]) -> dict[str, np.ndarray] | None:
+    """``count`` (``users`` per key from the int64 ``columns`` of rows of whole users, ascending by
+    ``keys``) over ``ev``: at once in memory, summed over chunks of whole users on an engine that
+    maps them (:meth:`~journeylens.engine.backends.Backend.map_groups`), None on one that runs the SQL
+    instead (its own ``count(DISTINCT u)``)."""
+    if not is_held(ev):
+        return count({c: np.asarray(ev[c], dtype=np.int64) for c in columns})
+    counted = backend_of({"ev": ev}).map_groups(
+        ev, "u", lambda chunk: pa.table(count({c: np.asarray(chunk.column(c), dtype=np.int64) for c in columns})),
+        columns)
+    if counted is None:
+        return None
+    by = ", ".join(keys)
+    return run(f"SELECT {by}, CAST(sum(users) AS BIGINT) AS users FROM c GROUP BY {by} ORDER BY {by}", {"c": counted})
 
 
 def pair_keys(a: np.ndarray, b: np.ndarray, segment: np.ndarray | None = None) -> tuple[np.ndarray, int]:

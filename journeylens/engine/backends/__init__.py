@@ -56,6 +56,12 @@ class Backend(ABC):
     def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
         """Write the result of rendered ``sql`` to Parquet at ``path`` (a file; a folder of parts on Spark)."""
 
+    def repeated(self, table: Any, column: str, where: str) -> Any:
+        """A table ``v`` of this engine: the values of the 64-bit hash ``column`` that more than one
+        row of ``table`` meeting ``where`` carries."""
+        return self.frame(f"SELECT {column} AS v FROM t WHERE {where} GROUP BY {column} HAVING count(*) > 1",
+                          {"t": table}, materialise=True)
+
     def map_groups(self, table: Any, group: str, fn: Callable[[pa.Table], pa.Table],
                    columns: Sequence[str] | None = None) -> Any | None:
         """A table of this engine made of ``fn`` applied, in increasing order of ``group``, to chunks

@@ -283,6 +283,23 @@ def map_groups(table: DuckTable, group: str, fn: Callable[[pa.Table], pa.Table],
         return out
 
 
+def repeated(table: DuckTable, column: str, where: str) -> DuckTable:
+    """See :meth:`Backend.repeated`: the hashes are sorted in numpy, a range of leading bits at a
+    time (about :data:`CHUNK_ROWS` × 16 of them in memory), 8x faster than DuckDB's GROUP BY of
+    100M distinct values, which spills."""
+    db = table.db
+    with db.lock:
+        parts = -(-table.count() // (CHUNK_ROWS * 16))
+        bits = max(parts - 1, 0).bit_length()
+        found = [np.zeros(0, dtype=np.uint64)]
+        for part in range(1 << bits):
+            leading = f" AND ({column} >> {64 - bits}) = {part}" if bits else ""
+            rows = db.con.sql(f"SELECT {column} FROM {table.name} WHERE ({where}){leading}").to_arrow_table()
+            values = np.sort(np.asarray(rows.column(0), dtype=np.uint64))
+            found.append(np.unique(values[1:][values[1:] == values[:-1]]))
+    return ship({"v": np.concatenate(found)}, table)
+
+
 def run(sql: str, tables: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Like :func:`query`, with the result columns as numpy arrays."""
     result = query(sql, tables)
@@ -345,6 +362,9 @@ class _Held(Backend):
     def map_groups(self, table: Any, group: str, fn: Callable[[pa.Table], pa.Table],
                    columns: Sequence[str] | None = None) -> Any:
         return map_groups(table, group, fn, columns)
+
+    def repeated(self, table: Any, column: str, where: str) -> Any:
+        return repeated(table, column, where)
 
     def write_parquet(self, sql: str, tables: Mapping[str, Any], path: str) -> None:
         db = _held_db(tables) or held_database()
