@@ -264,6 +264,12 @@ def test_a_duckdb_log_passed_over_in_chunks_of_a_few_users_agrees(frame, log, go
     pd.testing.assert_frame_equal(got.drop(columns="u"), user_features(s_mem, goal=goal), check_exact=False,
                                   rtol=1e-12, check_names=False)
     assert len(ranges) >= 4 and min(len(r) for r in ranges) > len(frame) // 80  # many chunks in every pass
+    # source sessions that interleave in time: their chunks are not in (session, i) order as read
+    mixed = frame.assign(visit=frame.index % 3)
+    mixed.to_parquet(path)
+    a, b = jl.read_parquet(path, engine="duckdb", session="visit"), jl.from_pandas(mixed, session="visit")
+    assert_same_dfg(dfg_frame(dfg(a, per="session")), dfg_frame(dfg(b, per="session")), exact_mean=True)
+    pd.testing.assert_frame_equal(variants(a, per="session").to_frame(), variants(b, per="session").to_frame())
 
 
 def test_without_pyspark_the_error_says_what_to_install(monkeypatch):

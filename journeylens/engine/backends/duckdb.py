@@ -266,7 +266,7 @@ def map_groups(table: DuckTable, group: str, fn: Callable[[pa.Table], pa.Table],
         ranges = _group_chunks(table, group, rows or CHUNK_ROWS)
         read = "*" if columns is None else ", ".join(dict.fromkeys([group, "i", *columns]))
         for k, where in enumerate(ranges):
-            rows_in = db.con.sql(f"SELECT {read} FROM {table.name} WHERE {where} ORDER BY {group}, i").to_arrow_table()
+            rows_in = _ordered(db.con.sql(f"SELECT {read} FROM {table.name} WHERE {where}").to_arrow_table(), group)
             if rows_in.num_rows == 0 and (out is not None or k < len(ranges) - 1):
                 continue  # an empty table still gets its columns, from the last range
             chunk = fn(rows_in)
@@ -281,6 +281,18 @@ def map_groups(table: DuckTable, group: str, fn: Callable[[pa.Table], pa.Table],
                 db.con.unregister(name)
         assert out is not None  # there is at least one range
         return out
+
+
+def _ordered(rows: pa.Table, group: str) -> pa.Table:
+    """``rows`` in (``group``, ``i``) order: a table scanned in that order (a log read in ``i`` order,
+    grouped by user or session) is only checked, others are sorted."""
+    g, i = np.asarray(rows.column(group)), np.asarray(rows.column("i"))
+    if len(g) < 2:
+        return rows
+    step = np.diff(g)
+    if np.all((step > 0) | ((step == 0) & (i[1:] > i[:-1]))):
+        return rows
+    return rows.take(np.lexsort((i, g)))
 
 
 def repeated(table: DuckTable, column: str, where: str) -> DuckTable:
