@@ -290,7 +290,11 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
         picked = counted["v"].take(pa.array(order[:top]))
         return (picked.offsets.to_numpy().astype(np.int64), picked.flatten().to_numpy().astype(np.int64),
                 counted["n"][order[:top]], len(order), int(counted["n"].sum()))
-    if counted is None:
+    merged = None if counted is not None else backend_of({"ev": ev}).map_groups(ev, "g", _chunk_sequences, ("e",))
+    if merged is not None:  # a journey is in one chunk: its sequence is counted once
+        summed = "SELECT v, CAST(sum(n) AS BIGINT) AS n FROM c GROUP BY v"
+        table = query(VARIANTS_SQL.replace("{counted}", summed) + limit, {"c": merged})
+    elif counted is None:
         table = query(VARIANTS_SQL.replace("{counted}", COUNTED_SQL) + limit, {"ev": ev})
     else:  # only the ordering is left to the engine
         table = query(VARIANTS_SQL.replace("{counted}", "SELECT v, n FROM var_in") + limit, {"var_in": {"v": counted["v"], "n": counted["n"]}})
@@ -301,6 +305,15 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
     seqs = table.column("v").combine_chunks()
     return (seqs.offsets.to_numpy().astype(np.int64), seqs.values.to_numpy().astype(np.int64),
             table.column("n").to_numpy(), *totals)
+
+
+def _chunk_sequences(chunk: pa.Table) -> pa.Table:
+    """The distinct sequences ``v`` and their counts ``n`` in a chunk of whole groups ``g`` (in ``i`` order)."""
+    g, e = np.asarray(chunk.column("g")), np.asarray(chunk.column("e"), dtype=np.int64)
+    counted = counted_sequences(g, e)
+    if counted is None:  # two sequences share a hash (or no rows): the embedded engine groups them
+        return query(COUNTED_SQL, {"ev": {"g": g, "e": e, "i": np.asarray(chunk.column("i"))}})
+    return pa.table({"v": counted["v"], "n": counted["n"]})
 
 
 def counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
