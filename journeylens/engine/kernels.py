@@ -124,10 +124,11 @@ def directly_follows_table(ev: Table, segmented: bool = False) -> dict[str, np.n
 
     def count(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         step = cols["e2"] >= 0
-        s = cols["s"][step] if segmented else np.zeros(int(np.count_nonzero(step)), dtype=np.int64)
+        s = cols["s"][step] if segmented else None
         key, width = pair_keys(cols["e"][step], cols["e2"][step], s)
         codes, users = users_per_code(cols["u"][step] - cols["u"].min(initial=0), key)
-        return {"s": codes // (width * width) + s.min(initial=0), "a": codes // width % width, "b": codes % width,
+        first = 0 if s is None else s.min(initial=0)
+        return {"s": codes // (width * width) + first, "a": codes // width % width, "b": codes % width,
                 "users": users}
 
     users = users_per_key(ev, ("u", "e", "e2", *(["s"] if segmented else [])), count, ("s", "a", "b"))

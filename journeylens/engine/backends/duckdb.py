@@ -6,7 +6,9 @@
   the temp directory (``JOURNEYLENS_TEMP_DIR`` or the system's), so a log can be
   larger than memory: DuckDB streams it and spills sorts, joins and aggregates to
   disk beyond its memory limit (``JOURNEYLENS_MEMORY_LIMIT``, e.g. ``8GB``; half
-  of the machine's memory by default).
+  of the machine's memory by default). Passes over every user or journey
+  (:func:`map_groups`) and the search for repeated hashes (:func:`repeated`) read
+  it in chunks into numpy instead: one chunk in memory, nothing to spill.
   A table is dropped when its last :class:`DuckTable` goes away; the file when
   the process ends.
 
@@ -245,7 +247,7 @@ def _group_chunks(table: DuckTable, group: str, rows: int) -> list[str]:
     edges: list[int] = []
     if k > 1:
         step = max(1, n // (k * 64))
-        sample = table.db.con.sql(f"SELECT {group} AS g FROM {table.name} WHERE i % {step} = 0 AND g IS NOT NULL")
+        sample = table.db.con.sql(f"SELECT {group} AS g FROM {table.name} WHERE i % {step} = 0 AND {group} IS NOT NULL")
         values = np.asarray(sample.to_arrow_table().column("g"))
         if len(values):
             edges = [int(e) for e in np.unique(np.quantile(values, np.arange(1, k) / k, method="lower"))]
