@@ -1,5 +1,6 @@
-"""The in-memory kernels rewritten with numpy (per-user features, users per DFG edge, variants), checked on
-real process logs against plain pandas computed from the log's accepted rows."""
+"""The kernels rewritten with numpy (per-user features, users per DFG edge, variants), checked on real
+process logs against plain pandas computed from the log's accepted rows: in memory, and on DuckDB on disk
+passed over in chunks of a few hundred cases."""
 
 from __future__ import annotations
 
@@ -11,12 +12,24 @@ import journeylens as jl
 from tests.conftest import shared_file
 
 
+@pytest.fixture(scope="module", params=["memory", "duckdb"])
+def engine(request):
+    return request.param
+
+
 @pytest.fixture(scope="module", params=["helpdesk.xes.gz", "bpic2012.xes.gz"])
-def real(request):
+def real(request, engine):
     log = jl.read_xes(shared_file("process", request.param))
     rows = log.to_pandas()[["user_id", "timestamp", "event"]].astype({"user_id": str, "event": str})
     rows = rows.assign(next=rows.groupby("user_id", sort=False)["event"].shift(-1))  # the log is in journey order
-    return log, rows
+    if engine == "memory":
+        yield log, rows
+        return
+    from journeylens.engine.backends import duckdb as held_duckdb
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(held_duckdb, "CHUNK_ROWS", 4096)  # helpdesk: 6 chunks, bpic2012: 65
+        yield log.hold("duckdb"), rows
 
 
 def test_dfg_users_per_edge_are_distinct_cases(real):
