@@ -48,7 +48,7 @@ def top_events(ev: Table, top: int | None, excluded: Sequence[int] = ()) -> tupl
     def count(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         u, e = cols["u"], cols["e"]
         keep = ~np.isin(e, out)
-        codes, users = users_per_code(u[keep] - u.min(initial=0), e[keep])
+        codes, users = users_per_code(u[keep], e[keep])
         return {"e": codes, "users": users}
 
     summed = users_per_key(ev, ("u", "e"), count, ("e",))
@@ -67,7 +67,7 @@ def top_pairs(ev: Table, top: int, excluded: Sequence[int] = ()) -> list[tuple[i
         u, e, e2 = cols["u"], cols["e"], cols["e2"]
         keep = (e2 >= 0) & ~np.isin(e, out) & ~np.isin(e2, out)
         key, width = pair_keys(e[keep], e2[keep])
-        codes, users = users_per_code(u[keep] - u.min(initial=0), key)
+        codes, users = users_per_code(u[keep], key)
         return {"a": codes // width, "b": codes % width, "users": users}
 
     summed = users_per_key(ev, ("u", "e", "e2"), count, ("a", "b"))

@@ -126,7 +126,7 @@ def directly_follows_table(ev: Table, segmented: bool = False) -> dict[str, np.n
         step = cols["e2"] >= 0
         s = cols["s"][step] if segmented else None
         key, width = pair_keys(cols["e"][step], cols["e2"][step], s)
-        codes, users = users_per_code(cols["u"][step] - cols["u"].min(initial=0), key)
+        codes, users = users_per_code(cols["u"][step], key)
         first = 0 if s is None else s.min(initial=0)
         return {"s": codes // (width * width) + first, "a": codes // width % width, "b": codes % width,
                 "users": users}
@@ -216,10 +216,12 @@ def users_per_code(u: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The codes (ascending) that rows carry and how many distinct users ``u`` carry each."""
     if not len(code):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    u = np.asarray(u, dtype=np.int64)
+    u = u - u.min()  # the users of a chunk are a range of codes: count over that range only
     width, users = int(code.max()) + 1, int(u.max()) + 1
     if users * width <= 4 * len(code):  # few codes: a users × codes bitmap is smaller than the rows
         seen = np.zeros(users * width, dtype=bool)
-        seen[np.asarray(u, dtype=np.int64) * width + code] = True
+        seen[u * width + code] = True
         counts = np.count_nonzero(seen.reshape(users, width), axis=0)
         found = np.flatnonzero(counts)
         return found, counts[found].astype(np.int64)

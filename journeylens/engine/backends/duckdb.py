@@ -258,14 +258,14 @@ def _group_chunks(table: DuckTable, group: str, rows: int) -> list[str]:
 
 
 def map_groups(table: DuckTable, group: str, fn: Callable[[pa.Table], pa.Table],
-               columns: Sequence[str] | None = None, rows: int | None = None) -> DuckTable:
+               columns: Sequence[str] | None = None) -> DuckTable:
     """A held table of ``fn`` applied to ``table`` in chunks of whole groups (see
     :meth:`Backend.map_groups`), appended in turn: a pass over every group that holds one chunk
     in memory at a time, where a SQL window over the whole table sorts it all and spills."""
     db = table.db
     with db.lock:
         out: DuckTable | None = None
-        ranges = _group_chunks(table, group, rows or CHUNK_ROWS)
+        ranges = _group_chunks(table, group, CHUNK_ROWS)
         read = "*" if columns is None else ", ".join(dict.fromkeys([group, "i", *columns]))
         for k, where in enumerate(ranges):
             rows_in = _ordered(db.con.sql(f"SELECT {read} FROM {table.name} WHERE {where}").to_arrow_table(), group)
