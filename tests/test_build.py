@@ -272,3 +272,14 @@ def test_text_codes_agree_with_pandas_for_few_and_many_distinct_values(n, distin
     got = pd.Series(np.append(np.asarray(labels, dtype=object), None)[codes])  # code -1: the extra None
     assert got.isna().tolist() == expected.isna().tolist()
     assert got.dropna().tolist() == expected.dropna().tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(st.characters(blacklist_categories=["Cs"]), max_size=4)), max_size=60))
+def test_sorted_codes_order_any_text_by_code_point_as_python_does(values):
+    # the engine sorts the distinct values: its order must be Python's (code points), repeats share a code
+    from journeylens.io.encode import sorted_codes
+
+    codes, labels = sorted_codes(pd.Series(values, dtype="string[pyarrow]"))
+    assert list(labels) == sorted({v for v in values if v is not None})
+    assert [None if c < 0 else labels[c] for c in codes] == values

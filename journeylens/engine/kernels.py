@@ -216,8 +216,8 @@ def users_per_code(u: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The codes (ascending) that rows carry and how many distinct users ``u`` carry each."""
     if not len(code):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    u = np.asarray(u, dtype=np.int64)
-    u = u - u.min()  # the users of a chunk are a range of codes: count over that range only
+    # the users of a chunk are a range of codes: count over that range only (one pass, one new array)
+    u = np.subtract(u, np.int64(u.min()), dtype=np.int64)
     width, users = int(code.max()) + 1, int(u.max()) + 1
     if users * width <= 4 * len(code):  # few codes: a users × codes bitmap is smaller than the rows
         seen = np.zeros(users * width, dtype=bool)
@@ -290,9 +290,8 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
     counted = None if is_held(ev) else counted_sequences(np.asarray(ev["g"]), np.asarray(ev["e"]))
     order = None if counted is None else sequence_order(counted["v"], counted["n"])
     if order is not None:
-        picked = counted["v"].take(pa.array(order[:top]))
-        return (picked.offsets.to_numpy().astype(np.int64), picked.flatten().to_numpy().astype(np.int64),
-                counted["n"][order[:top]], len(order), int(counted["n"].sum()))
+        offsets, codes = picked_sequences(counted["v"], order[:top])
+        return offsets, codes, counted["n"][order[:top]], len(order), int(counted["n"].sum())
     merged = None if counted is not None else backend_of({"ev": ev}).map_groups(ev, "g", _chunk_sequences, ("e",))
     if merged is not None:  # a journey is in one chunk: its sequence is counted once
         summed = "SELECT v, CAST(sum(n) AS BIGINT) AS n FROM c GROUP BY v"
@@ -308,6 +307,30 @@ def variants(ev: Table, top: int | None = None) -> tuple[np.ndarray, np.ndarray,
     seqs = table.column("v").combine_chunks()
     return (seqs.offsets.to_numpy().astype(np.int64), seqs.values.to_numpy().astype(np.int64),
             table.column("n").to_numpy(), *totals)
+
+
+def picked_sequences(sequences: pa.LargeListArray, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and codes of ``sequences[picked]``, flat (a numpy gather: Arrow's list ``take`` is 8x slower).
+
+    >>> s = pa.LargeListArray.from_arrays(np.array([0, 2, 3]), np.array([5, 6, 7]))
+    >>> [a.tolist() for a in picked_sequences(s, np.array([1, 0]))]
+    [[0, 1, 3], [7, 5, 6]]
+    """
+    bounds = sequences.offsets.to_numpy().astype(np.int64)
+    offsets, rows = run_rows(bounds[picked], np.diff(bounds)[picked])
+    return offsets, sequences.values.to_numpy().astype(np.int64)[rows]
+
+
+def run_rows(starts: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the runs ``starts[k] : starts[k] + size[k]`` one after another, and the offsets of
+    each run among them.
+
+    >>> [a.tolist() for a in run_rows(np.array([4, 0]), np.array([2, 1]))]
+    [[0, 2, 3], [4, 5, 0]]
+    """
+    offsets = np.zeros(len(size) + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    return offsets, np.repeat(starts - offsets[:-1], size) + np.arange(offsets[-1])
 
 
 def _chunk_sequences(chunk: pa.Table) -> pa.Table:
@@ -343,10 +366,7 @@ def counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
     model = first[variant]
     if (lengths[model] != lengths).any() or (e[np.repeat(starts[model], lengths) + position] != e).any():
         return None
-    size = lengths[first]
-    offsets = np.zeros(len(first) + 1, dtype=np.int64)
-    np.cumsum(size, out=offsets[1:])
-    rows = np.repeat(starts[first] - offsets[:-1], size) + np.arange(offsets[-1])
+    offsets, rows = run_rows(starts[first], lengths[first])
     sequences = pa.LargeListArray.from_arrays(offsets, e[rows].astype(np.int64))
     return {"v": sequences, "n": np.bincount(variant).astype(np.int64), "of": variant.astype(np.int64)}
 

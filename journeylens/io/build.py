@@ -53,7 +53,6 @@ from .timestamps import OK as TIME_OK
 from .timestamps import (
     OUT_OF_RANGE,
     UNPARSABLE,
-    UTC_DTYPE,
     check_tz,
     check_unit,
     format_grammar,
@@ -317,7 +316,8 @@ def build_log(
 
     cols: dict[str, Any] = {
         "user_id": categorical(user, users),
-        "timestamp": pd.array(time_us.view("datetime64[us]"), dtype=UTC_DTYPE, copy=False),
+        # localizing a Series to UTC is a view; pd.array(…, dtype=UTC) converts value by value (0.2 s at 10M)
+        "timestamp": pd.Series(time_us.view("datetime64[us]"), copy=False).dt.tz_localize("UTC").array,
         "event": categorical(event[order], events),
     }
     _add_columns(cols, raw, order, roles, levels, options)
