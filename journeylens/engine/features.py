@@ -178,14 +178,25 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
     def per_user(mask: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(user if mask is None else user[mask], minlength=n).astype(np.float64)
 
-    def per_user_code(code: np.ndarray, width: int, mask: np.ndarray | None = None) -> np.ndarray:
-        """(users × width) counts of ``code`` (0 ≤ code < width) over the rows in ``mask``.
+    def per_user_code(code: np.ndarray, width: int, mask: np.ndarray | None = None,
+                      over: np.ndarray | None = None) -> np.ndarray:
+        """(users × width) counts of ``code`` (0 ≤ code < width) over the rows in ``mask``, divided by
+        each user's ``over`` when given.
 
         Rows out of the mask, or without a code, count in a spare last column that is dropped: no
-        filtered copies of the rows, and the bins are written in row order (users are contiguous)."""
-        slot = np.where(code >= 0 if mask is None else mask & (code >= 0), code, width)
-        counts = np.bincount(user * (width + 1) + slot, minlength=n * (width + 1))
-        return counts.reshape(n, width + 1)[:, :width]
+        filtered copies of the rows, and the bins are written in row order (users are contiguous).
+        Fresh pages are what this costs most, so one row-sized key is made and the counts are divided
+        where they lie (numpy's ufuncs are exact on overlapping operands)."""
+        counted = code >= 0 if mask is None else mask & (code >= 0)
+        key = user * (width + 1)
+        np.add(key, code, out=key, where=counted)
+        np.add(key, width, out=key, where=~counted)
+        counts = np.bincount(key, minlength=n * (width + 1)).reshape(n, width + 1)
+        if over is None:
+            return counts[:, :width]
+        shares = counts.view(np.float64)
+        np.divide(counts, over[:, None], out=shares)
+        return shares[:, :width]
 
     keep = ~np.isin(e, np.asarray(excluded, dtype=np.int64))
     keep_next = ~np.isin(e2, np.asarray(excluded, dtype=np.int64))
@@ -207,7 +218,7 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
                 "median_gap_s": gaps["m"].astype(np.float64) / 1_000_000,
                 "mean_gap_s": gaps["a"].astype(np.float64) / 1_000_000})
     for code, prefix, names in levels:
-        shares = per_user_code(np.asarray(ev[code]), len(names), keep) / rows[:, None]
+        shares = per_user_code(np.asarray(ev[code]), len(names), keep, over=rows)
         out.update({f"{prefix}:{name}": shares[:, k] for k, name in enumerate(names)})
     if stages is not None:
         code, names = stages
@@ -218,7 +229,7 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
     width = int(max(e.max(initial=-1), e2.max(initial=-1), *(max(a, b) for a, b, _ in pairs), 0)) + 1
     column = np.full(width, -1, dtype=np.int64)
     column[[k for k, _ in events]] = np.arange(len(events))
-    shares = per_user_code(column[e], len(events)) / rows[:, None]
+    shares = per_user_code(column[e], len(events), over=rows)
     out.update({f"event:{name}": shares[:, j] for j, (_, name) in enumerate(events)})
     if other:
         out["event:(other)"] = per_user(keep & (column[e] < 0)) / rows
@@ -231,7 +242,7 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
         table = np.full((f + 1) * (s + 1), -1, dtype=np.int64)
         table[[row[a] * (s + 1) + col[b] for a, b, _ in pairs]] = np.arange(len(pairs))
         hit = table[row[e] * (s + 1) + col[e2]]
-        shares = per_user_code(hit, len(pairs)) / steps[:, None]
+        shares = per_user_code(hit, len(pairs), over=steps)
         out.update({f"bigram:{name}": shares[:, j] for j, (_, _, name) in enumerate(pairs)})
     for name, codes in outcomes:
         out[name] = (per_user(np.isin(e, np.asarray(codes, dtype=np.int64))) > 0).astype(np.float64)
