@@ -316,7 +316,7 @@ def build_log(
 
     cols: dict[str, Any] = {
         "user_id": categorical(user, users),
-        # localizing a Series to UTC is a view; pd.array(…, dtype=UTC) converts value by value (0.2 s at 10M)
+        # localizing a Series to UTC copies the values in one pass (8 ms at 10M); pd.array(…, dtype=UTC) takes 0.2 s
         "timestamp": pd.Series(time_us.view("datetime64[us]"), copy=False).dt.tz_localize("UTC").array,
         "event": categorical(event[order], events),
     }
