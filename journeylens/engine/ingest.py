@@ -133,8 +133,10 @@ def encode(checked: Any, copies: Any, users: Any, events: Any, levels: Mapping[s
         alias = f"m_{role}"
         tables[alias] = mapping
         joins.append(f"LEFT JOIN {alias} ON k.{column} = {alias}.v")
-        codes.append(f"coalesce({alias}.code, -1) AS {CODED[role]}")
-    cols = ", ".join(["du.code AS u", "k._t AS t", "de.code AS e", *codes,
+        codes.append(f"CAST(coalesce({alias}.code, -1) AS INT) AS {CODED[role]}")
+    # 32-bit codes, as in memory: at 100M events the log and its window pass are 1.2 and 2 GB smaller,
+    # so every later pass spills less (the held pipeline took 131 s instead of 160-176 s)
+    cols = ", ".join(["CAST(du.code AS INT) AS u", "k._t AS t", "CAST(de.code AS INT) AS e", *codes,
                       *(f"{expr} AS {quote(name, d)}" for expr, name in extras), "k._r"])
     inner = f"""
     SELECT {cols} FROM checked k JOIN du ON k._user = du.name JOIN de ON k._event = de.name {' '.join(joins)}
