@@ -299,17 +299,19 @@ def _ordered(rows: pa.Table, group: str) -> pa.Table:
 
 def repeated(table: DuckTable, column: str, where: str) -> DuckTable:
     """See :meth:`Backend.repeated`: the hashes are sorted in numpy, a range of leading bits at a
-    time (about :data:`CHUNK_ROWS` × 16 of them in memory), 8x faster than DuckDB's GROUP BY of
+    time (about :data:`CHUNK_ROWS` × 8 of them in memory), 8x faster than DuckDB's GROUP BY of
     100M distinct values, which spills."""
     db = table.db
     with db.lock:
-        parts = -(-table.count() // (CHUNK_ROWS * 16))
+        parts = -(-table.count() // (CHUNK_ROWS * 8))
         bits = max(parts - 1, 0).bit_length()
         found = [np.zeros(0, dtype=np.uint64)]
         for part in range(1 << bits):
             leading = f" AND ({column} >> {64 - bits}) = {part}" if bits else ""
             rows = db.con.sql(f"SELECT {column} FROM {table.name} WHERE ({where}){leading}").to_arrow_table()
-            values = np.sort(np.asarray(rows.column(0), dtype=np.uint64))
+            values = np.array(rows.column(0), dtype=np.uint64)  # a copy of its own, sorted in place
+            del rows
+            values.sort()
             found.append(np.unique(values[1:][values[1:] == values[:-1]]))
     return ship({"v": np.concatenate(found)}, table)
 
