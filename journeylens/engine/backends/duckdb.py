@@ -309,7 +309,9 @@ def repeated(table: DuckTable, column: str, where: str) -> DuckTable:
         for part in range(1 << bits):
             leading = f" AND ({column} >> {64 - bits}) = {part}" if bits else ""
             rows = db.con.sql(f"SELECT {column} FROM {table.name} WHERE ({where}){leading}").to_arrow_table()
-            values = np.array(rows.column(0), dtype=np.uint64)  # a copy of its own, sorted in place
+            values = np.asarray(rows.column(0), dtype=np.uint64)
+            if not values.flags.writeable:  # Arrow's own buffer: sorted in place on a copy of its own
+                values = values.copy()
             del rows
             values.sort()
             found.append(np.unique(values[1:][values[1:] == values[:-1]]))
