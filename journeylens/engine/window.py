@@ -78,7 +78,7 @@ def _shifted(g: np.ndarray, e: np.ndarray | None, t: np.ndarray) -> Mapping[str,
     dt[tail] = 0
     out = {"dt": dt, "gp": np.where(head == 1, -1, step), "head": head}
     if e is not None:
-        e2 = np.full(n, -1, dtype=np.promote_types(e.dtype, np.int32))  # as narrow as the codes held
+        e2 = np.full(n, -1, dtype=np.promote_types(e.dtype, np.int32))  # the codes' width: 32 bits on a held log
         e2[:-1] = e[1:]
         e2[tail] = -1
         out["e2"] = e2
