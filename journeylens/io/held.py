@@ -104,15 +104,14 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
               (f"_es = {INVALID}", "invalid_event", roles["event"]),
               (f"_ts = {UNPARSABLE}", "unparsable_time", roles["time"]),
               (f"({outside})", "out_of_range_time", roles["time"])]
-    keep = ["_user", "_event", "_t", "_ts", *(f"_lv_{r}" for r in ("channel", "session", "device", "stage")
-                                              if r in roles)]
     texts_of_time = kind["time"] in ("text", "binary", "boolean") and unit is None
+    keep = ["_user", "_event", "_t", *(f"_lv_{r}" for r in ("channel", "session", "device", "stage") if r in roles)]
     table = ingest.stable(table)
     coded_roles = {roles[r] for r in (*_CODED_ROLES, "time") if r in roles}
     raw = [k for k, n in enumerate(names) if n not in coded_roles]  # the value and the extra columns
     hashed = None if options.duplicates == "keep" else len(names)
-    checked = ingest.check(table, layers + time_layers, checks, keep + (["_tt"] if texts_of_time else []), raw,
-                           hashed)
+    checked = ingest.check(table, layers + time_layers, checks, keep + (["_tt", "_ts"] if texts_of_time else []),
+                           raw, hashed)
     if texts_of_time and options.time_format is None:
         # As in memory: one format guessed from the first value (in source order) that is not ISO, tried on those
         sample = ingest.scalars(f"SELECT _tt AS v FROM src WHERE _ts = {UNPARSABLE} ORDER BY _r LIMIT 1",
@@ -122,7 +121,7 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
             time_layers = _time(table, col["time"], kind["time"], roles["time"], options, d, guessed)[0]
             checked = ingest.check(table, layers + time_layers, checks, keep, raw, hashed)
     copies = None if hashed is None else ingest.duplicates(table, checked, hashed)
-    quarantine = ingest.quarantine(table, checked, copies, _quarantine_names(names))
+    quarantine = ingest.quarantine(table, checked, checks, copies, _quarantine_names(names))
     read, bad = ingest.counts(checked, quarantine)
     if options.strict and bad:
         strict = dialect.run("SELECT reason, count(*) AS n FROM q WHERE reason <> 'duplicate' OR "
