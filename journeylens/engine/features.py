@@ -100,7 +100,7 @@ def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], eve
     share of the remaining behaviour rows; ``pairs``: (code, code, column name) bigrams;
     ``outcomes``: (column name, codes) flags "the user did one of these";
     ``stages``: the code column of stages (reached flags and furthest stage);
-    ``user_table``: a ``user_id`` column from ``users(code, name)`` (code = position), else keep ``u``.
+    ``user_table``: join ``users(code, name)`` for a ``user_id`` column, else keep ``u``.
     A user with a single event has no gap: the gap columns are NULL, not 0.
     """
     d = dialect_of(ev)
@@ -146,11 +146,6 @@ def feature_sql(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], eve
     body = f"SELECT u, {', '.join(cols)} FROM ev GROUP BY u"
     if not user_table:
         return body + " ORDER BY u"
-    if d == "duckdb":
-        # A dictionary's code is the name's position: DuckDB indexes one list of the names. A hash join
-        # would hold its table through the whole aggregation, which then spills more (at 10M users,
-        # 29-32 s against 25 s for the aggregation alone; the list costs nothing measurable)
-        return f"SELECT (SELECT list(name ORDER BY code) FROM users)[f.u + 1] AS user_id, f.* FROM ({body}) f"
     return f"SELECT users.name AS user_id, f.* FROM ({body}) f JOIN users ON f.u = users.code"
 
 
