@@ -80,7 +80,7 @@ def run_journeylens(path: str) -> dict:
 
 def run_held(path: str, engine: str) -> dict:
     """The same pipeline on a log held by ``engine`` (DuckDB on disk, or Spark local mode): only small
-    results and the per-user table's row count and column sums come back."""
+    results and the per-user table's row count, column sums and user-id lengths come back."""
     t = time.perf_counter()
     import journeylens as jl
     from journeylens.engine.sql import dialect_of, quote, run
@@ -97,9 +97,10 @@ def run_held(path: str, engine: str) -> dict:
     found = jl.variants(log, top=20)
     t4 = time.perf_counter()
     features = jl.user_features(log, as_table=True)
-    # a sum of every column: what comes back needs every feature, whatever an optimiser may prune for a count
+    # a sum of every column, the user ids' lengths too: what comes back needs every feature and every
+    # name, whatever an optimiser may prune for a count
     sums = ", ".join(f"sum({quote(c, dialect_of(features))})" for c in features.columns if c != "user_id")
-    users = int(run(f"SELECT count(*) AS n, {sums} FROM f", {"f": features})["n"][0])
+    users = int(run(f"SELECT count(*) AS n, sum(length(user_id)) AS chars, {sums} FROM f", {"f": features})["n"][0])
     t5 = time.perf_counter()
     return {"import_s": t0 - t, "load_s": t1 - t0, "sessionize_s": t2 - t1, "dfg_s": t3 - t2,
             "variants_s": t4 - t3, "features_s": t5 - t4, "work_s": t5 - t1, "total_s": t5 - t0,
@@ -290,8 +291,9 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
            "(30 min) → `dfg` (counts, users, mean/median/p90 gaps) → `variants` → `user_features`.",
            "- **journeylens-duckdb**, **journeylens-spark**: the same steps on a log held by DuckDB on disk "
            "(`read_parquet(engine='duckdb')`, for logs larger than memory) or by Spark local mode; the "
-           "per-user table stays in the engine (`user_features(as_table=True)`) and only its row count and "
-           "column sums come back (so that no engine can skip computing a feature). "
+           "per-user table stays in the engine (`user_features(as_table=True)`) and only its row count, "
+           "column sums and the total length of its user ids come back (so that no engine can skip computing "
+           "a feature or a name). "
            f"Beyond {LARGE:,} events only these run (DuckDB memory limit {HELD_MEMORY_LIMIT}, so it spills to disk "
            "and the process stays within 8 GB).",
            "- **pm4py**: `pandas.read_parquet` → `format_dataframe` → `discover_dfg` → "
