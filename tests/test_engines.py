@@ -277,6 +277,35 @@ def test_a_duckdb_log_passed_over_in_chunks_of_a_few_users_agrees(frame, log, go
     pd.testing.assert_frame_equal(variants(a, per="session").to_frame(), variants(b, per="session").to_frame())
 
 
+def test_chunks_cut_from_a_sample_of_whole_vectors_hold_whole_users_and_agree(tmp_path, monkeypatch):
+    """A large table's chunk edges come from a sample of whole vectors (random, so the edges move from
+    call to call): the chunks are still balanced, each holds whole users, and the results agree."""
+    from journeylens.engine.backends import duckdb as held_duckdb
+
+    rng = np.random.default_rng(3)
+    n = 300_000  # 30k users, about 10 events each, in no order
+    frame = pd.DataFrame({"user": rng.integers(0, 30_000, n).astype(str),
+                          "time": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**7, n), "s"),
+                          "event": rng.choice(EVENTS, n)})
+    path = tmp_path / "events.parquet"
+    frame.to_parquet(path)
+    monkeypatch.setattr(held_duckdb, "CHUNK_ROWS", 30_000)
+    monkeypatch.setattr(held_duckdb, "SAMPLED_VECTORS", 2)  # 14% of the rows: the vector sample, not every few rows
+    sampled, cut = [], held_duckdb._group_chunks
+    monkeypatch.setattr(held_duckdb, "_group_chunks", lambda *a: sampled.append(cut(*a)) or sampled[-1])
+    held, log = jl.read_parquet(path, engine="duckdb"), jl.from_pandas(frame)
+    s_held, s_mem = sessionize(held, gap=GAP), sessionize(log, gap=GAP)
+    pd.testing.assert_frame_equal(sessions(s_held), sessions(s_mem))
+    assert_same_dfg(dfg_frame(dfg(s_held)), dfg_frame(dfg(s_mem)), exact_mean=True)
+    pd.testing.assert_frame_equal(variants(s_held).to_frame(), variants(s_mem).to_frame())
+    pd.testing.assert_frame_equal(user_features(s_held), user_features(s_mem), check_exact=False, rtol=1e-12)
+    ev = s_held.journeys(per="user", window=False)
+    sizes = [int(dialect.run(f"SELECT count(*) AS n FROM ev WHERE {w}", {"ev": ev})["n"][0])
+             for w in cut(ev, "g", 30_000)]
+    assert sum(sizes) == n and len(sizes) >= 8 and max(sizes) < 3 * 30_000
+    assert all(len(r) >= 8 for r in sampled)
+
+
 def test_without_pyspark_the_error_says_what_to_install(monkeypatch):
     import sys
 
