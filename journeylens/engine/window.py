@@ -71,12 +71,14 @@ def _shifted(g: np.ndarray, e: np.ndarray | None, t: np.ndarray) -> Mapping[str,
     tail = np.empty(n, dtype=bool)  # last row of its group
     tail[:-1] = head[1:] == 1
     tail[-1:] = True
+    # fresh pages are what this pass costs most: the steps are made once and become the gaps in place
     step = np.zeros(n, dtype=np.int64)
-    step[1:] = np.diff(t)
+    np.subtract(t[1:], t[:-1], out=step[1:])
     dt = np.zeros(n, dtype=np.int64)
     dt[:-1] = step[1:]
     dt[tail] = 0
-    out = {"dt": dt, "gp": np.where(head == 1, -1, step), "head": head}
+    step[head.view(bool)] = -1
+    out = {"dt": dt, "gp": step, "head": head}
     if e is not None:
         e2 = np.full(n, -1, dtype=np.promote_types(e.dtype, np.int32))  # the codes' width: 32 bits on a held log
         e2[:-1] = e[1:]
