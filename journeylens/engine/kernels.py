@@ -81,9 +81,10 @@ def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: i
     n = len(user)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    sql = session_starts_sql(gap_us, max_us) + "ORDER BY i"
     ev = neighbours({"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}, group="u", codes=False)
-    out = run(sql, {"ev": ev})
+    if not max_us:  # GAP_SESSION_SQL's rule as a mask over the pass (a query sorted the rows back by i)
+        return (ev["head"] == 1) | (ev["gp"] > int(gap_us))
+    out = run(session_starts_sql(gap_us, max_us) + "ORDER BY i", {"ev": ev})
     return out["start"].astype(bool)
 
 
