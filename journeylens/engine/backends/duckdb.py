@@ -255,10 +255,10 @@ def _group_chunks(table: DuckTable, group: str, rows: int) -> list[str]:
         con, where = table.db.con, f"{group} IS NOT NULL"
         values = np.zeros(0)
         share = 100 * SAMPLED_VECTORS * k * VECTOR_ROWS / n
-        if share <= 25:
+        if share <= 25:  # beyond a quarter of the vectors a sample reads most of the table anyway
             sampled = con.sql(f"SELECT {group} AS g FROM {table.name} TABLESAMPLE {share:.6f}% (system) WHERE {where}")
             values = np.asarray(sampled.to_arrow_table().column("g"))
-        if len(values) < k * VECTOR_ROWS:
+        if len(values) < k * VECTOR_ROWS:  # fewer rows than a vector per chunk: too thin for the quantiles
             step = max(1, n // (k * 64))
             sampled = con.sql(f"SELECT {group} AS g FROM {table.name} WHERE i % {step} = 0 AND {where}")
             values = np.asarray(sampled.to_arrow_table().column("g"))
