@@ -402,8 +402,9 @@ def _held_row_counts() -> list[int]:
 
     gc.collect()
     con = held_database().con
-    names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'temp'").fetchall()]
-    return [int(con.execute(f"SELECT count(*) FROM temp.{n}").fetchall()[0][0]) for n in names]
+    names = con.execute("SELECT database_name || '.' || schema_name || '.' || table_name FROM duckdb_tables() "
+                        "WHERE database_name IN ('temp', current_database())").fetchall()
+    return [int(con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0]) for (n,) in names]
 
 
 def test_a_held_log_keeps_one_copy_of_its_rows(tmp_path):

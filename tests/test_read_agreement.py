@@ -255,6 +255,12 @@ def test_ids_of_every_type(tmp_path):
     mem = agree(write(tmp_path, "events.parquet", {"user_id": ["u"] * n, "timestamp": base["timestamp"],
                                                    "event": events, "channel": events}))
     assert mem.summary()["quarantine_reasons"] == {"undecodable_text": 2, "missing_event": 1}
+    # events and channels of numbers: integers are numbered by value on DuckDB, floats are not (-0.0 = 0.0)
+    for names in (pa.array([3, None, -5, 3, 2 ** 62, 0], pa.int64()),
+                  pa.array([1, 2, 1, 2 ** 64 - 1, None, 0], pa.uint64()), [0.0, -0.0, 1.0, float("nan"), 1.5, 0.0]):
+        columns = {"user_id": ["u", "v"] * 3, "timestamp": base["timestamp"], "event": names, "channel": names}
+        mem = agree(write(tmp_path, "number_events.parquet", columns))
+        assert mem.rows_quarantined >= 1  # the missing event
     times = pa.array([b"2024-01-01", b" 2024-01-02T10:00Z", b"\xff", None, b"1709287200", b"soon"], pa.binary())
     mem = agree(write(tmp_path, "binary_times.parquet", {"user_id": ["u"] * n, "timestamp": times,
                                                          "event": base["event"]}))

@@ -7,7 +7,9 @@ in an engine (a DuckDB database on disk, or Spark); the readers
 1. ``checked``: every source row with its user and event text (``_user``,
    ``_event``), its time in epoch µs (``_t``), the text of its coded levels
    (``_lv_<role>``), and the number of the first failing check as ``_check``
-   (0 when every check passes), which the quarantine names;
+   (0 when every check passes), which the quarantine names; a column of names
+   (events, channels) may be read by :func:`named_values` first, and then
+   ``checked`` holds the number of each row's source value instead of its text;
    the source columns themselves only where they are read again (values, extra
    columns): the quarantine takes its rows' original values from the source;
 2. duplicates: the rows that pass every check and copy an earlier such row
@@ -74,12 +76,14 @@ def check(table: Any, layers: Sequence[Sequence[str]], checks: Sequence[tuple[st
     Only the source columns that are read later are kept: a table of texts is slow to write, and the
     quarantine's original values come from the source by ``_r``. The failed check is a number that the
     quarantine names, not two texts of 16 bytes a row: at 100M rows, 3 GB less to spill and read back.
+    The table is a scratch one (see :func:`~journeylens.engine.backends.duckdb.held_table`): the
+    encoding reads it once (the duplicates and the quarantine read a few of its rows).
     """
     failed = " ".join(f"WHEN {cond} THEN {k}" for k, (cond, _, _) in enumerate(checks, start=1))
     hashed = [] if width is None else [f"{{hash}}({', '.join(position(k) for k in range(width))}) AS _h"]
     kept = ", ".join(["_r", *(position(k) for k in raw), *keep, *hashed])
     sql = f"SELECT {kept}, CAST(CASE {failed} ELSE 0 END AS SMALLINT) AS _check FROM src"
-    return frame(sql, {"src": layered(table, layers)}, materialise=True)
+    return frame(sql, {"src": layered(table, layers)}, materialise=True, scratch=True)
 
 
 def duplicates(table: Any, checked: Any, width: int) -> Any:
@@ -98,33 +102,75 @@ def duplicates(table: Any, checked: Any, width: int) -> Any:
         SELECT _r FROM copy WHERE _copy > 1""", {"checked": checked, "src": table, "rep": rep}, materialise=True)
 
 
-def dictionary(checked: Any, column: str) -> tuple[Any, pd.Index]:
-    """Codes of the sorted distinct values of ``column`` among accepted rows (held table ``name, code``)
-    and the values (position = code)."""
-    coded = frame(f"""
-        SELECT name, row_number() OVER (ORDER BY name) - 1 AS code
-        FROM (SELECT DISTINCT {column} AS name FROM checked WHERE _check = 0 AND {column} IS NOT NULL) d
-        """, {"checked": checked}, materialise=True)
+def named_values(table: Any, column: str, layers: Sequence[Sequence[str]], text: str, status: str) -> Any:
+    """The distinct values ``v`` of the source's ``column`` (NULL left out), numbered ``k``, with their
+    rule's ``name`` (the text expression ``text`` over ``layers``) and ``status`` (materialised).
+
+    For columns of few values (events, channels): the rule runs on the distinct values instead of on
+    every row, and :func:`check` keeps each row's number instead of its text (at 100M events, the event
+    and channel texts are 2 GB of a table that is spilled and read back).
+    """
+    distinct = frame(f"SELECT DISTINCT {column} FROM src WHERE {column} IS NOT NULL", {"src": table})
+    # 32-bit numbers: ``checked`` is a scratch table, stored uncompressed
+    sql = (f"SELECT {column} AS v, CAST(row_number() OVER (ORDER BY {column}) AS INT) AS k, {text} AS name, "
+           f"{status} AS s FROM src")
+    return frame(sql, {"src": layered(distinct, layers)}, materialise=True)
+
+
+def keyed(table: Any, named: Mapping[str, tuple[str, Any]], missing: int) -> Any:
+    """``table`` with, for each role of ``named`` (role → (source column, :func:`named_values`)), the
+    number ``_k_<role>`` of the row's value and its status ``_ks_<role>`` (``missing`` for NULL); lazy."""
+    tables, joins, items = {"src": table}, [], []
+    for role, (column, names) in named.items():
+        tables[f"n_{role}"] = names
+        joins.append(f"LEFT JOIN n_{role} ON src.{column} = n_{role}.v")
+        items += [f"n_{role}.k AS _k_{role}", f"coalesce(n_{role}.s, {int(missing)}) AS _ks_{role}"]
+    return frame(f"SELECT src.*, {', '.join(items)} FROM src {' '.join(joins)}", tables) if named else table
+
+
+def _accepted(checked: Any, column: str, names: Any) -> Any:
+    """The distinct texts ``name`` of ``column`` among accepted rows (lazy); with ``names``
+    (:func:`named_values`), ``column`` holds their numbers."""
+    if names is None:
+        return frame(f"SELECT DISTINCT {column} AS name FROM checked WHERE _check = 0 AND {column} IS NOT NULL",
+                     {"checked": checked})
+    return frame(f"SELECT DISTINCT n.name FROM n JOIN (SELECT DISTINCT {column} AS k FROM checked WHERE _check = 0) a "
+                 "ON n.k = a.k WHERE n.name IS NOT NULL", {"checked": checked, "n": names})
+
+
+def dictionary(checked: Any, column: str, names: Any = None) -> tuple[Any, pd.Index, Any]:
+    """Codes of the sorted distinct texts of ``column`` among accepted rows (held table ``name, code``),
+    the texts (position = code), and the mapping ``v, code`` from the values of ``column`` (texts, or
+    numbers of ``names``: :func:`named_values`) for :func:`encode`."""
+    coded = frame("SELECT name, row_number() OVER (ORDER BY name) - 1 AS code FROM d",
+                  {"d": _accepted(checked, column, names)}, materialise=True)
     # Arrow-backed: a log of millions of users keeps their ids compactly
-    names = query("SELECT name FROM coded ORDER BY code", {"coded": coded}).column("name")
-    return coded, pd.Index(pd.array(names.to_pandas(types_mapper=pd.ArrowDtype), dtype="string[pyarrow]"))
+    texts = query("SELECT name FROM coded ORDER BY code", {"coded": coded}).column("name")
+    index = pd.Index(pd.array(texts.to_pandas(types_mapper=pd.ArrowDtype), dtype="string[pyarrow]"))
+    mapping = frame("SELECT name AS v, code FROM coded", {"coded": coded})
+    return coded, index, mapping if names is None else by_number(names, mapping)
 
 
-def distinct_text(checked: Any, column: str) -> list[str]:
-    """The distinct values of the text column ``column`` among accepted rows (NULL left out)."""
-    out = run(f"SELECT DISTINCT {column} AS v FROM checked WHERE _check = 0 AND {column} IS NOT NULL",
-              {"checked": checked})
-    return sorted(out["v"].tolist())
+def by_number(names: Any, codes: Any) -> Any:
+    """The mapping ``v, code`` from the numbers of ``names`` (:func:`named_values`) through the
+    mapping ``v, code`` of their texts ``codes`` (materialised: small)."""
+    return frame("SELECT n.k AS v, c.code FROM n JOIN c ON n.name = c.v", {"n": names, "c": codes}, materialise=True)
 
 
-def encode(checked: Any, copies: Any, users: Any, events: Any, levels: Mapping[str, tuple[str, Any]],
-           extras: Sequence[tuple[str, str]]) -> Any:
-    """The ``coded`` log (materialised): ``i, u, t, e``, the ``c_*`` codes of ``levels``
-    (role → (text column of ``checked``, held mapping ``v, code``)), and ``extras``
-    (select expression over ``checked`` as ``k``, output name); the rows of ``copies``
-    (:func:`duplicates`, or None) are left out."""
+def distinct_text(checked: Any, column: str, names: Any = None) -> list[str]:
+    """The distinct texts of ``column`` among accepted rows (NULL left out), sorted; with ``names``
+    (:func:`named_values`), ``column`` holds their numbers."""
+    return sorted(run("SELECT name FROM d", {"d": _accepted(checked, column, names)})["name"].tolist())
+
+
+def encode(checked: Any, copies: Any, users: tuple[str, Any], events: tuple[str, Any],
+           levels: Mapping[str, tuple[str, Any]], extras: Sequence[tuple[str, str]]) -> Any:
+    """The ``coded`` log (materialised): ``i, u, t, e``, the ``c_*`` codes of ``levels``, and ``extras``
+    (select expression over ``checked`` as ``k``, output name); ``users``, ``events`` and each level
+    (role → …) are a column of ``checked`` and the held mapping ``v, code`` of its values
+    (:func:`dictionary`); the rows of ``copies`` (:func:`duplicates`, or None) are left out."""
     d = dialect_of(checked)
-    tables = {"checked": checked, "du": users, "de": events}
+    tables = {"checked": checked, "du": users[1], "de": events[1]}
     copied = ""
     if copies is not None:
         tables["dup"] = copies
@@ -140,7 +186,7 @@ def encode(checked: Any, copies: Any, users: Any, events: Any, levels: Mapping[s
     cols = ", ".join(["CAST(du.code AS INT) AS u", "k._t AS t", "CAST(de.code AS INT) AS e", *codes,
                       *(f"{expr} AS {quote(name, d)}" for expr, name in extras), "k._r"])
     inner = f"""
-    SELECT {cols} FROM checked k JOIN du ON k._user = du.name JOIN de ON k._event = de.name {' '.join(joins)}
+    SELECT {cols} FROM checked k JOIN du ON k.{users[0]} = du.v JOIN de ON k.{events[0]} = de.v {' '.join(joins)}
     WHERE k._check = 0 {copied}
     """
     names = ["i", "u", "t", "e", *(CODED[r] for r in levels), *(quote(n, d) for _, n in extras), "_r AS source_row"]

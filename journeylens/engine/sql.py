@@ -67,12 +67,12 @@ def run(sql: str, tables: Mapping[str, Table]) -> dict[str, np.ndarray]:
     return {c: result.column(c).to_numpy() for c in result.column_names}
 
 
-def frame(sql: str, tables: Mapping[str, Table], materialise: bool = False) -> Any:
+def frame(sql: str, tables: Mapping[str, Table], materialise: bool = False, scratch: bool = False) -> Any:
     """Run ``sql`` over ``tables`` and keep the result where they live: a held table (lazy unless
     ``materialise``: a DuckDB table, a locally checkpointed Spark DataFrame), or numpy columns
     for in-memory tables."""
     engine = backend_of(tables)
-    return engine.frame(engine.render(sql), tables, materialise=materialise)
+    return engine.frame(engine.render(sql), tables, materialise=materialise, scratch=scratch)
 
 
 def columns_of(table: Table) -> list[str]:

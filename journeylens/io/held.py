@@ -47,6 +47,8 @@ from .timestamps import (
 )
 
 _CODED_ROLES = ("user", "event", "channel", "session", "device", "stage")
+#: roles whose values are names, few of them, and the kinds read by :func:`~journeylens.engine.ingest.named_values`
+_NAMED_ROLES, _NAMED_KINDS = ("event", "channel", "device", "stage"), ("text", "binary", "integer")
 
 
 def _full_match(text: str, pattern: str, d: str) -> str:
@@ -72,20 +74,31 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
             raise ColumnError(f"{name}: column {roles[role]!r} holds timestamps or durations; it cannot be the "
                               f"{role}: pass {role}=…")
     col = {role: position(at[c]) for role, c in roles.items()}
-    layers: list[list[str]] = [[], [], []]  # decoded bytes, trimmed text, then the rule's text and status
-    texts: dict[str, tuple[str, str]] = {}
+    table = ingest.stable(table)
+    layers: list[list[str]] = [[], [], []]  # decoded bytes, trimmed text, then the rule's text
+    value: dict[str, tuple[str, str]] = {}  # role → its column in ``checked`` and its status
+    names_of: dict[str, Any] = {}  # role → its source's distinct values (ingest.named_values)
     for role in _CODED_ROLES:
-        if role in roles:
-            decode, trim = id_text_layers(col[role], kind[role], d, f"_i_{role}")
-            layers[0] += decode
-            layers[1] += trim
-            texts[role] = id_text_sql(col[role], kind[role], d, f"_i_{role}", options.na_values)
-    layers[2] += [f"{texts['user'][0]} AS _user", f"{texts['user'][1]} AS _us",
-                  f"{texts['event'][0]} AS _event", f"{texts['event'][1]} AS _es"]
-    for role in ("channel", "session", "device", "stage"):
-        if role in texts:
-            layers[2] += [f"(CASE WHEN {texts[role][1]} = {OK} THEN {texts[role][0]} END) AS _lv_{role}",
-                          f"{texts[role][1]} AS _ls_{role}"]
+        if role not in roles:
+            continue
+        decode, trim = id_text_layers(col[role], kind[role], d, f"_i_{role}")
+        text, status = id_text_sql(col[role], kind[role], d, f"_i_{role}", options.na_values)
+        # Names (events, channels …) are few: the rule runs on their distinct values, and ``checked``
+        # keeps a number per row. Ids stay texts: numbering millions costs what their texts would.
+        # Floats are not numbered by value: -0.0 = 0.0, yet the rule may tell them apart.
+        if role in _NAMED_ROLES and kind[role] in _NAMED_KINDS:
+            names_of[role] = ingest.named_values(table, col[role], [decode, trim], text, status)
+            value[role] = (f"_k_{role}", f"_ks_{role}")
+            continue
+        layers[0] += decode
+        layers[1] += trim
+        label = {"user": "_user", "event": "_event"}.get(role, f"_lv_{role}")
+        layers[2].append(f"{text} AS {label}" if role in ("user", "event") else
+                         f"(CASE WHEN {status} = {OK} THEN {text} END) AS {label}")
+        value[role] = (label, status)
+    # the statuses under the names that the checks read
+    layers.append([f"{value[r][1]} AS {s}" for r, s in (("user", "_us"), ("event", "_es"))] +
+                  [f"{value[r][1]} AS _ls_{r}" for r in ("channel", "session", "device", "stage") if r in roles])
     time_layers, unit, time_undecodable = _time(table, col["time"], kind["time"], roles["time"], options, d)
 
     undecodable = [(f"_us = {UNDECODABLE}", roles["user"]), (f"_es = {UNDECODABLE}", roles["event"]),
@@ -105,12 +118,13 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
               (f"_ts = {UNPARSABLE}", "unparsable_time", roles["time"]),
               (f"({outside})", "out_of_range_time", roles["time"])]
     texts_of_time = kind["time"] in ("text", "binary", "boolean") and unit is None
-    keep = ["_user", "_event", "_t", *(f"_lv_{r}" for r in ("channel", "session", "device", "stage") if r in roles)]
-    table = ingest.stable(table)
+    keep = [value["user"][0], value["event"][0], "_t",
+            *(value[r][0] for r in ("channel", "session", "device", "stage") if r in roles)]
     coded_roles = {roles[r] for r in (*_CODED_ROLES, "time") if r in roles}
     raw = [k for k, n in enumerate(names) if n not in coded_roles]  # the value and the extra columns
     hashed = None if options.duplicates == "keep" else len(names)
-    checked = ingest.check(table, layers + time_layers, checks, keep + (["_tt", "_ts"] if texts_of_time else []),
+    source = ingest.keyed(table, {r: (col[r], v) for r, v in names_of.items()}, NO_TEXT)
+    checked = ingest.check(source, layers + time_layers, checks, keep + (["_tt", "_ts"] if texts_of_time else []),
                            raw, hashed)
     if texts_of_time and options.time_format is None:
         # As in memory: one format guessed from the first value (in source order) that is not ISO, tried on those
@@ -119,7 +133,7 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
         guessed = guessed_grammar(str(sample), options.dayfirst) if sample is not None else None
         if guessed is not None:
             time_layers = _time(table, col["time"], kind["time"], roles["time"], options, d, guessed)[0]
-            checked = ingest.check(table, layers + time_layers, checks, keep, raw, hashed)
+            checked = ingest.check(source, layers + time_layers, checks, keep, raw, hashed)
     copies = None if hashed is None else ingest.duplicates(table, checked, hashed)
     quarantine = ingest.quarantine(table, checked, checks, copies, _quarantine_names(names))
     read, bad = ingest.counts(checked, quarantine)
@@ -130,15 +144,16 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
         if len(strict["n"]):
             found = ", ".join(f"{r}: {n}" for r, n in zip(strict["reason"], strict["n"]))
             raise ValidationError(f"{name}: {int(strict['n'].sum())} row(s) rejected with strict=True ({found})")
-    users, user_names = ingest.dictionary(checked, "_user")
-    events, event_names = ingest.dictionary(checked, "_event")
+    users, user_names, user_codes = ingest.dictionary(checked, value["user"][0])
+    events, event_names, event_codes = ingest.dictionary(checked, value["event"][0], names_of.get("event"))
     levels, level_names = {}, {}
     for role in CODED:
         if role in roles:
-            mapping, labels = _level_mapping(checked, role, options)
-            levels[role], level_names[role] = (f"_lv_{role}", mapping), labels
+            mapping, labels = _level_mapping(checked, role, value[role][0], names_of.get(role), options)
+            levels[role], level_names[role] = (value[role][0], mapping), labels
     extras = _extras(names, kinds, roles, at, options, d)
-    coded = ingest.encode(checked, copies, users, events, levels, extras)
+    coded = ingest.encode(checked, copies, (value["user"][0], user_codes), (value["event"][0], event_codes), levels,
+                          extras)
     accepted = int(dialect.run("SELECT count(*) AS n FROM c", {"c": coded})["n"][0])  # counted, not inferred
     params: dict[str, Any] = {"duplicates": options.duplicates}
     if unit is not None:
@@ -248,20 +263,23 @@ def _unit(table: Any, expr: str, label: str) -> str:
     return unit_from_counts({k: int(v or 0) for k, v in counts.items()}, label)
 
 
-def _level_mapping(checked: Any, role: str, options: LoadOptions) -> tuple[Any, pd.Index]:
-    """Held mapping ``v → code`` of a level's distinct texts, and the level names (position = code).
+def _level_mapping(checked: Any, role: str, column: str, names: Any, options: LoadOptions) -> tuple[Any, pd.Index]:
+    """Held mapping ``v → code`` of a level's values in ``column`` of ``checked`` (texts, or numbers of
+    ``names``: :func:`~journeylens.engine.ingest.named_values`), and the level names (position = code).
 
     Channels get the readers' normalisation (``E-mail`` → ``email`` …), applied to the distinct values.
     """
-    distinct = ingest.distinct_text(checked, f"_lv_{role}")
+    distinct = ingest.distinct_text(checked, column, names)
     if role == "channel":
         cat = normalise_channels(pd.Series(distinct, dtype="string"), options.channel_aliases)
-        names, codes = cat.cat.categories, cat.cat.codes.to_numpy()
+        labels, codes = cat.cat.categories, cat.cat.codes.to_numpy()
     else:
-        names = pd.Index(distinct, dtype=object)
+        labels = pd.Index(distinct, dtype=object)
         codes = np.arange(len(distinct))
     mapping = dialect.ship({"v": np.asarray(distinct, dtype=object), "code": codes.astype(np.int64)}, checked)
-    return mapping, pd.Index(np.asarray(names, dtype=object), dtype=object)
+    if names is not None:
+        mapping = ingest.by_number(names, mapping)
+    return mapping, pd.Index(np.asarray(labels, dtype=object), dtype=object)
 
 
 # -- Parquet into the held database ---------------------------------------------------

@@ -48,8 +48,7 @@ import pandas as pd
 
 from ..core.params import choice, event_codes, event_names, positive_int
 from ..core.protocol import JourneyLog
-from ..engine.features import (feature_sql, top_events as ranked_events, top_pairs, user_feature_frame,
-                               user_feature_table)
+from ..engine.features import feature_sql, top_events_and_pairs, user_feature_frame, user_feature_table
 from ..engine.sql import Table
 from ..errors import ParameterError
 
@@ -137,9 +136,9 @@ def user_features(
     events = [str(e) for e in log.event_names]
     shares = [(f"c_{c}", c, names[f"c_{c}"]) for c in ("channel", "device") if f"c_{c}" in names]
     stages = ("c_stage", names["c_stage"]) if "c_stage" in names else None
-    ranked, _ = ranked_events(ev, top_events + 1, excluded)  # one more says whether others remain
+    ranked, found = top_events_and_pairs(ev, top_events + 1, bigrams, excluded)  # one more: do others remain?
     shown = [(int(k), events[k]) for k in np.sort(ranked[:top_events])]
-    pairs = [(a, b, f"{events[a]}>{events[b]}") for a, b in top_pairs(ev, bigrams, excluded)] if bigrams else []
+    pairs = [(a, b, f"{events[a]}>{events[b]}") for a, b in found]
     outcomes = [(column, event_codes(chosen, log.event_names)) for column, chosen in (("converted", goals),
                                                                                       ("lost", losts)) if chosen]
     spec = (shares, shown, len(ranked) > top_events, pairs, excluded, outcomes, log.has("session_id"), stages)

@@ -45,8 +45,9 @@ class Backend(ABC):
         """Run rendered ``sql`` over ``tables``; the (small) result as Arrow."""
 
     @abstractmethod
-    def frame(self, sql: str, tables: Mapping[str, Any], materialise: bool = False) -> Any:
-        """Run rendered ``sql`` over ``tables`` and keep the result in the engine."""
+    def frame(self, sql: str, tables: Mapping[str, Any], materialise: bool = False, scratch: bool = False) -> Any:
+        """Run rendered ``sql`` over ``tables`` and keep the result in the engine (``scratch``: a
+        materialised table read once, which an engine may store faster than a kept one)."""
 
     @abstractmethod
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:

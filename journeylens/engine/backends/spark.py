@@ -126,7 +126,7 @@ class _Spark(Backend):
     def query(self, sql: str, tables: Mapping[str, Any]) -> pa.Table:
         return query(sql, tables)
 
-    def frame(self, sql: str, tables: Mapping[str, Any], materialise: bool = False) -> Any:
+    def frame(self, sql: str, tables: Mapping[str, Any], materialise: bool = False, scratch: bool = False) -> Any:
         return frame(sql, tables, materialise=materialise)
 
     def ship(self, columns: Mapping[str, Any], like: Any) -> Any:
