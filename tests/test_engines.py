@@ -407,6 +407,27 @@ def _held_row_counts() -> list[int]:
     return [int(con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0]) for (n,) in names]
 
 
+def test_the_window_pass_kept_by_sessions_is_the_pass_of_the_sessionized_log(tmp_path, monkeypatch):
+    """Sessions by user keep their window pass as the journeys' pass of the new log: every column, row
+    for row, equals the pass the log would run itself; and a log with an extra column named like the
+    pass's hidden columns keeps that column as it was."""
+    from journeylens.engine.backends import duckdb as held_duckdb
+
+    monkeypatch.setattr(held_duckdb, "CHUNK_ROWS", 500)  # several chunks of whole users
+    frame = synthetic_log(seed=5, n=3000).assign(_w_gp=lambda f: np.arange(len(f)))
+    path = tmp_path / "events.parquet"
+    frame.to_parquet(path)
+    log = sessionize(jl.read_parquet(path, engine="duckdb"), gap=GAP)
+    kept = dialect.query("SELECT * FROM w ORDER BY i", {"w": log.journeys()}).to_pandas()
+    fresh = log._derived(log.frame)  # the same log without its cache: it runs the pass
+    assert "journeys" not in {key[0] for key in fresh._cache if isinstance(key, tuple)}
+    ran = dialect.query("SELECT * FROM w ORDER BY i", {"w": fresh.journeys()}).to_pandas()
+    pd.testing.assert_frame_equal(kept, ran)
+    assert {"e2", "gp", "head", "c_session"} <= set(kept.columns) and kept["head"].sum() == len(log.users)
+    rows = dialect.query('SELECT source_row, "_w_gp" FROM f', {"f": log.frame}).to_pandas()
+    assert len(rows) == len(frame) and (rows["_w_gp"] == rows["source_row"] - 1).all()  # row r's own value
+
+
 def test_a_held_log_keeps_one_copy_of_its_rows(tmp_path):
     """Validation's working table (every source row and column) goes once the log is coded: what stays is
     the coded log, the quarantine (rejected rows only) and the dictionaries."""

@@ -125,13 +125,10 @@ class TableLog(JourneyLog):
     # -- the protocol's tables ------------------------------------------------
     def journeys(self, *, level: str = "event", per: str = "user", window: bool = True,
                  columns: Sequence[str] = ()) -> Table:
-        if window:
+        if window and set(columns) <= set(self._coded()):
             # One window pass serves every kernel: it carries all the codes, so a later kernel that
             # wants some of them reads the cached pass instead of running (and holding) another
-            coded = (("session",) if "sessionize" in self.parameters else ()) + \
-                tuple(c for c in ("channel", "device", "stage") if c in self.levels)
-            if set(columns) <= set(coded):
-                columns = coded
+            columns = self._coded()
         key = ("journeys", level, check_per(per), bool(window), tuple(columns))
         if key not in self._cache:
             code = self._level(level)[0]
@@ -150,6 +147,11 @@ class TableLog(JourneyLog):
                                  materialise=grouped and not window)
             self._cache[key] = neighbours(rows) if window else rows
         return self._cache[key]
+
+    def _coded(self) -> tuple[str, ...]:
+        """The coded columns that the shared window pass carries."""
+        return (("session",) if "sessionize" in self.parameters else ()) + \
+            tuple(c for c in LEVEL_ROLES if c in self.levels)
 
     def _level(self, level: str) -> tuple[str, pd.Index]:
         """Code column (qualified) and names of a coded column."""
@@ -275,8 +277,22 @@ class TableLog(JourneyLog):
         source = "session_id" in self.frame.columns and "sessionize" not in self.parameters
         if source:
             roles.pop("session", None)
-        frame = self.backend.map_groups(self.frame, "u", _numbering(gap_us, max_us, keep, source))
-        if frame is None:
+        # Sessions need the window pass by user. Kept beside the new log, it is the pass over its events
+        # per user that the kernels read: at 100M events held, one pass fewer over the log (sessions
+        # 15.5 s instead of 10.3 s, and the DFG, which ran the pass, 5.5 s instead of 20.5 s)
+        hidden = {c: _free(f"_w_{c}", keep) for c in _STEPS}
+        numbering = _Numbering(gap_us, max_us, keep, source, hidden)
+        passed = self.backend.map_groups(self.frame, "u", numbering)
+        window = None
+        if passed is not None:
+            named = [*keep, *(["source_session_id"] if source else []), "session_id"]
+            frame = dialect.frame(f"SELECT {', '.join(dialect.quote(c, d) for c in named)} FROM w", {"w": passed})
+            if not numbering.uncoded:  # the journeys of events leave out rows without one (none, as read)
+                coded = [f"c_{c}" for c in LEVEL_ROLES if c in self.levels]
+                cols = ["i", "u AS g", "u", "t", "e", "session_id AS c_session", *coded,
+                        *(f"{hidden[c]} AS {c}" for c in _STEPS)]
+                window = dialect.frame(f"SELECT {', '.join(cols)} FROM w", {"w": passed})
+        else:
             steps = neighbours(dialect.frame("SELECT i, u, t FROM log", {"log": self.frame}), group="u", codes=False)
             ids = dialect.frame(SESSION_ID_SQL.format(starts=session_starts_sql(gap_us, max_us)), {"ev": steps})
             cols = ", ".join([*(f"log.{dialect.quote(c, d)}" for c in keep),
@@ -285,7 +301,10 @@ class TableLog(JourneyLog):
                                   {"log": self.frame, "ids": ids}, materialise=True)
         n = dialect.run("SELECT max(session_id) AS n FROM f", {"f": frame})["n"][0]
         record = {**record, "sessions": 0 if n is None or pd.isna(n) else int(n) + 1}
-        return self._derived(frame, roles=roles, parameters={**self.parameters, "sessionize": record})
+        log = self._derived(frame, roles=roles, parameters={**self.parameters, "sessionize": record})
+        if window is not None:
+            log._cache[("journeys", "event", "user", True, log._coded())] = window
+        return log
 
     # -- moving between engines ------------------------------------------------------
     def collect(self, sample: int | float | None = None, *, random_state: int = 0) -> EventLog:
@@ -415,20 +434,38 @@ def held_from_frame(log: EventLog, backend: Backend) -> TableLog:
                     parameters=dict(log.parameters), source=log.source, dictionaries=dictionaries)
 
 
-def _numbering(gap_us: int, max_us: int | None, keep: Sequence[str], source: bool) -> Callable[[pa.Table], pa.Table]:
+#: the columns of the window pass (:func:`~journeylens.engine.window.neighbours`)
+_STEPS = ("e2", "dt", "gp", "head")
+
+
+def _free(name: str, taken: Sequence[str]) -> str:
+    """``name``, with underscores before it until no column of ``taken`` has it."""
+    while name in taken:
+        name = "_" + name
+    return name
+
+
+class _Numbering:
     """For :meth:`Backend.map_groups` by user: a chunk of whole users (in user, ``i`` order) as its
-    columns ``keep``, with a ``source`` session id as ``source_session_id``, and ``session_id``:
-    its sessions numbered on from those of the chunks before."""
-    before = [0]
+    columns ``keep``, with a ``source`` session id as ``source_session_id``, ``session_id``: its
+    sessions numbered on from those of the chunks before, and the window pass by user of its events
+    (the columns of :data:`_STEPS`, named ``hidden[column]``); ``uncoded``: whether a row had no event."""
 
-    def number(chunk: pa.Table) -> pa.Table:
-        starts = session_starts(np.asarray(chunk.column("u")), np.asarray(chunk.column("t"), dtype=np.int64),
-                                gap_us, max_us)
-        ids = np.cumsum(starts, dtype=np.int64) + (before[0] - 1)
-        before[0] += int(np.count_nonzero(starts))
-        columns = {c: chunk.column(c) for c in keep}
-        if source:
+    def __init__(self, gap_us: int, max_us: int | None, keep: Sequence[str], source: bool,
+                 hidden: Mapping[str, str]) -> None:
+        self.gap_us, self.max_us, self.keep, self.source, self.hidden = gap_us, max_us, keep, source, hidden
+        self.sessions, self.uncoded = 0, False
+
+    def __call__(self, chunk: pa.Table) -> pa.Table:
+        u, t, e = np.asarray(chunk.column("u")), np.asarray(chunk.column("t"), dtype=np.int64), \
+            np.asarray(chunk.column("e"))
+        self.uncoded = self.uncoded or bool((e < 0).any())
+        ev = neighbours({"u": u, "t": t, "e": e}, group="u")
+        starts = session_starts(u, t, self.gap_us, self.max_us, ev)
+        ids = np.cumsum(starts, dtype=np.int64) + (self.sessions - 1)
+        self.sessions += int(np.count_nonzero(starts))
+        columns = {c: chunk.column(c) for c in self.keep}
+        if self.source:
             columns["source_session_id"] = chunk.column("session_id")
-        return pa.table({**columns, "session_id": pa.array(ids)})
-
-    return number
+        return pa.table({**columns, "session_id": pa.array(ids),
+                         **{self.hidden[c]: pa.array(ev[c]) for c in _STEPS}})

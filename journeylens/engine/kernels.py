@@ -73,15 +73,18 @@ def session_starts_sql(gap_us: int, max_us: int | None) -> str:
     return SESSION_SQL.format(gap=int(gap_us), span=int(max_us))
 
 
-def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: int | None) -> np.ndarray:
+def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: int | None,
+                   steps: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Boolean mask, in log order, of the events that open a session.
 
-    The log must already be sorted by (user, time, source row).
+    The log must already be sorted by (user, time, source row); ``steps`` is its window pass by user
+    (:func:`~journeylens.engine.window.neighbours`), made here when not given.
     """
     n = len(user)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    ev = neighbours({"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}, group="u", codes=False)
+    ev = {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}
+    ev = neighbours(ev, group="u", codes=False) if steps is None else {**ev, "gp": steps["gp"], "head": steps["head"]}
     if not max_us:  # GAP_SESSION_SQL's rule as a mask over the pass (a query sorted the rows back by i)
         return (ev["head"] == 1) | (ev["gp"] > int(gap_us))
     out = run(session_starts_sql(gap_us, max_us) + "ORDER BY i", {"ev": ev})
