@@ -1,6 +1,7 @@
 """The kernels rewritten with numpy (per-user features, users per DFG edge, variants), checked on real
 process logs against plain pandas computed from the log's accepted rows: in memory, and on DuckDB on disk
-passed over in chunks of a few hundred cases, or in larger chunks whose edges come from a sample."""
+passed over in chunks of a few hundred cases, or in larger chunks whose edges come from a sample; and
+the held reader with sessions, from Parquet."""
 
 from __future__ import annotations
 
@@ -89,3 +90,28 @@ def test_journey_export_paths_and_counts_equal_plain_pandas(real, tmp_path):
     assert (table["first_touch"] == rows.groupby("user_id")["timestamp"].min()).all()
     written = pd.read_csv(export.write(tmp_path / "journeys.csv"), dtype={"user_id": str}, keep_default_na=False)
     assert written["path"].tolist() == export.to_frame()["path"].tolist()
+
+
+@pytest.mark.parametrize("name", ["helpdesk.xes.gz", "bpic2012.xes.gz"])
+def test_a_real_log_read_and_sessionized_on_duckdb_equals_plain_pandas(name, tmp_path, monkeypatch):
+    """Read from Parquet into DuckDB (event names numbered from their distinct source values, the
+    events' text padded on some rows) and sessionized there in chunks: the events, the sessions and
+    the DFG, which reads the window pass the sessions kept, equal plain pandas on the raw rows."""
+    from journeylens.engine.backends import duckdb as held_duckdb
+
+    monkeypatch.setattr(held_duckdb, "CHUNK_ROWS", 4096)
+    rows = jl.read_xes(shared_file("process", name)).to_pandas()[["user_id", "timestamp", "event"]]
+    rows = rows.astype({"user_id": str, "event": str}).reset_index(drop=True)
+    raw = rows.assign(event=np.where(np.arange(len(rows)) % 7 == 0, " " + rows["event"] + "\t", rows["event"]))
+    path = tmp_path / "log.parquet"
+    raw.to_parquet(path)
+    log = jl.sessionize(jl.read_parquet(path, engine="duckdb"), gap="1h")
+    assert log.event_names.tolist() == sorted(rows["event"].unique())
+    ordered = rows.sort_values(["user_id", "timestamp"], kind="stable")
+    new = (ordered["user_id"] != ordered["user_id"].shift()) | (ordered["timestamp"].diff() > pd.Timedelta("1h"))
+    assert len(jl.sessions(log)) == int(new.sum())
+    ordered = ordered.assign(next=ordered.groupby("user_id")["event"].shift(-1))
+    expected = ordered.dropna(subset=["next"]).groupby(["event", "next"])["user_id"].agg(["size", "nunique"])
+    edges = jl.dfg(log).to_frame().set_index(["source", "target"]).sort_index()
+    assert edges["count"].to_dict() == expected["size"].sort_index().to_dict()
+    assert edges["users"].to_dict() == expected["nunique"].sort_index().to_dict()
