@@ -420,10 +420,14 @@ def test_the_window_pass_kept_by_sessions_is_the_pass_of_the_sessionized_log(tmp
     path = tmp_path / "events.parquet"
     frame.to_parquet(path)
     log = sessionize(jl.read_parquet(path, engine="duckdb"), gap=GAP)
+    passes, chunked = [], held_duckdb.map_groups
+    monkeypatch.setattr(held_duckdb, "map_groups", lambda *a: passes.append(a) or chunked(*a))
     kept = dialect.query("SELECT * FROM w ORDER BY i", {"w": log.journeys()}).to_pandas()
+    assert passes == []  # the kept pass, not one run now
     fresh = log._derived(log.frame)  # the same log without its cache: it runs the pass
     assert "journeys" not in {key[0] for key in fresh._cache if isinstance(key, tuple)}
     ran = dialect.query("SELECT * FROM w ORDER BY i", {"w": fresh.journeys()}).to_pandas()
+    assert len(passes) == 1
     pd.testing.assert_frame_equal(kept, ran)
     assert {"e2", "gp", "head", "c_session"} <= set(kept.columns) and kept["head"].sum() == len(log.users)
     rows = dialect.query('SELECT source_row, "_w_gp" FROM f', {"f": log.frame}).to_pandas()

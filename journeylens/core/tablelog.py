@@ -125,21 +125,11 @@ class TableLog(JourneyLog):
     # -- the protocol's tables ------------------------------------------------
     def journeys(self, *, level: str = "event", per: str = "user", window: bool = True,
                  columns: Sequence[str] = ()) -> Table:
-        if window and set(columns) <= set(self._coded()):
-            # One window pass serves every kernel: it carries all the codes, so a later kernel that
-            # wants some of them reads the cached pass instead of running (and holding) another
-            columns = self._coded()
-        key = ("journeys", level, check_per(per), bool(window), tuple(columns))
+        key = self._journey_key(level, per, window, columns)
         if key not in self._cache:
             code = self._level(level)[0]
-            group = self._group(per)
-            sessions = self._group("session") if "session" in columns or per == "session" else None
-            extra = [f"{sessions} AS c_session" if c == "session"
-                     else f"{self._level(c)[0]} AS c_{c}" if c in self.levels or c == "event"
-                     else f"CAST({self._column(c)} AS DOUBLE) AS v_{c}" if self._numeric(c)
-                     else f"{self._column(c)} AS x_{c}" for c in columns]
-            cols = ", ".join(["log.i AS i", f"{group} AS g", "log.u AS u", "log.t AS t", f"{code} AS e", *extra])
-            grouped = sessions == "sg.g"
+            items, grouped = self._journey_columns(level, per, key[4])
+            cols = ", ".join(items)
             tables = {"log": self.frame, **({"sg": self._session_groups()} if grouped else {})}
             join = " JOIN sg ON log.i = sg.i" if grouped else ""
             # a projection of the log is read as fast as a copy of it: only a join is worth keeping
@@ -147,6 +137,25 @@ class TableLog(JourneyLog):
                                  materialise=grouped and not window)
             self._cache[key] = neighbours(rows) if window else rows
         return self._cache[key]
+
+    def _journey_key(self, level: str, per: str, window: bool, columns: Sequence[str]) -> tuple:
+        """The cache key of :meth:`journeys`; its last item is the columns the table carries."""
+        if window and set(columns) <= set(self._coded()):
+            # One window pass serves every kernel: it carries all the codes, so a later kernel that
+            # wants some of them reads the cached pass instead of running (and holding) another
+            columns = self._coded()
+        return ("journeys", level, check_per(per), bool(window), tuple(columns))
+
+    def _journey_columns(self, level: str, per: str, columns: Sequence[str]) -> tuple[list[str], bool]:
+        """The select items of :meth:`journeys` over the log as ``log``, and whether they read ``sg``
+        (the session groups, joined on ``i``)."""
+        sessions = self._group("session") if "session" in columns or per == "session" else None
+        extra = [f"{sessions} AS c_session" if c == "session"
+                 else f"{self._level(c)[0]} AS c_{c}" if c in self.levels or c == "event"
+                 else f"CAST({self._column(c)} AS DOUBLE) AS v_{c}" if self._numeric(c)
+                 else f"{self._column(c)} AS x_{c}" for c in columns]
+        return (["log.i AS i", f"{self._group(per)} AS g", "log.u AS u", "log.t AS t",
+                 f"{self._level(level)[0]} AS e", *extra], sessions == "sg.g")
 
     def _coded(self) -> tuple[str, ...]:
         """The coded columns that the shared window pass carries."""
@@ -283,15 +292,11 @@ class TableLog(JourneyLog):
         hidden = {c: _free(f"_w_{c}", keep) for c in _STEPS}
         numbering = _Numbering(gap_us, max_us, keep, source, hidden)
         passed = self.backend.map_groups(self.frame, "u", numbering)
-        window = None
+        window = False
         if passed is not None:
             named = [*keep, *(["source_session_id"] if source else []), "session_id"]
             frame = dialect.frame(f"SELECT {', '.join(dialect.quote(c, d) for c in named)} FROM w", {"w": passed})
-            if not numbering.uncoded:  # the journeys of events leave out rows without one (none, as read)
-                coded = [f"c_{c}" for c in LEVEL_ROLES if c in self.levels]
-                cols = ["i", "u AS g", "u", "t", "e", "session_id AS c_session", *coded,
-                        *(f"{hidden[c]} AS {c}" for c in _STEPS)]
-                window = dialect.frame(f"SELECT {', '.join(cols)} FROM w", {"w": passed})
+            window = not numbering.uncoded  # the journeys of events leave out rows without one (none, as read)
         else:
             steps = neighbours(dialect.frame("SELECT i, u, t FROM log", {"log": self.frame}), group="u", codes=False)
             ids = dialect.frame(SESSION_ID_SQL.format(starts=session_starts_sql(gap_us, max_us)), {"ev": steps})
@@ -302,8 +307,10 @@ class TableLog(JourneyLog):
         n = dialect.run("SELECT max(session_id) AS n FROM f", {"f": frame})["n"][0]
         record = {**record, "sessions": 0 if n is None or pd.isna(n) else int(n) + 1}
         log = self._derived(frame, roles=roles, parameters={**self.parameters, "sessionize": record})
-        if window is not None:
-            log._cache[("journeys", "event", "user", True, log._coded())] = window
+        if window:  # the pass as the new log's journeys would select it, from the table that holds it
+            key = log._journey_key("event", "user", True, ())
+            cols = [*log._journey_columns("event", "user", key[4])[0], *(f"log.{hidden[c]} AS {c}" for c in _STEPS)]
+            log._cache[key] = dialect.frame(f"SELECT {', '.join(cols)} FROM log", {"log": passed})
         return log
 
     # -- moving between engines ------------------------------------------------------

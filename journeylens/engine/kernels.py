@@ -83,10 +83,11 @@ def session_starts(user: np.ndarray, time_us: np.ndarray, gap_us: int, max_us: i
     n = len(user)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    ev = {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us}
-    ev = neighbours(ev, group="u", codes=False) if steps is None else {**ev, "gp": steps["gp"], "head": steps["head"]}
+    if steps is None:
+        steps = neighbours({"u": user, "t": time_us}, group="u", codes=False)
     if not max_us:  # GAP_SESSION_SQL's rule as a mask over the pass (a query sorted the rows back by i)
-        return (ev["head"] == 1) | (ev["gp"] > int(gap_us))
+        return (steps["head"] == 1) | (steps["gp"] > int(gap_us))
+    ev = {"i": np.arange(n, dtype=np.int64), "u": user, "t": time_us, "gp": steps["gp"], "head": steps["head"]}
     out = run(session_starts_sql(gap_us, max_us) + "ORDER BY i", {"ev": ev})
     return out["start"].astype(bool)
 
