@@ -188,6 +188,10 @@ def user_feature_table(ev: Table, sql: str, users: Table) -> Any:
     return frame(sql, {"ev": ev, "users": users})
 
 
+#: cells of a users × codes block divided at once: numpy copies each block (8 MiB), not the whole matrix
+_BLOCK_CELLS = 1 << 20
+
+
 def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]]], events: Sequence[tuple[int, str]],
                        other: bool, pairs: Sequence[tuple[int, int, str]], excluded: Sequence[int],
                        outcomes: Sequence[tuple[str, Sequence[int]]], sessions: bool,
@@ -219,7 +223,7 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
         Rows out of the mask, or without a code, count in a spare last column that is dropped: no
         filtered copies of the rows, and the bins are written in row order (users are contiguous).
         Fresh pages are what this costs most, so one row-sized key is made and the counts are divided
-        where they lie (numpy's ufuncs are exact on overlapping operands)."""
+        where they lie, a block of users at a time (numpy copies a whole overlapping operand first)."""
         counted = code >= 0 if mask is None else mask & (code >= 0)
         key = user * (width + 1)
         np.add(key, code, out=key, where=counted)
@@ -228,7 +232,9 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
         if over is None:
             return counts[:, :width]
         shares = counts.view(np.float64)
-        np.divide(counts, over[:, None], out=shares)
+        block = max(1, _BLOCK_CELLS // (width + 1))
+        for a in range(0, n, block):
+            np.divide(counts[a:a + block], over[a:a + block, None], out=shares[a:a + block])
         return shares[:, :width]
 
     keep = ~np.isin(e, np.asarray(excluded, dtype=np.int64))
@@ -260,7 +266,7 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
         out.update({f"stage:{name}": reached[:, k].astype(np.float64) for k, name in enumerate(names)})
         out["stage_max"] = (np.maximum.reduceat(c, starts) + 1).astype(np.float64) if n else np.zeros(0)
     width = int(max(e.max(initial=-1), e2.max(initial=-1), *(max(a, b) for a, b, _ in pairs), 0)) + 1
-    column = np.full(width, -1, dtype=np.int64)
+    column = np.full(width, -1, dtype=np.int32)  # row-sized gathers below: half the fresh pages of int64
     column[[k for k, _ in events]] = np.arange(len(events))
     shares = per_user_code(column[e], len(events), over=rows)
     out.update({f"event:{name}": shares[:, j] for j, (_, name) in enumerate(events)})
@@ -270,11 +276,15 @@ def user_feature_frame(ev: Table, levels: Sequence[tuple[str, str, Sequence[str]
         # each row's pair column through a small table: first events × second events of the pairs
         firsts, seconds = (np.unique([p[k] for p in pairs]) for k in (0, 1))
         f, s = len(firsts), len(seconds)
-        row, col = np.full(width + 1, f), np.full(width + 1, s)  # the spare f, s: in no pair (col[-1]: no next)
+        # the spare f, s: in no pair (col[-1]: no next)
+        row, col = np.full(width + 1, f, dtype=np.int32), np.full(width + 1, s, dtype=np.int32)
         row[firsts], col[seconds] = np.arange(f), np.arange(s)
-        table = np.full((f + 1) * (s + 1), -1, dtype=np.int64)
+        table = np.full((f + 1) * (s + 1), -1, dtype=np.int32)
         table[[row[a] * (s + 1) + col[b] for a, b, _ in pairs]] = np.arange(len(pairs))
-        hit = table[row[e] * (s + 1) + col[e2]]
+        cell = row[e]
+        cell *= s + 1
+        cell += col[e2]
+        hit = table[cell]
         shares = per_user_code(hit, len(pairs), over=steps)
         out.update({f"bigram:{name}": shares[:, j] for j, (_, _, name) in enumerate(pairs)})
     for name, codes in outcomes:
