@@ -353,23 +353,30 @@ def counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
     sequences share a hash (then the engine groups them).
 
     A group's sequence hashes to a polynomial in a 64-bit odd constant (wrapping), its length mixed
-    in; every group is then compared, code by code, with the first group of its hash, so the result is exact.
+    in; every group after the first of its hash is then compared with that one, code by code, so the result
+    is exact.
     """
     n = len(g)
     if n == 0:
         return None
     starts = np.flatnonzero(run_starts(g))
     lengths = np.diff(np.append(starts, n))
-    position = np.arange(n) - np.repeat(starts, lengths)
+    position = np.arange(n)
+    position -= np.repeat(starts, lengths)
     powers = np.cumprod(np.full(int(lengths.max()), 0x9E3779B97F4A7C15, dtype=np.uint64))
+    terms = e.astype(np.uint64)  # a fresh array, worked in place
+    terms += np.uint64(1)
     with np.errstate(over="ignore"):
-        terms = (e.astype(np.uint64) + np.uint64(1)) * powers[position]
+        terms *= powers[position]
     hashes = np.add.reduceat(terms, starts) ^ lengths.astype(np.uint64)
     variant, distinct = pd.factorize(hashes)
     first = np.empty(len(distinct), dtype=np.int64)
     first[variant[::-1]] = np.arange(len(variant) - 1, -1, -1)  # the first group of each hash
     model = first[variant]
-    if (lengths[model] != lengths).any() or (e[np.repeat(starts[model], lengths) + position] != e).any():
+    # only a group after the first of its hash is compared with that one, code by code
+    later = np.flatnonzero(model != np.arange(len(model)))
+    if (lengths[model[later]] != lengths[later]).any() or \
+            (e[run_rows(starts[later], lengths[later])[1]] != e[run_rows(starts[model[later]], lengths[later])[1]]).any():
         return None
     offsets, rows = run_rows(starts[first], lengths[first])
     sequences = pa.LargeListArray.from_arrays(offsets, e[rows].astype(np.int64))
