@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -115,29 +115,52 @@ def warm(path: Path) -> None:
 
 
 def measure(script: str, kinds: list[str], path: Path, python: Mapping[str, str] | None = None,
-            timeout: float | None = None) -> dict[str, dict]:
+            timeout: float | None = None, repeat: int = 1, once: Sequence[str] = ()) -> dict[str, dict]:
     """Run each pipeline in a fresh process; its JSON result plus wall time of the whole process.
 
     ``python`` names another interpreter for some kinds (a peer tool living in its
     own environment); the others run under this one. A pipeline that fails or
-    outlives ``timeout`` seconds is reported on stderr and left out.
+    outlives ``timeout`` seconds is reported on stderr and left out. With ``repeat``,
+    the pipelines run that many rounds (those in ``once`` only in the first), one
+    after another in each round so that a drift of the machine meets them all alike;
+    each pipeline's row is its run of median total (``runs``: the totals of all its runs).
     """
+    done: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    for round_ in range(repeat):
+        for kind in kinds:
+            if round_ and (kind in once or not done[kind]):  # once, or it failed: not again
+                continue
+            result = _run(script, kind, path, (python or {}).get(kind, sys.executable), timeout)
+            if result is not None:
+                done[kind].append(result)
     rows = {}
-    for kind in kinds:
-        warm(path)
-        command = [(python or {}).get(kind, sys.executable), script, "--child", kind, str(path)]
-        t0 = time.perf_counter()
-        try:
-            out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            print(f"{kind} stopped after {timeout:.0f} s", file=sys.stderr)
-            continue
-        if out.returncode != 0:
-            print(f"{kind} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
-            continue
-        rows[kind] = json.loads(out.stdout.strip().splitlines()[-1])
-        rows[kind]["process_s"] = time.perf_counter() - t0
+    for kind, results in done.items():
+        if results:
+            totals = sorted(results, key=_total)
+            rows[kind] = {**totals[(len(totals) - 1) // 2], "runs": [_total(r) for r in results]}
     return rows
+
+
+def _total(result: dict) -> float:
+    return result.get("total_s", result["process_s"])
+
+
+def _run(script: str, kind: str, path: Path, python: str, timeout: float | None) -> dict | None:
+    """One run of one pipeline in a fresh process (None when it fails or outlives ``timeout``)."""
+    warm(path)
+    command = [python, script, "--child", kind, str(path)]
+    t0 = time.perf_counter()
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"{kind} stopped after {timeout:.0f} s", file=sys.stderr)
+        return None
+    if out.returncode != 0:
+        print(f"{kind} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_s"] = time.perf_counter() - t0
+    return result
 
 
 def print_table(title: str, rows: dict[str, dict], columns: list[str]) -> None:

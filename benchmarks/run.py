@@ -1,7 +1,9 @@
 """Side-by-side benchmark: journeylens vs pm4py vs retentioneering vs the Arrow floor.
 
 Same seeded Parquet log (``common.dataset``: ~10 events per user, 30 events,
-6 channels), each pipeline in a fresh process, seconds and peak RSS:
+6 channels), each pipeline in fresh processes (``--repeat`` runs, 3 by default, Spark one;
+the run of median total is reported; the log's files are read just before each run, so
+that every run finds them in the page cache), seconds and peak RSS:
 
 - journeylens: ``jl.read_parquet`` → ``jl.sessionize`` → ``jl.dfg`` →
   ``jl.variants`` → ``jl.user_features`` (reading includes validation,
@@ -224,6 +226,8 @@ SPARK_MAX = 10_000_000
 #: DuckDB's share of an 8 GB run: its limit covers its own buffers, not the chunks the held
 #: passes hold in numpy nor the dictionaries (at 100M events 8GB gave a 9.6 GB peak, 6GB 7.8 GB)
 HELD_MEMORY_LIMIT = "6GB"
+#: pipelines run once whatever ``--repeat`` says (Spark's runs take minutes, and no target names them)
+ONCE = ("journeylens-spark",)
 
 
 def kinds_for(n: int, kinds: list[str]) -> list[str]:
@@ -283,9 +287,9 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
            f"Machine: {facts['cores']} cores ({facts['cpu']}), {facts['memory']} RAM, {facts['os']}, "
            f"Python {facts['python']}.", "",
            "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".", "",
-           "Each pipeline runs once in a fresh process on the same seeded Parquet log (~10 events per user, "
-           "30 event names, 6 channels), its files read once just before, so that each finds them in the page "
-           "cache. *total* = load + work, imports excluded; *process* is the whole "
+           "Each pipeline runs in fresh processes on the same seeded Parquet log (~10 events per user, "
+           "30 event names, 6 channels), its files read once just before each run, so that every run finds "
+           f"them in the page cache. {_rounds(sizes)} *total* = load + work, imports excluded; *process* is the whole "
            "process's wall time (interpreter start and imports included); peak RSS is the process's maximum "
            "resident memory plus that of its live child processes (Spark's JVM). The pipelines do not do identical work:", "",
            "- **journeylens**: `read_parquet` (validation, duplicate quarantine, id encoding) → `sessionize` "
@@ -317,7 +321,7 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
                      f"{rss_ratio:.2f}"] + [_cell(r, key, "{:,}") for key in ("events", "sessions", "edges", "variants")]
             out.append(f"| {kind} | " + " | ".join(cells) + " |")
         agreement = disagreements(rows) or ["sessions, edges and variants agree wherever reported"]
-        out += ["", _summary(rows), "", "Agreement: " + "; ".join(agreement) + ".", ""]
+        out += ["", _summary(rows), "", "Agreement: " + "; ".join(agreement) + ".", "", _runs(rows), ""]
         ours = [k for k in rows if k.startswith("journeylens")]
         if ours:
             out += ["journeylens per stage (seconds):", "",
@@ -326,6 +330,21 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
             out += ["| " + " | ".join([k] + [f"{rows[k][s]:.2f}" for s in STAGES]) + " |" for k in ours] + [""]
     out += targets(sizes, extra or {})
     return "\n".join(out)
+
+
+def _rounds(sizes: dict[int, dict[str, dict]]) -> str:
+    """How many runs each pipeline had, in a sentence."""
+    most = max((len(r.get("runs", [])) for rows in sizes.values() for r in rows.values()), default=1)
+    if most <= 1:
+        return "Each runs once."
+    return (f"Each runs {most} times ({', '.join(ONCE)} once), round after round; a row is the pipeline's "
+            "run of median total, and the totals of all runs follow each table.")
+
+
+def _runs(rows: dict[str, dict]) -> str:
+    """The totals of every run of each pipeline (seconds), in run order."""
+    return "Totals of the runs (s): " + "; ".join(
+        f"{kind} " + " / ".join(f"{t:.2f}" for t in r.get("runs", [r.get("total_s", 0.0)])) for kind, r in rows.items()) + "."
 
 
 def targets(sizes: dict[int, dict[str, dict]], extra: dict[str, dict]) -> list[str]:
@@ -398,6 +417,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--no-targets", action="store_true", help="skip the analyze and import runs")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each pipeline (Spark: one); the run of median total is reported")
     args = parser.parse_args()
     if args.child:
         run_child({**RUNNERS, **TARGET_RUNNERS}, *args.child)
@@ -415,7 +436,7 @@ def main() -> None:
         if n > LARGE:
             os.environ.setdefault("JOURNEYLENS_MEMORY_LIMIT", HELD_MEMORY_LIMIT)  # read by the child processes
         rows = measure(__file__, kinds_for(n, kinds), dataset(n), python={"retentioneering": args.peers_python},
-                       timeout=args.timeout)
+                       timeout=args.timeout, repeat=args.repeat, once=ONCE)
         sizes[n] = rows
         print_table(f"journeylens vs peers: {n:,} events (seconds, MB)", rows, COLUMNS)
         for kind, r in ratios(rows).items():
@@ -426,7 +447,8 @@ def main() -> None:
             print(f"{kind} per stage: " + ", ".join(f"{s} {rows[kind][s]:.2f}" for s in STAGES))
     extra = {}
     if not args.no_targets:
-        extra = measure(__file__, list(TARGET_RUNNERS), dataset(ANALYZE_EVENTS), timeout=args.timeout)
+        extra = measure(__file__, list(TARGET_RUNNERS), dataset(ANALYZE_EVENTS), timeout=args.timeout,
+                        repeat=args.repeat)
         print("\n" + "\n".join(targets(sizes, extra)))
     if not args.no_write:
         command = "python benchmarks/run.py " + " ".join(sys.argv[1:])

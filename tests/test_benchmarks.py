@@ -78,3 +78,28 @@ def test_benchmark_targets_are_met_or_not_by_the_figures(bench):
                    "`journeylens analyze` at 10M, with personas": "no",
                    "`import journeylens` above `import pandas`": "yes"}
     assert rows["10M: journeylens's time ÷ the floor's"][0] == "4.0×"  # 10 / 2.5, by hand
+
+
+def test_repeated_runs_report_each_pipelines_run_of_median_total(bench, tmp_path):
+    """measure() runs the pipelines round after round in fresh processes; a row is the run of median
+    total, a pipeline in ``once`` runs one time, and one that fails is reported once and left out."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        common = importlib.import_module("common")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    script = tmp_path / "fake.py"
+    script.write_text(
+        "import json, pathlib, sys\n"
+        "kind, path = sys.argv[2], pathlib.Path(sys.argv[3])\n"
+        "log = path.with_name(kind + '.runs')\n"
+        "k = len(log.read_text().split()) if log.exists() else 0\n"
+        "log.write_text((log.read_text() if log.exists() else '') + ' x')\n"
+        "if kind == 'broken':\n    sys.exit(3)\n"
+        "print(json.dumps({'total_s': [3.0, 1.0, 2.0][k], 'run': k}))\n")
+    data = tmp_path / "log.parquet"
+    data.write_bytes(b"")
+    rows = common.measure(str(script), ["a", "spark", "broken"], data, repeat=3, once=("spark",))
+    assert rows["a"]["runs"] == [3.0, 1.0, 2.0] and rows["a"]["total_s"] == 2.0 and rows["a"]["run"] == 2
+    assert rows["spark"]["runs"] == [3.0] and "broken" not in rows
+    assert [len((tmp_path / f"{k}.runs").read_text().split()) for k in ("a", "spark", "broken")] == [3, 1, 1]
