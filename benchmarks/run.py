@@ -343,8 +343,9 @@ def _rounds(sizes: dict[int, dict[str, dict]]) -> str:
 
 def _runs(rows: dict[str, dict]) -> str:
     """The totals of every run of each pipeline (seconds), in run order."""
+    totals = {kind: r.get("runs", [r.get("total_s", 0.0)]) for kind, r in rows.items()}
     return "Totals of the runs (s): " + "; ".join(
-        f"{kind} " + " / ".join(f"{t:.2f}" for t in r.get("runs", [r.get("total_s", 0.0)])) for kind, r in rows.items()) + "."
+        f"{kind} " + " / ".join(f"{t:.2f}" for t in runs) for kind, runs in totals.items()) + "."
 
 
 def targets(sizes: dict[int, dict[str, dict]], extra: dict[str, dict]) -> list[str]:

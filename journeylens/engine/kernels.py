@@ -375,8 +375,10 @@ def counted_sequences(g: np.ndarray, e: np.ndarray) -> dict[str, Any] | None:
     model = first[variant]
     # only a group after the first of its hash is compared with that one, code by code
     later = np.flatnonzero(model != np.arange(len(model)))
-    if (lengths[model[later]] != lengths[later]).any() or \
-            (e[run_rows(starts[later], lengths[later])[1]] != e[run_rows(starts[model[later]], lengths[later])[1]]).any():
+    if (lengths[model[later]] != lengths[later]).any():
+        return None
+    mine, theirs = (run_rows(starts[groups], lengths[later])[1] for groups in (later, model[later]))
+    if (e[mine] != e[theirs]).any():
         return None
     offsets, rows = run_rows(starts[first], lengths[first])
     sequences = pa.LargeListArray.from_arrays(offsets, e[rows].astype(np.int64))
