@@ -70,7 +70,8 @@ def run(sql: str, tables: Mapping[str, Table]) -> dict[str, np.ndarray]:
 def frame(sql: str, tables: Mapping[str, Table], materialise: bool = False, scratch: bool = False) -> Any:
     """Run ``sql`` over ``tables`` and keep the result where they live: a held table (lazy unless
     ``materialise``: a DuckDB table, a locally checkpointed Spark DataFrame), or numpy columns
-    for in-memory tables."""
+    for in-memory tables. ``scratch``: a materialised table read once, which DuckDB keeps as a
+    temporary table, uncompressed (see :func:`~journeylens.engine.backends.duckdb.held_table`)."""
     engine = backend_of(tables)
     return engine.frame(engine.render(sql), tables, materialise=materialise, scratch=scratch)
 
