@@ -152,8 +152,10 @@ def held_log(table: Any, names: Sequence[str], kinds: Sequence[str], name: str, 
             mapping, labels = _level_mapping(checked, role, value[role][0], names_of.get(role), options)
             levels[role], level_names[role] = (value[role][0], mapping), labels
     extras = _extras(names, kinds, roles, at, options, d)
-    coded = ingest.encode(checked, copies, (value["user"][0], user_codes), (value["event"][0], event_codes), levels,
-                          extras)
+    rows = ingest.encode(checked, copies, (value["user"][0], user_codes), (value["event"][0], event_codes), levels,
+                         extras)
+    del checked  # its rows, texts and all, leave the engine before the sort (see ingest.encode)
+    coded = ingest.numbered(rows)
     accepted = int(dialect.run("SELECT count(*) AS n FROM c", {"c": coded})["n"][0])  # counted, not inferred
     params: dict[str, Any] = {"duplicates": options.duplicates}
     if unit is not None:
