@@ -40,6 +40,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -274,6 +275,22 @@ def machine() -> dict[str, str]:
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
 
 
+#: a fresh process writes 1 GiB it has just allocated, then writes it again
+MEMORY_PROBE = ("import time, numpy as np\n"
+                "t = time.perf_counter(); a = np.ones(1 << 27); t1 = time.perf_counter(); a[:] = 2\n"
+                "print(t1 - t, time.perf_counter() - t1)")
+
+
+def memory_speed() -> str:
+    """Seconds to write 1 GiB of fresh memory, then to write it again. On a virtual machine whose host
+    hands pages over when first touched, the first figure changes from one day to the next (1.4 s and 2.7 s
+    per GiB here) and takes much of a memory-heavy pipeline's time with it: runs on different days
+    compare only beside it."""
+    first, again = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True,
+                                  check=True).stdout.split()
+    return f"1 GiB of fresh memory written in {float(first):.2f} s, then again in {float(again):.2f} s"
+
+
 def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: str,
            extra: dict[str, dict] | None = None) -> str:
     """results.md: machine facts, versions, one table per size, ratios, journeylens's time per stage, and
@@ -285,7 +302,7 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
     out = ["# Benchmark: journeylens vs pm4py vs retentioneering", "",
            f"`{command}` — {facts['date']}, load average at start {facts['load']}.", "",
            f"Machine: {facts['cores']} cores ({facts['cpu']}), {facts['memory']} RAM, {facts['os']}, "
-           f"Python {facts['python']}.", "",
+           f"Python {facts['python']}; at the start, {facts['memory speed']}.", "",
            "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".", "",
            "Each pipeline runs in fresh processes on the same seeded Parquet log (~10 events per user, "
            "30 event names, 6 channels), its files read once just before each run, so that every run finds "
@@ -432,6 +449,7 @@ def main() -> None:
         kinds.remove("retentioneering")
     facts = machine()
     facts["load"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    facts["memory speed"] = memory_speed()
     sizes = {}
     for n in (int(e) for e in (args.events or [1e6, 1e7, 1e8])):
         if n > LARGE:
