@@ -283,9 +283,9 @@ MEMORY_PROBE = ("import time, numpy as np\n"
 
 def memory_speed() -> str:
     """Seconds to write 1 GiB of fresh memory, then to write it again. On a virtual machine whose host
-    hands pages over when first touched, the first figure changes from one day to the next (1.4 s and 2.7 s
-    per GiB here) and takes much of a memory-heavy pipeline's time with it: runs on different days
-    compare only beside it."""
+    hands pages over when first touched, the first figure differs from one host to the next (1.4 s per
+    GiB on an AMD EPYC, 2.8 s on an Intel Xeon, both 2 cores) and takes much of a memory-heavy
+    pipeline's time with it: runs on different machines compare only beside it."""
     first, again = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True,
                                   check=True).stdout.split()
     return f"1 GiB of fresh memory written in {float(first):.2f} s, then again in {float(again):.2f} s"
