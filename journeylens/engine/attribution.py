@@ -140,34 +140,41 @@ def _touches_in_memory(ev: Table, goal: Sequence[int], lookback_us: int | None, 
                        value: str | None) -> dict[str, np.ndarray]:
     """:func:`touches` of numpy (or Arrow) columns, the same rows in (user, path, time) order."""
     i, u, t, e, p = (_numbers(ev[c]).astype(np.int64, copy=False) for c in ("i", "u", "t", "e", touch))
-    v = _numbers(ev[value]).astype(np.float64) if value is not None else np.full(len(u), np.nan)
+    v = _numbers(ev[value]).astype(np.float64) if value is not None else None
     order = user_order(u, i)
     if order is not None:
-        i, u, t, e, p, v = i[order], u[order], t[order], e[order], p[order], v[order]
+        i, u, t, e, p = i[order], u[order], t[order], e[order], p[order]
+        v = None if v is None else v[order]
     n = len(u)
     conv = np.isin(e, np.asarray(goal, dtype=np.int64))
-    head = run_starts(u)
-    user = np.cumsum(head) - 1
-    starts = np.flatnonzero(head)
-    last = np.append(starts[1:], n) - 1  # each user's last row
-    before = np.cumsum(conv) - conv  # conversions before the row, over the whole table
-    k = before - before[starts][user]
-    # the first goal at or after the row (n: none), and whether it is still the row's user's
-    ahead = np.minimum.accumulate(np.where(conv, np.arange(n), n)[::-1])[::-1]
-    converted = ahead <= last[user]
-    goal_row = np.where(converted, ahead, 0)
+    # Row-sized passes are what this costs: each row's user's last row is repeated, not gathered, and
+    # what only the kept touches need is taken on them alone.
+    starts = np.flatnonzero(run_starts(u))
+    sizes = np.diff(np.append(starts, n))
+    last = np.repeat(starts + sizes - 1, sizes)  # each row's user's last row
+    before = np.cumsum(conv)
+    before -= conv  # conversions before the row, over the whole table: with the user, it names the path
+    # the first goal at or after the row (n: none); the row's path converts while that is its user's
+    ahead = np.where(conv, np.arange(n), n)
+    np.minimum.accumulate(ahead[::-1], out=ahead[::-1])
+    converted = ahead <= last
     keep = ~conv & (p >= 0)
     if lookback_us is not None:
-        keep &= t >= np.where(converted, t[goal_row], t[last[user]]) - int(lookback_us)
+        keep &= t >= t[np.minimum(ahead, last)] - int(lookback_us)  # the goal's time, or the user's last
     kept = np.flatnonzero(keep)
-    ku, kk, kp = u[kept], k[kept], p[kept]
+    ku, kb, kp = u[kept], before[kept], p[kept]
     run_end = np.ones(len(kept), dtype=bool)  # the last row of a run of one touchpoint within a path
-    run_end[:-1] = (ku[1:] != ku[:-1]) | (kk[1:] != kk[:-1]) | (kp[1:] != kp[:-1])
+    run_end[:-1] = (ku[1:] != ku[:-1]) | (kb[1:] != kb[:-1]) | (kp[1:] != kp[:-1])
     rows = kept[run_end]
-    worth = v[goal_row[rows]]
-    worth = np.where(converted[rows] & (np.abs(worth) < 1e18), worth, np.nan)  # NaN: no valid value
-    return {"u": u[rows], "k": k[rows], "i": i[rows], "t": t[rows], "e": p[rows],
-            "converted": converted[rows].astype(np.int64), "v": pa.array(worth, from_pandas=True)}
+    done = converted[rows]
+    if v is None:
+        worth = np.full(len(rows), np.nan)
+    else:
+        worth = v[np.where(done, ahead[rows], 0)]
+        worth = np.where(done & (np.abs(worth) < 1e18), worth, np.nan)  # NaN: no valid value
+    k = before[rows] - np.repeat(before[starts], sizes)[rows]  # the path's number among its user's
+    return {"u": u[rows], "k": k, "i": i[rows], "t": t[rows], "e": p[rows],
+            "converted": done.astype(np.int64), "v": pa.array(worth, from_pandas=True)}
 
 
 def _paths_in_memory(tp: Table) -> dict[str, np.ndarray] | None:
