@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import journeylens as jl
 
@@ -168,3 +169,33 @@ def test_a_saved_log_comes_back_the_same_on_every_engine(pair, tmp_path):
     (tmp_path / "other" / "x.txt").write_text("keep me")
     with pytest.raises(jl.ParameterError, match="not a saved log"):
         log.to_parquet(tmp_path / "other")
+
+
+def _segments_by_pandas(users: list[str], labels: pd.Series) -> list[str]:
+    """Each user's label as text, the last one given for an id winning, "(none)" where there is none."""
+    labels = labels.set_axis(labels.index.astype(str))
+    last = labels[~labels.index.duplicated(keep="last")]
+    return [str(last[u]) if u in last.index and not pd.isna(last[u]) else "(none)" for u in users]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "1", "2", "x y", "é", "zz"]),
+                          st.sampled_from(["p1", "p2", 1, "1", 2.5, None, "(none)", "Ä"])), max_size=12))
+def test_segments_by_labels_match_plain_pandas(pairs):
+    log = jl.from_pandas(minutes_frame([(u, k, "home") for k, u in enumerate(["a", "b", "c", "1", "2", "x y"])]))
+    ids = [k for k, _ in pairs]
+    labels = pd.Series([v for _, v in pairs], index=pd.Index([1 if k == "1" else k for k in ids], dtype=object),
+                       dtype=object)
+    codes, names, _ = log.segments(labels)
+    expected = _segments_by_pandas([str(u) for u in log.users], labels)
+    assert [names[c] for c in codes] == expected
+    assert list(names) == sorted(set(expected))  # only the labels users carry, sorted
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=3), max_size=20), st.lists(st.text(max_size=3), max_size=20, unique=True))
+def test_positions_are_pandas_get_indexer(values, known):
+    from journeylens.engine.kernels import positions
+
+    expected = pd.Index(known, dtype=object).get_indexer(pd.Index(values, dtype=object))
+    np.testing.assert_array_equal(positions(values, known), expected)

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..engine.backends import Backend
 from ..engine.filters import kept_rows
-from ..engine.kernels import distinct
+from ..engine.kernels import distinct, positions
 from ..engine.sql import Table, columns_of, quote, run
 from ..errors import ParameterError
 from .params import choice
@@ -193,11 +193,16 @@ class JourneyLog(ABC):
             name = by
         elif isinstance(by, (pd.Series, Mapping)):
             labels = pd.Series(by) if isinstance(by, Mapping) else by
+            labels = labels.set_axis(labels.index.astype(str))
             labels = labels[~labels.index.duplicated(keep="last")]
-            labels.index = labels.index.astype(str)
-            mapped = labels.reindex(pd.Index(self.users.astype(str)))
-            per_user = mapped.astype(object).where(mapped.notna(), UNASSIGNED).astype(str).to_numpy(dtype=object)
-            name = str(labels.name) if labels.name is not None else "segment"
+            # the ids hashed once (not at all when they are the log's), the labels turned into text once
+            # per distinct label, not per user
+            ids = self.users.astype(str)
+            at = np.arange(len(ids)) if labels.index.equals(ids) else positions(ids, labels.index)
+            value, distinct_values = pd.factorize(labels.to_numpy(dtype=object))  # -1: a missing label
+            text = pd.Series(distinct_values, dtype=object).astype(str).to_numpy(dtype=object)
+            code = np.append(value, -1)[at]  # position -1 (no label given) picks the trailing -1
+            return (*_sorted_labels(code, text), str(labels.name) if labels.name is not None else "segment")
         else:
             raise ParameterError("by must be a column name, a pandas Series indexed by user id, or a dict, "
                                  f"not {type(by).__name__}", "by")
@@ -241,7 +246,7 @@ class JourneyLog(ABC):
         end_us = None if end is None else timestamp_us(end, "end")
         kept_users = None
         if users is not None:
-            wanted = pd.Index(self.users.astype(str)).get_indexer([str(u) for u in users])
+            wanted = positions([str(u) for u in users], self.users.astype(str))
             kept_users = distinct(wanted[wanted >= 0])
             record["users"] = len(users)
         if by is not None or segments is not None:
@@ -351,6 +356,15 @@ class JourneyLog(ABC):
     def event_codes_of(self, names: Sequence[str]) -> np.ndarray:
         """Codes of event names already checked (``core.params.event_names``)."""
         return pd.Index(self.event_names.astype(str)).get_indexer(list(names)).astype(np.int64)
+
+
+def _sorted_labels(code: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Each user's code into the sorted labels users carry, from its ``code`` into ``text`` (-1: :data:`UNASSIGNED`);
+    equal texts (of ``1`` and ``"1"``) are one label."""
+    names = np.append(text, UNASSIGNED).astype(object)
+    code = np.where(code >= 0, code, len(text))
+    labels = pd.Index(sorted(set(names[np.bincount(code, minlength=len(names)) > 0])))
+    return labels.get_indexer(names)[code].astype(np.int64), labels
 
 
 def check_per(per: str) -> str:

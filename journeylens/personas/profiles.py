@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..core.protocol import JourneyLog
 from ..engine.features import first_events, journey_vectors, user_journeys
-from ..engine.kernels import key_ranks, summed_matrix
+from ..engine.kernels import key_ranks, positions, summed_matrix
 from ..errors import ParameterError
 from .features import outcome_events, user_features, window_rows
 
@@ -190,12 +190,12 @@ def profile(
     outcome = np.isin(numeric.columns, _OUTCOMES)
     names = sorted(labels.dropna().unique(), key=_natural)
     ev, events = window_rows(log)
-    persona = pd.Index(names).get_indexer(labels.reindex(np.asarray(log.users.astype(str))).to_numpy())
+    group = pd.Index(names).get_indexer(labels.to_numpy())  # per row of the table
+    persona = np.append(group, -1)[positions(log.users.astype(str), labels.index)]  # per user of the log
     paths, firsts = _typical_paths(ev, events, persona, names)
     loops = _main_loops(log, labels, names)
     losses = _main_dropoffs(log, labels, goals, losts)
     overall = {c: float(numeric[c].mean()) for c in _OUTCOMES if c in numeric}
-    group = pd.Index(names).get_indexer(labels.to_numpy())
     sums = GroupSums(x, group, len(names))
     rows, zs, effects = [], {}, []
     for at, name in enumerate(names):
