@@ -199,3 +199,10 @@ def test_positions_are_pandas_get_indexer(values, known):
 
     expected = pd.Index(known, dtype=object).get_indexer(pd.Index(values, dtype=object))
     np.testing.assert_array_equal(positions(values, known), expected)
+    np.testing.assert_array_equal(positions(pd.Index(values, dtype=object), pd.Index(known, dtype=object)), expected)
+
+
+def test_positions_of_text_arrow_cannot_hold():
+    from journeylens.engine.kernels import positions
+
+    assert positions(["a\ud800", "b", "c"], ["b", "a\ud800"]).tolist() == [1, 0, -1]

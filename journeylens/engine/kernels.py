@@ -202,7 +202,8 @@ def positions(values: Any, known: Any) -> np.ndarray:
     >>> positions(pd.Index(["b", "z", "a"]), pd.Index(["a", "b"])).tolist()
     [1, -1, 0]
     """
-    values, known = pd.Index(values), pd.Index(known)
+    values, known = (x if isinstance(x, pd.Index) else pd.Index(np.asarray(x, dtype=object), dtype=object)
+                     for x in (values, known))
     try:
         text = [pa.array(x.to_numpy() if x.dtype == object else x.array, type=pa.large_string(), from_pandas=True)
                 for x in (values, known)]
