@@ -281,14 +281,14 @@ MEMORY_PROBE = ("import time, numpy as np\n"
                 "print(t1 - t, time.perf_counter() - t1)")
 
 
-def memory_speed() -> str:
+def memory_speed() -> tuple[float, float]:
     """Seconds to write 1 GiB of fresh memory, then to write it again. On a virtual machine whose host
     hands pages over when first touched, the first figure differs from one host to the next (1.4 s per
     GiB on an AMD EPYC, 2.8 s on an Intel Xeon, both 2 cores) and takes much of a memory-heavy
     pipeline's time with it: runs on different machines compare only beside it."""
     first, again = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True,
                                   check=True).stdout.split()
-    return f"1 GiB of fresh memory written in {float(first):.2f} s, then again in {float(again):.2f} s"
+    return float(first), float(again)
 
 
 def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: str,
@@ -308,7 +308,8 @@ def report(sizes: dict[int, dict[str, dict]], facts: dict[str, str], command: st
            "30 event names, 6 channels), its files read once just before each run, so that every run finds "
            "them in the page cache, and the machine's available memory is written once before the first run "
            "(a virtual machine's host may back a page only when it is first touched, which then costs ten "
-           f"times a later touch: the first runs would pay it, the later ones not). {_rounds(sizes)} *total* = load + work, imports excluded; *process* is the whole "
+           f"times a later touch: the first runs would pay it, the later ones not). {_rounds(sizes)} "
+           "*total* = load + work, imports excluded; *process* is the whole "
            "process's wall time (interpreter start and imports included); peak RSS is the process's maximum "
            "resident memory plus that of its live child processes (Spark's JVM). The pipelines do not do identical work:", "",
            "- **journeylens**: `read_parquet` (validation, duplicate quarantine, id encoding) → `sessionize` "
@@ -451,10 +452,11 @@ def main() -> None:
         kinds.remove("retentioneering")
     facts = machine()
     facts["load"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    facts["memory speed"] = memory_speed()
-    gib, took = warm_memory()
-    facts["memory speed"] += (f"; after {gib:.0f} GiB were written once in {took:.0f} s (see common.warm_memory), "
-                              + memory_speed().replace("1 GiB of fresh memory", "1 GiB"))
+    (cold, cold_again), (gib, took) = memory_speed(), warm_memory()
+    warmed, warmed_again = memory_speed()
+    facts["memory speed"] = (f"1 GiB of fresh memory written in {cold:.2f} s, then again in {cold_again:.2f} s; "
+                             f"after {gib:.0f} GiB were written once in {took:.0f} s (see common.warm_memory), "
+                             f"1 GiB written in {warmed:.2f} s, then again in {warmed_again:.2f} s")
     sizes = {}
     for n in (int(e) for e in (args.events or [1e6, 1e7, 1e8])):
         if n > LARGE:
