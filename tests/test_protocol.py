@@ -206,3 +206,25 @@ def test_positions_of_text_arrow_cannot_hold():
     from journeylens.engine.kernels import positions
 
     assert positions(["a\ud800", "b", "c"], ["b", "a\ud800"]).tolist() == [1, 0, -1]
+
+
+def test_segments_and_segment_filters_of_a_real_log_match_plain_pandas():
+    from conftest import shared_file
+
+    path = shared_file("clickstream", "ecom.csv.gz")
+    log = jl.read_csv(path)
+    raw = pd.read_csv(path)
+    first = raw.sort_values("timestamp", kind="stable").groupby("user_id")["user_cohort"].first()
+    rng = np.random.default_rng(7)
+    labels = first.iloc[rng.permutation(len(first))[: len(first) * 2 // 3]]  # a third of the users unlabelled
+    labels = pd.concat([labels, pd.Series({"not_a_user": "2024-01", labels.index[0]: "late"})])  # last wins
+    codes, names, _ = log.segments(labels)
+    expected = _segments_by_pandas([str(u) for u in log.users], labels)
+    assert [names[c] for c in codes] == expected and "(none)" in names and "late" in names
+    chosen = sorted(set(expected) - {"(none)"})[:2]
+    kept = log.filter(by=labels, segments=chosen)
+    assert kept.summary()["users"] == sum(label in chosen for label in expected)
+    accepted = log.to_pandas()["user_id"].astype(str)  # the rows the log kept (some are quarantined)
+    assert len(kept) == int(accepted.map(dict(zip(map(str, log.users), expected))).isin(chosen).sum())
+    some = list(labels.index[:50]) + ["not_a_user"]
+    assert log.filter(users=some).summary()["users"] == len(set(some) & set(raw["user_id"]))
